@@ -1,0 +1,25 @@
+"""lwpdsim: simulate stragglers in distributed gradient descent.
+
+>>> import lwpdsim
+>>> scenario = lwpdsim.load_scenario("scenarios/quickstart.toml")   # doctest: +SKIP
+>>> results = lwpdsim.simulate(scenario)                              # doctest: +SKIP
+>>> results["sync"].summary["final_loss"]                             # doctest: +SKIP
+"""
+
+from .errors import DecodingError, LwpdsimError, ScenarioError
+from .results import RunResult
+from .scenario import Scenario, load_scenario
+from .simulate import simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DecodingError",
+    "LwpdsimError",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "load_scenario",
+    "simulate",
+]

@@ -1,0 +1,50 @@
+"""Summary tables comparing rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ..results import RunResult
+
+#: Columns of the comparison table, in order.
+SUMMARY_COLUMNS = (
+    "status",
+    "time_to_target",
+    "final_loss",
+    "final_accuracy",
+    "sim_time",
+    "updates",
+    "mean_time_between_updates",
+    "bytes_up_total",
+    "bytes_down_total",
+    "gradient_evaluations",
+)
+
+
+def summary_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
+    """One row per rule (indexed by label) with the headline numbers of :data:`SUMMARY_COLUMNS`."""
+    rows = {label: {c: r.summary.get(c) for c in SUMMARY_COLUMNS} for label, r in results.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(SUMMARY_COLUMNS))
+    table.index.name = "scheme"
+    return table
+
+
+def format_summary(table: pd.DataFrame) -> str:
+    """The summary table as aligned text for a terminal."""
+    shown = table.rename(
+        columns={
+            "time_to_target": "t_target",
+            "final_loss": "loss",
+            "final_accuracy": "acc",
+            "sim_time": "sim_time",
+            "mean_time_between_updates": "t/update",
+            "bytes_up_total": "MB_up",
+            "bytes_down_total": "MB_down",
+            "gradient_evaluations": "grad_evals",
+        }
+    ).copy()
+    shown["MB_up"] = shown["MB_up"] / 1e6
+    shown["MB_down"] = shown["MB_down"] / 1e6
+    return shown.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-")

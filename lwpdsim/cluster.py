@@ -1,0 +1,355 @@
+"""The simulated cluster: SimPy processes for tasks, links and failures, driving one update rule.
+
+This module is the physics. It never looks at which rule it drives: it starts tasks, moves bytes,
+draws compute times, delivers results to the rule, and applies the rule's :class:`Decision`.
+
+A task of worker w is one SimPy process: download the parameters (``latency + bytes/bandwidth``),
+compute for ``units * X * slowdown[w]`` with X the worker's next latency draw, upload the message.
+Cancelling a task, or a failure, interrupts its process. With ``shared_master_link`` every transfer
+to or from the master holds one link for ``bytes/bandwidth`` (messages queue for it).
+
+Events at the same simulated time run in the order they were scheduled; at time 0 the tasks start in
+worker order. Compute times come from one generator per worker (``Streams.generator("latency", w)``),
+consumed in fixed blocks, so the i-th task of worker w gets the same draw under every rule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from .errors import LwpdsimError
+from .latency import LatencyModel
+from .problem import Problem
+from .scenario import Scenario
+from .schemes.base import Decision, Result, Scheme
+
+#: Outcomes a task can end with.
+OUTCOMES = ("used", "cancelled", "discarded", "failed", "unfinished")
+#: Why a run stopped.
+STATUSES = ("max_updates", "max_time", "target", "stalled", "diverged", "error")
+_DRAW_BLOCK = 256  # compute times drawn per worker at a time
+
+
+class _Draws:
+    """A worker's compute-time draws, taken from its own generator in fixed-size blocks."""
+
+    def __init__(self, model: LatencyModel, rng: np.random.Generator) -> None:
+        self.model, self.rng = model, rng
+        self.buf = np.empty(0)
+        self.pos = 0
+
+    def next(self) -> float:
+        if self.pos == self.buf.size:
+            self.buf = np.asarray(self.model.sample(self.rng, _DRAW_BLOCK), dtype=float)
+            self.pos = 0
+        self.pos += 1
+        return float(self.buf[self.pos - 1])
+
+
+@dataclass
+class TaskTable:
+    """Task records kept as columns (one list per field), indexed by task id."""
+
+    worker: list[int] = field(default_factory=list)
+    version: list[int] = field(default_factory=list)
+    start: list[float] = field(default_factory=list)
+    received: list[float] = field(default_factory=list)  # parameters arrived, compute begins
+    computed: list[float] = field(default_factory=list)  # compute done, upload begins
+    end: list[float] = field(default_factory=list)
+    outcome: list[str] = field(default_factory=list)
+    units: list[float] = field(default_factory=list)
+    bytes_down: list[int] = field(default_factory=list)
+    bytes_up: list[int] = field(default_factory=list)
+    staleness: list[float] = field(default_factory=list)
+    used_by: list[int] = field(default_factory=list)  # update that used it, -1 if none
+
+    def add(self, worker: int, version: int, now: float, units: float, nbytes: int) -> int:
+        nan = math.nan
+        for col, value in (
+            (self.worker, worker),
+            (self.version, version),
+            (self.start, now),
+            (self.received, nan),
+            (self.computed, nan),
+            (self.end, nan),
+            (self.outcome, ""),
+            (self.units, units),
+            (self.bytes_down, nbytes),
+            (self.bytes_up, 0),
+            (self.staleness, nan),
+            (self.used_by, -1),
+        ):
+            col.append(value)
+        return len(self.worker) - 1
+
+    def columns(self) -> dict[str, list[Any]]:
+        return {
+            "task": list(range(len(self.worker))),
+            "worker": self.worker,
+            "version": self.version,
+            "start": self.start,
+            "received": self.received,
+            "computed": self.computed,
+            "end": self.end,
+            "outcome": self.outcome,
+            "units": self.units,
+            "bytes_down": self.bytes_down,
+            "bytes_up": self.bytes_up,
+            "staleness": self.staleness,
+            "used_by": self.used_by,
+        }
+
+
+UPDATE_COLUMNS = (
+    "update",
+    "time",
+    "loss",
+    "accuracy",
+    "test_loss",
+    "test_accuracy",
+    "messages_used",
+    "staleness_mean",
+    "staleness_max",
+    "bytes_up",
+    "bytes_down",
+)
+
+
+class Cluster:
+    """One run of one rule on the scenario's cluster."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        scheme: Scheme,
+        problem: Problem,
+        theta0: np.ndarray,
+        lr: float,
+        latency_rngs: list[np.random.Generator],
+        latency: LatencyModel,
+        progress: Any = None,
+    ) -> None:
+        self.sc, self.scheme, self.problem, self.lr = scenario, scheme, problem, lr
+        c = scenario.cluster
+        self.n = c.workers
+        self.env = simpy.Environment()
+        self.net = c.network
+        self.link = simpy.Resource(self.env, capacity=1) if c.network.shared_master_link else None
+        self.draws = [_Draws(latency, rng) for rng in latency_rngs]
+        self.slowdown = c.worker_slowdown()
+        self.theta = np.array(theta0, dtype=float)
+        self.version = 0
+        self.tasks = TaskTable()
+        self.running: dict[int, tuple[int, simpy.Process]] = {}  # worker -> (task, process)
+        self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
+        self.pending_results: dict[int, Result] = {}
+        self.down: set[int] = set()
+        self.updates: list[tuple[Any, ...]] = []
+        self.bytes_up = 0
+        self.bytes_down = 0
+        self.status = ""
+        self.message = ""
+        self.progress = progress
+        self.time_to_target = math.nan
+
+    # ----------------------------------------------------------------- links and tasks
+
+    def _transfer(self, nbytes: int):  # type: ignore[no-untyped-def]
+        """Move ``nbytes`` over a link: serialisation (queued on a shared link), then latency."""
+        busy = 0.0 if math.isinf(self.net.bandwidth) else nbytes / self.net.bandwidth
+        if busy > 0:
+            if self.link is not None:
+                with self.link.request() as req:
+                    yield req
+                    yield self.env.timeout(busy)
+            else:
+                yield self.env.timeout(busy)
+        if self.net.latency > 0:
+            yield self.env.timeout(self.net.latency)
+
+    def _task(self, task: int, worker: int):  # type: ignore[no-untyped-def]
+        t = self.tasks
+        try:
+            yield from self._transfer(t.bytes_down[task])
+            t.received[task] = self.env.now
+            duration = t.units[task] * self.draws[worker].next() * self.slowdown[worker]
+            yield self.env.timeout(duration)
+            t.computed[task] = self.env.now
+            nbytes = self.scheme.upload_elements(worker) * self.net.itemsize
+            t.bytes_up[task] = nbytes
+            self.bytes_up += nbytes
+            yield from self._transfer(nbytes)
+        except simpy.Interrupt:
+            return  # the cluster already recorded why
+        self._deliver(task, worker)
+
+    def start_task(self, worker: int) -> None:
+        """Send ``worker`` the current parameters and start a task (cancelling a running one)."""
+        if worker in self.down or self.status:
+            return
+        self.cancel(worker, "cancelled")
+        nbytes = self.scheme.download_elements(worker) * self.net.itemsize
+        task = self.tasks.add(worker, self.version, self.env.now, self.scheme.units(worker), nbytes)
+        self.bytes_down += nbytes
+        self.thetas[task] = self.theta
+        self.running[worker] = (task, self.env.process(self._task(task, worker)))
+
+    def cancel(self, worker: int, outcome: str) -> None:
+        """Stop ``worker``'s running task, if any, recording ``outcome``."""
+        entry = self.running.pop(worker, None)
+        if entry is None:
+            return
+        task, proc = entry
+        self._close(task, outcome)
+        if proc.is_alive:
+            proc.interrupt(outcome)
+
+    def _close(self, task: int, outcome: str) -> None:
+        self.tasks.outcome[task] = outcome
+        self.tasks.end[task] = self.env.now
+        self.thetas.pop(task, None)
+
+    # ----------------------------------------------------------------- the master
+
+    def _deliver(self, task: int, worker: int) -> None:
+        del self.running[worker]
+        self.tasks.end[task] = self.env.now
+        theta = self.thetas.pop(task)
+        version = self.tasks.version[task]
+        scheme = self.scheme
+
+        def compute() -> np.ndarray:
+            return scheme.compute(worker, version, theta)
+
+        result = Result(worker, task, version, compute)
+        self.pending_results[task] = result
+        self._apply(scheme.on_result(result))
+
+    def _apply(self, decision: Decision) -> None:
+        if self.status:
+            return
+        for r in decision.discarded:
+            self.pending_results.pop(r.task, None)
+            self.tasks.outcome[r.task] = "discarded"
+        for w in decision.cancel:
+            self.cancel(w, "cancelled")
+        if decision.step is not None:
+            self._step(decision)
+        if self.status:
+            return
+        for w in decision.restart:
+            self.start_task(w)
+
+    def _step(self, decision: Decision) -> None:
+        t = self.tasks
+        stale = []
+        for r in decision.used:
+            self.pending_results.pop(r.task, None)
+            if t.outcome[r.task] != "used":  # lstsq may reuse a codeword already counted
+                t.outcome[r.task] = "used"
+                t.staleness[r.task] = self.version - r.version
+                t.used_by[r.task] = self.version + 1
+            stale.append(self.version - r.version)
+        step = np.asarray(decision.step, dtype=float)
+        self.theta = self.theta - self.lr * step
+        self.version += 1
+        self.scheme.version = self.version
+        train = self.sc.train
+        final = self.version >= train.max_updates
+        metrics = self._evaluate() if (self.version % train.eval_every == 0 or final) else None
+        self._record(len(decision.used), stale, metrics)
+        if self.progress is not None:
+            self.progress.update(1)
+        if metrics is not None and not math.isfinite(metrics["loss"]):
+            self._stop("diverged", f"loss became {metrics['loss']} at update {self.version}")
+        elif (
+            metrics is not None
+            and train.target_loss is not None
+            and metrics["loss"] <= train.target_loss
+        ):
+            self.time_to_target = self.env.now
+            self._stop("target", f"loss {metrics['loss']:.4g} <= target {train.target_loss:g}")
+        elif final:
+            self._stop("max_updates", f"reached {train.max_updates} updates")
+
+    def _evaluate(self) -> dict[str, float]:
+        if not np.all(np.isfinite(self.theta)):
+            return {
+                "loss": math.inf,
+                "accuracy": math.nan,
+                "test_loss": math.nan,
+                "test_accuracy": math.nan,
+            }
+        with np.errstate(all="ignore"):
+            return self.problem.evaluate(self.theta)
+
+    def _record(self, used: int, stale: list[int], metrics: dict[str, float] | None) -> None:
+        m = metrics or {}
+        nan = math.nan
+        self.updates.append(
+            (
+                self.version,
+                self.env.now,
+                m.get("loss", nan),
+                m.get("accuracy", nan),
+                m.get("test_loss", nan),
+                m.get("test_accuracy", nan),
+                used,
+                float(np.mean(stale)) if stale else nan,
+                float(max(stale)) if stale else nan,
+                self.bytes_up,
+                self.bytes_down,
+            )
+        )
+
+    def _stop(self, status: str, message: str) -> None:
+        self.status, self.message = status, message
+
+    # ----------------------------------------------------------------- failures
+
+    def _failure(self, worker: int, at: float, recover: float | None):  # type: ignore[no-untyped-def]
+        yield self.env.timeout(at)
+        self.down.add(worker)
+        self.cancel(worker, "failed")
+        if recover is None:
+            return
+        yield self.env.timeout(recover - at)
+        self.down.discard(worker)
+        self._apply(self.scheme.on_recover(worker))
+
+    # ----------------------------------------------------------------- the run
+
+    def run(self) -> None:
+        """Simulate until a stop condition holds, or nothing can happen any more (``stalled``)."""
+        for f in self.sc.cluster.failures:
+            self.env.process(self._failure(f.worker, f.at, f.recover))
+        self._record(0, [], self._evaluate())
+        for w in range(self.n):
+            self.start_task(w)
+        max_time = self.sc.train.max_time
+        env = self.env
+        try:
+            while not self.status:
+                nxt = env.peek()
+                if nxt == math.inf:
+                    self._stop(
+                        "stalled", "no worker can make progress (all remaining are down or waiting)"
+                    )
+                elif nxt > max_time:
+                    self._stop("max_time", f"reached simulated time {max_time:g}")
+                else:
+                    env.step()
+        except LwpdsimError as err:
+            self._stop("error", f"{type(err).__name__}: {err}")
+        self.end_time = max_time if self.status == "max_time" else self.env.now
+        for worker in list(self.running):
+            task, _ = self.running.pop(worker)
+            self.tasks.outcome[task] = "unfinished"
+            self.tasks.end[task] = self.end_time
+        for task in self.pending_results:
+            self.tasks.outcome[task] = "unfinished"

@@ -1,0 +1,328 @@
+"""Lightweight projective derivative codes C^(n,k,t) (Soto, Ilmer, Guan and Li, ICML 2022).
+
+**Reconstruction.** Only the paper's abstract and slides were available; the construction here is
+rebuilt from them and reproduces the published ``C^(8,4,2)`` example exactly. Everything that is a
+choice of ours lives in :func:`code_matrix` (the cyclic shift of ``r * t/2`` per round, the cut into
+runs of ``t`` consecutive coordinates, Sylvester-Hadamard rows in the run's order) and in the
+decoders below.
+
+The code encodes ``k`` *partial derivatives*: derivative ``j`` is (data block ``b = j // t``,
+parameter block ``a = j % t``), so there are ``q = k / t`` data blocks. Each of the ``n = R k``
+workers sends one codeword ``c_w @ partials`` of weight ``t``; within a run the ``t`` coordinates
+have distinct parameter blocks, so the message is a single block. Each round is an orthonormal basis
+of ``R^k`` and ``C^T C = R I``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.linalg import hadamard
+
+from lwpdsim.errors import DecodingError, ScenarioError
+
+#: Worker indices: a sequence of ints or an integer array.
+Indices = Sequence[int] | np.ndarray
+
+__all__ = [
+    "EXHAUSTIVE_MAX_N",
+    "Run",
+    "backproject",
+    "code_matrix",
+    "collapse",
+    "describe",
+    "encode",
+    "group",
+    "lstsq",
+    "runs",
+    "validate",
+]
+
+#: :func:`describe` searches row subsets exhaustively only up to this many workers.
+EXHAUSTIVE_MAX_N: int = 16
+
+
+def _as_int(field: str, value: Any, allowed: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ScenarioError(field, value, allowed)
+    return int(value)
+
+
+def _allowed_t(k: int) -> list[int]:
+    return [2**e for e in range(1, k.bit_length()) if k % 2**e == 0]
+
+
+def validate(n: int, k: int, t: int) -> tuple[int, int, int]:
+    """Check the parameters of C^(n,k,t) and return them as ints.
+
+    ``k >= 2``; ``t`` a power of two with ``2 <= t`` and ``t | k``; ``n`` a positive multiple of
+    ``k``. Raises :class:`ScenarioError` naming the field and listing the allowed values.
+    """
+    k = _as_int("k", k, "an integer >= 2")
+    if k < 2:
+        raise ScenarioError("k", k, "an integer >= 2")
+    options = _allowed_t(k)
+    if options:
+        t_allowed = f"a power of two >= 2 that divides k = {k}: {', '.join(map(str, options))}"
+    else:
+        t_allowed = f"a power of two >= 2 that divides k; k = {k} is odd, so no t works"
+    t = _as_int("t", t, t_allowed)
+    if t not in options:
+        raise ScenarioError("t", t, t_allowed)
+    n_allowed = f"a multiple of k = {k}: {k}, {2 * k}, {3 * k}, ..."
+    n = _as_int("n", n, n_allowed)
+    if n < k or n % k:
+        raise ScenarioError("n", n, n_allowed)
+    return n, k, t
+
+
+@dataclass(frozen=True)
+class Run:
+    """``t`` workers of one round sharing ``t`` coordinates (in the run's order)."""
+
+    round: int
+    index: int
+    workers: tuple[int, ...]
+    coords: tuple[int, ...]
+
+
+def _run_coords(k: int, t: int, r: int) -> np.ndarray:
+    """Coordinates of round ``r``, shape (k/t, t): row u is run u in its order."""
+    return ((np.arange(k) + r * (t // 2)) % k).reshape(k // t, t)
+
+
+def runs(n: int, k: int, t: int) -> list[Run]:
+    """All runs of C^(n,k,t), by round then by index within the round."""
+    n, k, t = validate(n, k, t)
+    out = []
+    for r in range(n // k):
+        for u, coords in enumerate(_run_coords(k, t, r)):
+            start = r * k + u * t
+            out.append(Run(r, u, tuple(range(start, start + t)), tuple(int(c) for c in coords)))
+    return out
+
+
+def code_matrix(n: int, k: int, t: int) -> np.ndarray:
+    """The ``n x k`` code matrix of C^(n,k,t); row ``w`` is worker ``w``'s codeword.
+
+    Round ``r`` (workers ``r k .. r k + k - 1``) shifts coordinates ``0..k-1`` by ``r t/2``
+    (mod ``k``) and cuts them into runs of ``t``; worker ``i`` of run ``u`` takes row ``i`` of
+    ``H_t / sqrt(t)`` (Sylvester-Hadamard) on the run's coordinates, in order.
+    """
+    n, k, t = validate(n, k, t)
+    rounds = n // k
+    h = hadamard(t).astype(np.float64) / math.sqrt(t)
+    coords = np.stack([_run_coords(k, t, r) for r in range(rounds)])  # (R, q, t)
+    rows = np.arange(n).reshape(rounds, k // t, t)  # (R, q, t): worker i of run u
+    c = np.zeros((n, k))
+    c[rows[..., :, None], coords[..., None, :]] = h  # broadcast over (R, q, i, j)
+    return c
+
+
+def _matrix(C: Any) -> np.ndarray:
+    c = np.asarray(C, dtype=np.float64)
+    if c.ndim != 2 or c.size == 0:
+        raise ValueError(f"a code matrix must be a non-empty 2-D array, got shape {c.shape}")
+    return c
+
+
+def _workers(workers: Indices, n: int, *, distinct: bool) -> np.ndarray:
+    idx = np.asarray(workers)
+    if idx.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"workers must be a sequence of row indices, got {workers!r}")
+    bad = idx[(idx < 0) | (idx >= n)]
+    if bad.size:
+        raise DecodingError(f"worker {int(bad[0])} is out of range: workers are 0..{n - 1}")
+    if distinct and np.unique(idx).size != idx.size:
+        raise DecodingError(f"workers {idx.tolist()} contain a repeated worker")
+    return idx.astype(np.intp)
+
+
+def _messages(messages: Any, count: int) -> np.ndarray:
+    m = np.asarray(messages, dtype=np.float64)
+    if m.ndim not in (1, 2) or m.shape[0] != count:
+        raise ValueError(
+            f"messages must have shape (len(workers), L) = ({count}, L), got {m.shape}"
+        )
+    return m
+
+
+def encode(C: np.ndarray, partials: np.ndarray, workers: Indices | None = None) -> np.ndarray:
+    """Messages ``C[workers] @ partials``: shape ``(len(workers), L)`` for partials ``(k, L)``.
+
+    ``workers`` defaults to all rows.
+    """
+    c = _matrix(C)
+    p = np.asarray(partials, dtype=np.float64)
+    if p.ndim not in (1, 2) or p.shape[0] != c.shape[1]:
+        raise ValueError(f"partials must have shape (k, L) = ({c.shape[1]}, L), got {p.shape}")
+    if workers is None:
+        return c @ p
+    return c[_workers(workers, c.shape[0], distinct=False)] @ p
+
+
+def backproject(
+    C: np.ndarray,
+    workers: Indices,
+    messages: np.ndarray,
+    scale: float | None = None,
+) -> np.ndarray:
+    """Back-projection ``scale * sum_i C[w_i]^T m_i`` of arrived messages onto the ``k`` slots.
+
+    Workers may repeat. The default ``scale = n / (R * len(workers)) = k / len(workers)`` makes the
+    estimate unbiased when each arrival is a uniformly random row, because ``C^T C = R I``.
+    """
+    c = _matrix(C)
+    n, k = c.shape
+    idx = _workers(workers, n, distinct=False)
+    m = _messages(messages, idx.size)
+    if idx.size == 0:
+        raise DecodingError("backproject needs at least one message, got none")
+    if scale is None:
+        scale = k / idx.size  # n / (R m) with R = n / k
+    return scale * (c[idx].T @ m)
+
+
+def _structure(c: np.ndarray) -> tuple[int, int, int]:
+    """(n, k, t) of a code matrix built by :func:`code_matrix` (t read from the row weight)."""
+    n, k = c.shape
+    weights = np.count_nonzero(c, axis=1)
+    t = int(weights[0])
+    problem = "its rows have different weights" if np.any(weights != t) else None
+    if problem is None:
+        try:
+            validate(n, k, t)
+        except ScenarioError as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise ValueError(f"C (shape {c.shape}) is not an LWPD code matrix: {problem}")
+    return n, k, t
+
+
+def group(
+    C: np.ndarray, workers: Indices, messages: np.ndarray
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Exact partials of one complete run from its ``t`` messages (workers in any order).
+
+    Returns ``(slots, coords)``: ``slots`` has shape ``(k, L)`` with the run's coordinates filled and
+    the other rows zero; ``coords`` are the run's coordinates in the run's order. Raises
+    :class:`DecodingError` unless ``workers`` are exactly the workers of one run.
+    """
+    c = _matrix(C)
+    n, k, t = _structure(c)
+    idx = _workers(workers, n, distinct=True)
+    m = _messages(messages, idx.size)
+    start = int(idx.min()) if idx.size else 0
+    if idx.size != t or start % t or not np.array_equal(np.sort(idx), np.arange(start, start + t)):
+        raise DecodingError(
+            f"group decoding needs the {t} workers of one run (w, w+1, ..., w+{t - 1} with w a "
+            f"multiple of {t}), got workers {idx.tolist()}"
+        )
+    coords = _run_coords(k, t, start // k)[(start % k) // t]
+    block = c[np.ix_(idx, coords)]  # t x t, orthonormal (a scaled Hadamard block)
+    if np.count_nonzero(c[idx][:, np.setdiff1d(np.arange(k), coords)]) or not np.allclose(
+        block @ block.T, np.eye(t), rtol=0.0, atol=1e-12
+    ):
+        raise DecodingError(f"rows {idx.tolist()} of C do not form an orthonormal run")
+    slots = np.zeros((k, *m.shape[1:]))
+    slots[coords] = block.T @ m  # the inverse of an orthonormal block is its transpose
+    return slots, tuple(int(j) for j in coords)
+
+
+def lstsq(C: np.ndarray, workers: Indices, messages: np.ndarray) -> tuple[np.ndarray, int]:
+    """Minimum-norm least-squares estimate of the partials from the given rows.
+
+    Returns ``(slots, rank)`` with ``slots`` of shape ``(k, L)``; exact when ``rank == k``,
+    otherwise the orthogonal projection of the partials onto the span of the rows (for consistent
+    messages). Repeated workers are allowed (their messages are averaged in the least-squares sense).
+    """
+    c = _matrix(C)
+    n, k = c.shape
+    idx = _workers(workers, n, distinct=False)
+    m = _messages(messages, idx.size)
+    if idx.size == 0:
+        return np.zeros((k, *m.shape[1:])), 0
+    if not np.all(np.isfinite(m)):
+        raise DecodingError("lstsq decoding got non-finite messages")
+    try:
+        slots, _, rank, _ = np.linalg.lstsq(c[idx], m, rcond=None)
+    except np.linalg.LinAlgError as exc:  # pragma: no cover - finite input makes SVD converge
+        raise DecodingError(f"least-squares decoding failed: {exc}") from None
+    return slots, int(rank)
+
+
+def collapse(slots: np.ndarray, t: int) -> np.ndarray:
+    """Sum slots over data blocks: block ``a`` is ``sum_b slots[b t + a]``; shape ``(t, L)``."""
+    s = np.asarray(slots, dtype=np.float64)
+    if s.ndim not in (1, 2) or t < 1 or s.shape[0] % t:
+        raise ValueError(f"slots of shape {s.shape} cannot be split into blocks of t = {t}")
+    return s.reshape(s.shape[0] // t, t, *s.shape[1:]).sum(axis=0)
+
+
+def _min_rows_always_full_rank(c: np.ndarray) -> tuple[int | None, float]:
+    """Smallest m such that every m rows have rank k, and the fraction of k-row sets of rank k."""
+    n, k = c.shape
+    fraction = math.nan
+    for m in range(k, n + 1):
+        subsets = np.array(list(itertools.combinations(range(n), m)), dtype=np.intp)
+        full = np.linalg.matrix_rank(c[subsets]) == k
+        if m == k:
+            fraction = float(full.mean())
+        if full.all():
+            return m, fraction
+    return None, fraction
+
+
+def describe(C: np.ndarray, k: int, t: int) -> dict[str, Any]:
+    """Facts about a code matrix C^(n,k,t) (plain Python values).
+
+    Keys: ``n``, ``k``, ``t``, ``rounds``, ``data_blocks`` (``k / t``), ``row_weight`` (an int when
+    all rows have the same weight, else ``None``), ``rank``, ``gram_is_rounds_identity``
+    (``C^T C = R I``), ``message_fraction`` (``1 / t`` of a full gradient), ``work_per_task``
+    (``t / k`` of a full gradient), ``max_abs_cos_across_rounds`` (rounded to 12 decimals;
+    ``None`` with one round), ``min_rows_always_full_rank`` (smallest ``m`` such that every ``m``
+    rows have rank ``k``; more than ``k`` means some ``k`` rows are not enough) and
+    ``full_rank_fraction_k_rows`` (share of ``k``-row sets with rank ``k``); the last two are
+    computed exhaustively for ``n <= 16`` and are ``None`` above.
+    """
+    c = _matrix(C)
+    n = c.shape[0]
+    n, k, t = validate(n, k, t)
+    if c.shape[1] != k:
+        raise ValueError(f"C has {c.shape[1]} columns but k = {k}")
+    rounds = n // k
+    weights = np.count_nonzero(c, axis=1)
+    norms = np.linalg.norm(c, axis=1)
+    unit = c / np.where(norms > 0, norms, 1.0)[:, None]
+    if rounds > 1:
+        cos = np.abs(unit @ unit.T)
+        rnd = np.arange(n) // k
+        max_cos: float | None = round(min(float(cos[rnd[:, None] != rnd[None, :]].max()), 1.0), 12)
+    else:
+        max_cos = None
+    if n <= EXHAUSTIVE_MAX_N:
+        min_rows, fraction = _min_rows_always_full_rank(c)
+    else:
+        min_rows, fraction = None, None
+    return {
+        "n": n,
+        "k": k,
+        "t": t,
+        "rounds": rounds,
+        "data_blocks": k // t,
+        "row_weight": int(weights[0]) if np.all(weights == weights[0]) else None,
+        "rank": int(np.linalg.matrix_rank(c)),
+        "gram_is_rounds_identity": bool(np.allclose(c.T @ c, rounds * np.eye(k), atol=1e-12)),
+        "message_fraction": 1.0 / t,
+        "work_per_task": t / k,
+        "max_abs_cos_across_rounds": max_cos,
+        "min_rows_always_full_rank": min_rows,
+        "full_rank_fraction_k_rows": fraction,
+    }

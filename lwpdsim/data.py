@@ -1,0 +1,390 @@
+"""Datasets for the simulated training runs, and their contiguous partitioning.
+
+A :class:`Dataset` is already shuffled, split into a training and a test part, and standardised
+with statistics of the training part only. Sources are synthetic generators, scikit-learn's bundled
+datasets (no network needed) and a user's own ``.npz`` or ``.csv`` file. scikit-learn is imported
+only when one of its datasets is loaded, because importing it costs about two seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import itertools
+import math
+import numbers
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lwpdsim.errors import ScenarioError
+
+#: Built-in dataset names; anything else must be a path ending in ``.npz`` or ``.csv``.
+DATASETS: tuple[str, ...] = (
+    "synthetic_regression",
+    "synthetic_classification",
+    "digits",
+    "breast_cancer",
+    "wine",
+    "iris",
+    "diabetes",
+)
+
+#: scikit-learn loader function of each bundled dataset, and whether its target is a class label.
+_BUNDLED: dict[str, tuple[str, bool]] = {
+    "digits": ("load_digits", True),
+    "breast_cancer": ("load_breast_cancer", True),
+    "wine": ("load_wine", True),
+    "iris": ("load_iris", True),
+    "diabetes": ("load_diabetes", False),
+}
+
+#: A user file whose labels are integers with at most this many distinct values is a classification task.
+MAX_FILE_CLASSES = 50
+
+_FILE_SUFFIXES = (".npz", ".csv")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A shuffled, split and standardised dataset; its arrays are read-only.
+
+    ``task`` is ``"regression"``, ``"binary"`` or ``"multiclass"``; ``n_classes`` is 0 for regression.
+    Features (and a regression target) are standardised with the training mean and standard deviation
+    (a constant column is only centred). Class labels are ``int64`` in ``0 .. n_classes - 1``.
+    """
+
+    name: str
+    task: str
+    n_classes: int
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_train(self) -> int:
+        """Number of training rows."""
+        return int(self.X_train.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        """Number of test rows (may be 0)."""
+        return int(self.X_test.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of feature columns."""
+        return int(self.X_train.shape[1])
+
+    @property
+    def has_test(self) -> bool:
+        """Whether there is a non-empty test set."""
+        return self.n_test > 0
+
+    @property
+    def is_classification(self) -> bool:
+        """Whether the labels are classes (binary or multiclass)."""
+        return self.task != "regression"
+
+
+def partition(n_rows: int, parts: int, *, field: str = "cluster.workers") -> list[slice]:
+    """Split ``range(n_rows)`` into ``parts`` contiguous slices whose sizes differ by at most one.
+
+    The first ``n_rows % parts`` slices get the extra row. ``field`` names the scenario field that
+    chose ``parts``, for the error raised when ``parts < 1`` or ``parts > n_rows``.
+    """
+    if not _is_int(n_rows) or n_rows < 0:
+        raise ValueError(f"n_rows must be a non-negative integer, got {n_rows!r}")
+    if not _is_int(parts) or not 1 <= parts <= n_rows:
+        raise ScenarioError(
+            field,
+            parts,
+            f"an integer from 1 to the number of training rows ({n_rows}), so that every "
+            "partition holds at least one row",
+        )
+    size, extra = divmod(int(n_rows), int(parts))
+    bounds = [i * size + min(i, extra) for i in range(int(parts) + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def load_dataset(
+    name: str,
+    rng: np.random.Generator,
+    *,
+    test_fraction: float = 0.2,
+    samples: int = 1000,
+    features: int = 20,
+    classes: int = 3,
+    noise: float = 0.1,
+    base_dir: Path | None = None,
+) -> Dataset:
+    """Load (or generate) dataset ``name``, shuffle its rows with ``rng``, split and standardise it.
+
+    ``samples``, ``features``, ``classes`` and ``noise`` only shape the synthetic datasets: ``noise`` is
+    the standard deviation of the Gaussian noise added to the regression target (before the target is
+    standardised), and the fraction of randomly reassigned labels for classification. A name ending in
+    ``.npz`` (arrays ``X`` and ``y``) or ``.csv`` (numeric, label in the last column, optional header
+    row) is a file, taken relative to ``base_dir`` when it is a relative path. The last
+    ``round(test_fraction * rows)`` shuffled rows (at least one row is kept for training) form the
+    test set. The same generator state always gives identical arrays.
+    """
+    _check_real(
+        test_fraction, "model.test_fraction", 0.0, 1.0, "a number with 0 <= test_fraction < 1"
+    )
+    if not isinstance(name, str) or not name:
+        raise ScenarioError("model.dataset", name, _known_names_text())
+
+    if name.lower().endswith(_FILE_SUFFIXES):
+        X, y, is_class = _read_file(name, base_dir)
+        n_classes = None
+    elif name in _BUNDLED:
+        X, y, is_class = _load_bundled(name)
+        n_classes = None
+    elif name == "synthetic_regression":
+        X, y = _synthetic_regression(rng, samples, features, noise)
+        is_class, n_classes = False, None
+    elif name == "synthetic_classification":
+        X, y = _synthetic_classification(rng, samples, features, classes, noise)
+        is_class, n_classes = True, int(classes)
+    else:
+        close = difflib.get_close_matches(name, DATASETS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ScenarioError("model.dataset", name, _known_names_text() + hint)
+
+    X = np.asarray(X, dtype=np.float64)
+    if is_class:
+        values, y = np.unique(np.asarray(y), return_inverse=True)
+        y = y.astype(np.int64).reshape(-1)
+        if n_classes is None:
+            n_classes = int(values.size)
+        task = "binary" if n_classes == 2 else "multiclass"
+    else:
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        n_classes, task = 0, "regression"
+
+    order = rng.permutation(X.shape[0])
+    X, y = X[order], y[order]
+    n_rows = X.shape[0]
+    n_test = min(n_rows - 1, round(float(test_fraction) * n_rows))
+    n_train = n_rows - n_test
+    X_train, X_test = _standardise(X[:n_train], X[n_train:])
+    if task == "regression":
+        y_train, y_test = _standardise(y[:n_train], y[n_train:])
+    else:
+        y_train, y_test = y[:n_train].copy(), y[n_train:].copy()
+    for array in (X_train, y_train, X_test, y_test):
+        array.setflags(write=False)
+    return Dataset(name, task, n_classes, X_train, y_train, X_test, y_test)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _known_names_text() -> str:
+    names = ", ".join(repr(n) for n in DATASETS)
+    return f"one of {names}, or a path to a .npz/.csv file"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_int(value: Any, field: str, low: int, allowed: str) -> int:
+    if not _is_int(value) or value < low:
+        raise ScenarioError(field, value, allowed)
+    return int(value)
+
+
+def _check_real(value: Any, field: str, low: float, high: float | None, allowed: str) -> float:
+    """Accept a finite real ``low <= value`` (and ``value < high`` when ``high`` is given)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and value >= low and (high is None or value < high)
+    if not ok:
+        raise ScenarioError(field, value, allowed)
+    return float(value)
+
+
+def _random_state(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _synthetic_regression(
+    rng: np.random.Generator, samples: int, features: int, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    samples = _check_int(samples, "model.samples", 2, "an integer >= 2")
+    features = _check_int(features, "model.features", 1, "an integer >= 1")
+    noise = _check_real(noise, "model.noise", 0.0, None, "a finite number >= 0 (noise std)")
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(
+        n_samples=samples,
+        n_features=features,
+        n_informative=features,
+        noise=noise,
+        random_state=_random_state(rng),
+    )
+    return X, y
+
+
+def _synthetic_classification(
+    rng: np.random.Generator, samples: int, features: int, classes: int, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    classes = _check_int(classes, "model.classes", 2, "an integer >= 2")
+    samples = _check_int(
+        samples,
+        "model.samples",
+        max(2, classes),
+        f"an integer >= max(2, classes) = {max(2, classes)}",
+    )
+    # One cluster per class needs 2**informative >= classes.
+    needed = max(1, math.ceil(math.log2(classes)))
+    features = _check_int(
+        features, "model.features", needed, f"an integer >= ceil(log2(classes)) = {needed}"
+    )
+    noise = _check_real(
+        noise, "model.noise", 0.0, None, "a number in [0, 1] (fraction of flipped labels)"
+    )
+    if noise > 1.0:
+        raise ScenarioError("model.noise", noise, "a number in [0, 1] (fraction of flipped labels)")
+    from sklearn.datasets import make_classification
+
+    informative = max(needed, min(features, max(2, features // 2)))
+    X, y = make_classification(
+        n_samples=samples,
+        n_features=features,
+        n_informative=informative,
+        n_redundant=0,
+        n_repeated=0,
+        n_classes=classes,
+        n_clusters_per_class=1,
+        flip_y=noise,
+        random_state=_random_state(rng),
+    )
+    return X, y
+
+
+def _load_bundled(name: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    import sklearn.datasets
+
+    loader, is_class = _BUNDLED[name]
+    X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
+    return X, y, is_class
+
+
+def _file_error(value: str, allowed: str) -> ScenarioError:
+    return ScenarioError("model.dataset", value, allowed)
+
+
+def _read_file(name: str, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Read a user's ``.npz``/``.csv`` file, check it, and infer whether its labels are classes."""
+    path = Path(name).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if not path.is_file():
+        raise _file_error(name, f"an existing .npz/.csv file; {str(path)!r} does not exist")
+    if path.suffix.lower() == ".npz":
+        X, y = _read_npz(name, path)
+    else:
+        X, y = _read_csv(name, path)
+
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if X.ndim != 2 or y.ndim != 1:
+        raise _file_error(
+            name, f"X of shape (rows, features) and y of shape (rows,); got {X.shape} and {y.shape}"
+        )
+    if X.shape[0] != y.shape[0]:
+        raise _file_error(
+            name, f"X and y with the same number of rows; got {X.shape[0]} and {y.shape[0]}"
+        )
+    if X.shape[0] < 2 or X.shape[1] < 1:
+        raise _file_error(name, f"at least 2 rows and 1 feature column; got X of shape {X.shape}")
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise _file_error(name, "finite numbers only; the file contains NaN or infinity")
+
+    distinct = np.unique(y)
+    is_class = bool(np.all(y == np.round(y))) and distinct.size <= MAX_FILE_CLASSES
+    if is_class and distinct.size < 2:
+        raise _file_error(
+            name, f"labels of at least 2 classes; every row has label {distinct[0]:g}"
+        )
+    return X, y, is_class
+
+
+def _numeric(name: str, array: Any, what: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype == np.bool_:
+        array = array.astype(np.float64)
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise _file_error(
+            name, f"a numeric (integer or float) array {what}; got dtype {array.dtype}"
+        )
+    return array.astype(np.float64)
+
+
+def _read_npz(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            stored = sorted(archive.files)
+            arrays = {key: archive[key] for key in ("X", "y") if key in stored}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise _file_error(
+            name, f"a readable .npz file with numeric arrays X and y ({exc})"
+        ) from None
+    if len(arrays) < 2:
+        raise _file_error(name, f"a .npz file with arrays 'X' and 'y'; it has {stored}")
+    return _numeric(name, arrays["X"], "X"), _numeric(name, arrays["y"], "y")
+
+
+def _read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _file_error(name, f"a readable UTF-8 .csv file ({exc})") from None
+    if rows and not all(_is_float(cell) for cell in rows[0]):
+        rows = rows[1:]  # a header row
+    if not rows:
+        raise _file_error(name, "a .csv file with at least 2 numeric rows")
+    width = len(rows[0])
+    if width < 2:
+        raise _file_error(name, "a .csv file with at least one feature column and a label column")
+    values = np.empty((len(rows), width), dtype=np.float64)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise _file_error(
+                name, f"rows of {width} cells each; a data row has {len(row)}: {row!r}"
+            )
+        for j, cell in enumerate(row):
+            try:
+                values[i, j] = float(cell)
+            except ValueError:
+                raise _file_error(
+                    name, f"numeric cells only; data row {i + 1}, column {j + 1} is {cell!r}"
+                ) from None
+    return values[:, :-1], values[:, -1]
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and scale both parts with the training mean and std (column-wise for 2-D arrays).
+
+    A constant training column is centred on its value, so it becomes exactly zero, and is not scaled.
+    """
+    constant = np.ptp(train, axis=0) == 0
+    mean = np.where(constant, train[0], train.mean(axis=0))
+    std = np.where(constant, 1.0, train.std(axis=0))
+    return (train - mean) / std, (test - mean) / std

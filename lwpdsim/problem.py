@@ -1,0 +1,82 @@
+"""The learning problem the workers share: a model, its training data, and a gradient cache.
+
+Rules ask for the gradient of a range of training rows at a given parameter version. Identical
+requests (several workers holding one partition, LWPD workers sharing a data block) are computed once:
+results are cached by ``(version, rows)`` in a small least-recently-used table. Every computation is
+counted, so a run can report how many gradients it evaluated and how long they took.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import Dataset
+from .models import Model
+
+
+@dataclass
+class Problem:
+    """A model bound to its training set, with counters and a gradient cache."""
+
+    model: Model
+    data: Dataset
+    cache_size: int = 256
+    gradient_evaluations: int = 0  # calls to the model's gradient
+    gradient_rows: int = 0  # rows those calls processed
+    gradient_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    _cache: OrderedDict[tuple[int, int, int], np.ndarray] = field(default_factory=OrderedDict)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.data.X_train.shape[0])
+
+    @property
+    def n_params(self) -> int:
+        return int(self.model.n_params)
+
+    def gradient(self, version: int, theta: np.ndarray, rows: slice) -> np.ndarray:
+        """Gradient of the training rows ``rows`` at ``theta``, normalised by the full row count, so
+        the gradients of a partition of the rows sum to the full mean gradient. Cached by version."""
+        key = (version, rows.start or 0, rows.stop if rows.stop is not None else self.n_rows)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        start = time.perf_counter()
+        grad = self.model.gradient(
+            theta, self.data.X_train[rows], self.data.y_train[rows], total_rows=self.n_rows
+        )
+        self.gradient_seconds += time.perf_counter() - start
+        self.gradient_evaluations += 1
+        self.gradient_rows += key[2] - key[1]
+        grad.setflags(write=False)
+        self._cache[key] = grad
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return grad
+
+    def evaluate(self, theta: np.ndarray) -> dict[str, float]:
+        """Training loss (and accuracy), and test loss (and accuracy) when there is a test set."""
+        start = time.perf_counter()
+        d = self.data
+        loss, acc = self.model.loss_and_accuracy(theta, d.X_train, d.y_train)
+        out = {"loss": float(loss), "accuracy": np.nan if acc is None else float(acc)}
+        if d.X_test.shape[0]:
+            tl, ta = self.model.loss_and_accuracy(theta, d.X_test, d.y_test)
+            out["test_loss"] = float(tl)
+            out["test_accuracy"] = np.nan if ta is None else float(ta)
+        else:
+            out["test_loss"] = np.nan
+            out["test_accuracy"] = np.nan
+        self.eval_seconds += time.perf_counter() - start
+        return out
+
+    @property
+    def gradient_work(self) -> float:
+        """Gradient work done, in full-batch gradient equivalents (rows processed / rows)."""
+        return self.gradient_rows / self.n_rows

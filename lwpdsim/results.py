@@ -1,0 +1,129 @@
+"""Results of a run: tables as pandas DataFrames, a summary, the resolved config, and saving."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import re
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Packages whose versions a manifest records.
+TRACKED_PACKAGES = ("lwpdsim", "numpy", "scipy", "pandas", "simpy", "matplotlib", "scikit-learn")
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on."""
+    out = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover - always installed with lwpdsim
+            out[name] = "not installed"
+    return out
+
+
+def safe_name(label: str) -> str:
+    """A file-system-safe folder name for a scheme label, e.g. ``ksync(K=6)`` -> ``ksync_K=6``."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_") or "scheme"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+@dataclass
+class RunResult:
+    """One rule's run: ``updates`` (one row per update, cumulative bytes), ``tasks`` (one row per
+    task with its outcome), ``summary`` (headline numbers and status) and ``config`` (the resolved
+    scenario plus which scheme this is)."""
+
+    label: str
+    updates: pd.DataFrame
+    tasks: pd.DataFrame
+    summary: dict[str, Any]
+    config: dict[str, Any]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return str(self.summary["status"])
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``updates.csv``, ``tasks.csv`` and ``manifest.json`` into ``directory``."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        self.updates.to_csv(out / "updates.csv", index=False)
+        self.tasks.to_csv(out / "tasks.csv", index=False)
+        manifest = {
+            "label": self.label,
+            "status": self.summary.get("status"),
+            "summary": self.summary,
+            "config": self.config,
+            **self.manifest,
+        }
+        (out / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2) + "\n")
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RunResult:
+        """Read a result written by :meth:`save`."""
+        d = Path(directory)
+        manifest = json.loads((d / "manifest.json").read_text())
+        return cls(
+            label=manifest["label"],
+            updates=pd.read_csv(d / "updates.csv"),
+            tasks=pd.read_csv(d / "tasks.csv", keep_default_na=False, na_values=[""]),
+            summary=manifest["summary"],
+            config=manifest["config"],
+            manifest={
+                k: v
+                for k, v in manifest.items()
+                if k not in ("label", "status", "summary", "config")
+            },
+        )
+
+
+def summarize(updates: pd.DataFrame, tasks: pd.DataFrame, **extra: Any) -> dict[str, Any]:
+    """Headline numbers of a run from its tables (plus ``extra`` fields, e.g. status)."""
+    losses = updates["loss"].to_numpy(dtype=float)
+    finite = losses[np.isfinite(losses)]
+    n_updates = int(updates["update"].iloc[-1])
+    times = updates["time"].to_numpy(dtype=float)
+    counts = tasks["outcome"].value_counts()
+    summary: dict[str, Any] = {
+        "status": extra.pop("status"),
+        "message": extra.pop("message", ""),
+        "final_loss": float(finite[-1]) if finite.size else math.nan,
+        "final_accuracy": float(updates["accuracy"].dropna().iloc[-1])
+        if updates["accuracy"].notna().any()
+        else math.nan,
+        "sim_time": float(extra.pop("sim_time")),
+        "updates": n_updates,
+        "mean_time_between_updates": float((times[-1] - times[0]) / n_updates)
+        if n_updates
+        else math.nan,
+        "bytes_up_total": int(tasks["bytes_up"].sum()),
+        "bytes_down_total": int(tasks["bytes_down"].sum()),
+        "tasks": len(tasks),
+        **{
+            f"tasks_{o}": int(counts.get(o, 0))
+            for o in ("used", "cancelled", "discarded", "failed", "unfinished")
+        },
+    }
+    summary.update(extra)
+    return summary

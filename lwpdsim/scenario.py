@@ -1,0 +1,514 @@
+"""Scenarios: the schema, its defaults, validation with field-named errors, and overrides.
+
+A scenario is a TOML file (or a dict with the same shape). :func:`load_scenario` validates it into a
+frozen, fully defaulted :class:`Scenario`; every problem raises one :class:`ScenarioError` naming the
+file, the field, the value and what is allowed. ``KEY=VALUE`` overrides (``cluster.workers=16``,
+``scheme.K=3``, ``schemes[1].lr=0.05``) go through the same validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import latency as latency_models
+from .errors import ScenarioError
+from .schemes import REGISTRY
+from .validation import (
+    REQUIRED,
+    as_bool,
+    as_choice,
+    as_float,
+    as_int,
+    as_list,
+    as_str,
+    check_keys,
+    get,
+    suggest,
+)
+
+#: Bundled dataset names and the learning task each one poses (files are checked when loaded).
+DATASET_TASKS: dict[str, str] = {
+    "synthetic_regression": "regression",
+    "synthetic_classification": "classification",
+    "digits": "multiclass",
+    "breast_cancer": "binary",
+    "wine": "multiclass",
+    "iris": "multiclass",
+}
+MODEL_KINDS = ("least_squares", "logistic", "softmax", "mlp")
+#: The tasks each model kind can learn.
+MODEL_TASKS: dict[str, tuple[str, ...]] = {
+    "least_squares": ("regression",),
+    "logistic": ("binary",),
+    "softmax": ("binary", "multiclass"),
+    "mlp": ("regression", "binary", "multiclass"),
+}
+#: How a task's work units are counted (see ``docs``/SCHEMES.md): ``work`` charges each rule for the
+#: fraction of a full gradient it computes, ``rows`` for the data rows it touches, ``unit`` one unit.
+COST_MODELS = ("work", "rows", "unit")
+
+TOP_KEYS = ("name", "seed", "description", "cluster", "model", "schemes", "train")
+CLUSTER_KEYS = ("workers", "latency", "network", "slowdown", "stragglers", "failures", "cost")
+NETWORK_KEYS = ("latency", "bandwidth", "itemsize", "shared_master_link")
+MODEL_KEYS = (
+    "kind",
+    "dataset",
+    "hidden",
+    "test_fraction",
+    "samples",
+    "features",
+    "classes",
+    "noise",
+)
+SCHEME_COMMON_KEYS = ("name", "label", "lr")
+TRAIN_KEYS = ("lr", "max_updates", "max_time", "target_loss", "eval_every")
+DEFAULT_LATENCY = {"dist": "shifted_exponential", "shift": 1.0, "rate": 1.0}
+
+
+@dataclass(frozen=True)
+class Network:
+    """Links between the master and each worker: ``latency + bytes / bandwidth`` per message."""
+
+    latency: float = 0.0
+    bandwidth: float = math.inf  # bytes per simulated second
+    itemsize: int = 4  # bytes per element (4 = float32)
+    shared_master_link: bool = False  # messages to and from the master queue on one link
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Worker ``worker`` goes down at time ``at`` and, if ``recover`` is set, comes back then."""
+
+    worker: int
+    at: float
+    recover: float | None = None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    workers: int
+    latency: Mapping[str, Any]  # canonical latency spec (see lwpdsim.latency)
+    network: Network
+    slowdown: tuple[float, ...]  # per-worker multiplier of compute time (1 = nominal)
+    stragglers: tuple[int, ...]  # persistent stragglers ...
+    straggler_factor: float  # ... whose compute time is multiplied by this
+    failures: tuple[Failure, ...]
+    cost: str
+
+    def worker_slowdown(self) -> tuple[float, ...]:
+        """Effective compute-time multiplier of each worker (slowdown times straggler factor)."""
+        return tuple(
+            s * (self.straggler_factor if w in self.stragglers else 1.0)
+            for w, s in enumerate(self.slowdown)
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str
+    dataset: str
+    hidden: int
+    test_fraction: float
+    samples: int
+    features: int
+    classes: int
+    noise: float
+
+
+@dataclass(frozen=True)
+class SchemeSpec:
+    """One update rule to run: its registry name, a unique label, its step size and parameters."""
+
+    name: str
+    label: str
+    lr: float
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Train:
+    lr: float
+    max_updates: int
+    max_time: float
+    target_loss: float | None
+    eval_every: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A fully validated, fully defaulted scenario."""
+
+    name: str
+    seed: int
+    description: str
+    cluster: Cluster
+    model: ModelSpec
+    schemes: tuple[SchemeSpec, ...]
+    train: Train
+    source: str | None = field(default=None, compare=False)
+    base_dir: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain TOML/JSON-friendly data (infinity written as "inf")."""
+        raw = asdict(self)
+        raw.pop("source")
+        raw.pop("base_dir")
+        cluster = raw["cluster"]
+        cluster["latency"] = dict(self.cluster.latency)
+        cluster["stragglers"] = {
+            "workers": list(self.cluster.stragglers),
+            "factor": self.cluster.straggler_factor,
+        }
+        del cluster["straggler_factor"]
+        cluster["slowdown"] = list(cluster["slowdown"])
+        cluster["failures"] = [
+            {k: v for k, v in f.items() if v is not None} for f in cluster["failures"]
+        ]
+        raw["schemes"] = [
+            {"name": s.name, "label": s.label, "lr": s.lr, **dict(s.params)} for s in self.schemes
+        ]
+        if raw["train"]["target_loss"] is None:
+            del raw["train"]["target_loss"]
+        return _inf_to_text(raw)
+
+
+def _inf_to_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _inf_to_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_inf_to_text(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return value
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_scenario(
+    source: str | Path | Mapping[str, Any],
+    overrides: Sequence[str] | None = None,
+) -> Scenario:
+    """Load and validate a scenario from a TOML file or a dict, applying ``KEY=VALUE`` overrides.
+
+    Raises :class:`ScenarioError` (naming the file, field, value and what is allowed) on bad input.
+    """
+    if isinstance(source, Mapping):
+        raw, name, base_dir, where = copy.deepcopy(dict(source)), "scenario", None, None
+    else:
+        path = Path(source)
+        where = str(path)
+        raw = read_toml(path)
+        name, base_dir = path.stem, str(path.resolve().parent)
+    try:
+        for item in overrides or ():
+            apply_override(raw, item)
+        return parse_scenario(raw, default_name=name, base_dir=base_dir, source=where)
+    except ScenarioError as err:
+        raise err.with_source(where) if where and not err.source else err from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning I/O and syntax problems into a ScenarioError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("", str(path), "an existing scenario file", source=str(path)) from None
+    except OSError as err:
+        raise ScenarioError("", str(path), f"a readable file ({err.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(
+            "(file)", "malformed TOML", f"valid TOML: {err}", source=str(path)
+        ) from None
+
+
+def parse_scenario(
+    raw: Mapping[str, Any],
+    *,
+    default_name: str = "scenario",
+    base_dir: str | None = None,
+    source: str | None = None,
+) -> Scenario:
+    """Validate a raw scenario mapping into a :class:`Scenario`."""
+    check_keys(raw, TOP_KEYS, "")
+    name = as_str(get(raw, "name", default_name, ""), "name")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ScenarioError(
+            "name", name, "letters, digits, '_', '-' and '.' (used as a folder name)"
+        )
+    seed = as_int(get(raw, "seed", 0, ""), "seed", lo=0)
+    description = as_str(get(raw, "description", "", ""), "description")
+    cluster = _parse_cluster(get(raw, "cluster", {}, ""), base_dir)
+    model = _parse_model(get(raw, "model", {}, ""))
+    train = _parse_train(get(raw, "train", {}, ""))
+    schemes = _parse_schemes(get(raw, "schemes", None, ""), cluster.workers, train.lr)
+    return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
+
+
+def _parse_cluster(raw: Any, base_dir: str | None) -> Cluster:
+    check_keys(raw, CLUSTER_KEYS, "cluster")
+    n = as_int(get(raw, "workers", 8, "cluster"), "cluster.workers", lo=1)
+    spec = get(raw, "latency", DEFAULT_LATENCY, "cluster")
+    try:
+        model = latency_models.from_spec(spec, base_dir=Path(base_dir) if base_dir else None)
+    except ScenarioError as err:
+        raise err.with_prefix("cluster.latency") from None
+    net = check_keys(get(raw, "network", {}, "cluster"), NETWORK_KEYS, "cluster.network")
+    network = Network(
+        latency=as_float(get(net, "latency", 0.0, ""), "cluster.network.latency", lo=0.0),
+        bandwidth=as_float(
+            get(net, "bandwidth", math.inf, ""),
+            "cluster.network.bandwidth",
+            lo=0.0,
+            lo_open=True,
+            allow_inf=True,
+        ),
+        itemsize=int(
+            as_choice(str(get(net, "itemsize", 4, "")), "cluster.network.itemsize", ("2", "4", "8"))
+        ),
+        shared_master_link=as_bool(
+            get(net, "shared_master_link", False, ""), "cluster.network.shared_master_link"
+        ),
+    )
+    slow_raw = get(raw, "slowdown", None, "cluster")
+    if slow_raw is None:
+        slowdown = (1.0,) * n
+    else:
+        values = as_list(slow_raw, "cluster.slowdown")
+        if len(values) != n:
+            raise ScenarioError(
+                "cluster.slowdown", slow_raw, f"a list of {n} numbers > 0, one per worker"
+            )
+        slowdown = tuple(
+            as_float(v, f"cluster.slowdown[{i}]", lo=0.0, lo_open=True)
+            for i, v in enumerate(values)
+        )
+    strag = check_keys(
+        get(raw, "stragglers", {}, "cluster"), ("workers", "factor"), "cluster.stragglers"
+    )
+    strag_workers = tuple(
+        as_int(w, f"cluster.stragglers.workers[{i}]", lo=0, hi=n - 1)
+        for i, w in enumerate(as_list(get(strag, "workers", [], ""), "cluster.stragglers.workers"))
+    )
+    if len(set(strag_workers)) != len(strag_workers):
+        raise ScenarioError("cluster.stragglers.workers", list(strag_workers), "distinct workers")
+    factor = as_float(get(strag, "factor", 5.0, ""), "cluster.stragglers.factor", lo=1.0)
+    failures = []
+    for i, item in enumerate(as_list(get(raw, "failures", [], "cluster"), "cluster.failures")):
+        where = f"cluster.failures[{i}]"
+        check_keys(item, ("worker", "at", "recover"), where)
+        worker = as_int(get(item, "worker", REQUIRED, where), f"{where}.worker", lo=0, hi=n - 1)
+        at = as_float(get(item, "at", REQUIRED, where), f"{where}.at", lo=0.0)
+        recover = item.get("recover")
+        if recover is not None:
+            recover = as_float(recover, f"{where}.recover", lo=at, lo_open=True)
+        failures.append(Failure(worker, at, recover))
+    cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
+    return Cluster(
+        workers=n,
+        latency=model.spec,
+        network=network,
+        slowdown=slowdown,
+        stragglers=strag_workers,
+        straggler_factor=factor,
+        failures=tuple(failures),
+        cost=cost,
+    )
+
+
+def _parse_model(raw: Any) -> ModelSpec:
+    check_keys(raw, MODEL_KEYS, "model")
+    kind = as_choice(get(raw, "kind", "softmax", "model"), "model.kind", MODEL_KINDS)
+    dataset = as_str(get(raw, "dataset", "digits", "model"), "model.dataset")
+    if dataset not in DATASET_TASKS and not dataset.endswith((".npz", ".csv")):
+        raise ScenarioError(
+            "model.dataset",
+            dataset,
+            f"one of {', '.join(DATASET_TASKS)}{suggest(dataset, DATASET_TASKS)}, "
+            "or a path to a .npz (arrays X, y) or .csv (last column the label) file",
+        )
+    classes = as_int(get(raw, "classes", 3, "model"), "model.classes", lo=2)
+    spec = ModelSpec(
+        kind=kind,
+        dataset=dataset,
+        hidden=as_int(get(raw, "hidden", 32, "model"), "model.hidden", lo=1),
+        test_fraction=as_float(
+            get(raw, "test_fraction", 0.2, "model"), "model.test_fraction", lo=0.0, hi=0.9
+        ),
+        samples=as_int(get(raw, "samples", 1000, "model"), "model.samples", lo=2),
+        features=as_int(get(raw, "features", 20, "model"), "model.features", lo=1),
+        classes=classes,
+        noise=as_float(get(raw, "noise", 0.1, "model"), "model.noise", lo=0.0),
+    )
+    task = DATASET_TASKS.get(dataset)
+    if task == "classification":
+        task = "binary" if classes == 2 else "multiclass"
+    _check_model_fits(kind, task)
+    return spec
+
+
+def _check_model_fits(kind: str, task: str | None) -> None:
+    """Reject model kinds that cannot learn the dataset's task (files are checked when loaded)."""
+    if task is None:
+        return
+    if task not in MODEL_TASKS[kind]:
+        fitting = [k for k in MODEL_KINDS if task in MODEL_TASKS[k]]
+        raise ScenarioError(
+            "model.kind", kind, f"a model for a {task} dataset: {', '.join(fitting)}"
+        )
+
+
+def _parse_train(raw: Any) -> Train:
+    check_keys(raw, TRAIN_KEYS, "train")
+    target = get(raw, "target_loss", None, "train")
+    return Train(
+        lr=as_float(get(raw, "lr", 0.1, "train"), "train.lr", lo=0.0, lo_open=True),
+        max_updates=as_int(get(raw, "max_updates", 100, "train"), "train.max_updates", lo=1),
+        max_time=as_float(
+            get(raw, "max_time", math.inf, "train"),
+            "train.max_time",
+            lo=0.0,
+            lo_open=True,
+            allow_inf=True,
+        ),
+        target_loss=None if target is None else as_float(target, "train.target_loss"),
+        eval_every=as_int(get(raw, "eval_every", 1, "train"), "train.eval_every", lo=1),
+    )
+
+
+def _parse_schemes(raw: Any, n: int, default_lr: float) -> tuple[SchemeSpec, ...]:
+    if raw is None:
+        raise ScenarioError(
+            "schemes",
+            None,
+            f"at least one [[schemes]] table with name = one of {', '.join(REGISTRY)}",
+        )
+    items = as_list(raw, "schemes")
+    if not items:
+        raise ScenarioError("schemes", raw, "at least one [[schemes]] table")
+    specs: list[SchemeSpec] = []
+    for i, item in enumerate(items):
+        prefix = f"schemes[{i}]"
+        if not isinstance(item, Mapping):
+            raise ScenarioError(prefix, item, "a table with at least a name")
+        if "name" not in item:
+            raise ScenarioError(
+                f"{prefix}.name", None, f"this key is required: one of {', '.join(REGISTRY)}"
+            )
+        name = as_choice(item["name"], f"{prefix}.name", REGISTRY)
+        cls = REGISTRY[name]
+        own = {k: v for k, v in item.items() if k not in SCHEME_COMMON_KEYS}
+        try:
+            params = cls.resolve_params(own, n, prefix)
+        except ScenarioError as err:
+            if err.field.startswith(prefix) and "unknown key" in err.allowed:
+                allowed = [*SCHEME_COMMON_KEYS, *cls.params]
+                key = err.field.rsplit(".", 1)[-1]
+                raise ScenarioError(
+                    err.field,
+                    err.value,
+                    f"unknown key for {name}{suggest(key, allowed)}; known keys: {', '.join(allowed)}",
+                ) from None
+            raise
+        lr = as_float(get(item, "lr", default_lr, prefix), f"{prefix}.lr", lo=0.0, lo_open=True)
+        label = as_str(get(item, "label", cls.label(params), prefix), f"{prefix}.label")
+        specs.append(SchemeSpec(name, label, lr, params))
+    labels = [s.label for s in specs]
+    for i, label in enumerate(labels):
+        if labels.index(label) != i:
+            raise ScenarioError(
+                f"schemes[{i}].label", label, "a label different from the other schemes' labels"
+            )
+    return tuple(specs)
+
+
+# --------------------------------------------------------------------------- overrides
+
+_PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
+
+
+def parse_value(text: str) -> Any:
+    """Read an override's value as a TOML value (``3``, ``0.5``, ``true``, ``[1, 2]``, ``"x"``),
+    falling back to the bare text (so ``model.dataset=wine`` works)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``KEY=VALUE`` override to a raw scenario dict, in place.
+
+    ``scheme.KEY`` sets KEY on every scheme that has that parameter (or ``lr``/``label``);
+    ``schemes[i].KEY`` sets it on scheme i only. Other keys are dotted paths into the tables.
+    """
+    if "=" not in item:
+        raise ScenarioError("--set", item, "KEY=VALUE, e.g. cluster.workers=16 or scheme.K=3")
+    key, text = item.split("=", 1)
+    key = key.strip()
+    value = parse_value(text)
+    parts = key.split(".")
+    if not key or any(not p for p in parts):
+        raise ScenarioError("--set", item, "KEY=VALUE with a dotted key, e.g. train.lr=0.1")
+    if parts[0] == "scheme":
+        _override_all_schemes(raw, parts[1:], value, item)
+        return
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        match = _PATH_PART.match(part)
+        if not match:
+            raise ScenarioError("--set", item, "a dotted key such as cluster.latency.rate")
+        name, index = match.group(1), match.group(2)
+        last = depth == len(parts) - 1
+        if index is not None:
+            seq = node.get(name) if isinstance(node, dict) else None
+            if not isinstance(seq, list) or int(index) >= len(seq):
+                size = len(seq) if isinstance(seq, list) else 0
+                raise ScenarioError(
+                    ".".join(parts[: depth + 1]), key, f"an index from 0 to {size - 1}"
+                )
+            if last:
+                seq[int(index)] = value
+            else:
+                node = seq[int(index)]
+            continue
+        if not isinstance(node, dict):
+            raise ScenarioError(".".join(parts[:depth]), node, "a table, to set a key inside it")
+        if last:
+            node[name] = value
+        else:
+            node = node.setdefault(name, {})
+
+
+def _override_all_schemes(raw: dict[str, Any], rest: list[str], value: Any, item: str) -> None:
+    if len(rest) != 1:
+        raise ScenarioError("--set", item, "scheme.KEY=VALUE, e.g. scheme.K=3")
+    key = rest[0]
+    schemes = raw.get("schemes")
+    if not isinstance(schemes, list) or not schemes:
+        raise ScenarioError("--set", item, "a scenario with at least one [[schemes]] table")
+    hit = False
+    for scheme in schemes:
+        if not isinstance(scheme, dict):
+            continue
+        cls = REGISTRY.get(scheme.get("name", ""))
+        if key in SCHEME_COMMON_KEYS[1:] or (cls is not None and key in cls.params):
+            scheme[key] = value
+            hit = True
+    if not hit:
+        known = sorted({*SCHEME_COMMON_KEYS[1:], *(k for c in REGISTRY.values() for k in c.params)})
+        raise ScenarioError(
+            f"scheme.{key}",
+            value,
+            f"a parameter of one of this scenario's schemes{suggest(key, known)}; "
+            f"parameters: {', '.join(known)}",
+        )

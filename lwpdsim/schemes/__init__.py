@@ -1,0 +1,22 @@
+"""The update rules: one module per rule, all named in :data:`REGISTRY`.
+
+A rule is a policy: it says how many work units a worker's task costs, what a worker sends, and how
+the master turns arrived messages into a step. It knows nothing of SimPy; ``lwpdsim.cluster`` drives it.
+To add a rule, write one module with a :class:`~lwpdsim.schemes.base.Scheme` subclass and add it below.
+"""
+
+from __future__ import annotations
+
+from .base import Scheme
+from .gc import GradientCoding
+from .kasync import KAsync
+from .kbatchasync import KBatchAsync
+from .ksync import KSync
+from .lwpd import LWPD
+from .sync import Sync
+
+REGISTRY: dict[str, type[Scheme]] = {
+    cls.name: cls for cls in (Sync, KSync, KAsync, KBatchAsync, GradientCoding, LWPD)
+}
+
+__all__ = ["REGISTRY", "Scheme"]

@@ -1,0 +1,173 @@
+"""What every update rule shares: parameters, the messages it receives, and the decisions it returns.
+
+The protocol between the cluster (physics) and a rule (policy):
+
+1. The cluster starts a task on every worker at version 0.
+2. When a worker's result reaches the master, the cluster calls :meth:`Scheme.on_result` with a
+   :class:`Result`. The message's numbers are computed only when the rule reads ``result.message``,
+   from the parameters that worker received; work the rule never reads is never computed.
+3. The rule answers with a :class:`Decision`: an optional step (a full-gradient estimate, applied as
+   ``theta -= lr * step``), the results that step used or that were thrown away, the running tasks to
+   cancel, and the workers to send the (new) current parameters to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..data import partition
+from ..problem import Problem
+from ..validation import REQUIRED, as_int, check_keys, get
+
+
+@dataclass(eq=False)
+class Result:
+    """A task's result as it reaches the master."""
+
+    worker: int
+    task: int  # the cluster's task id
+    version: int  # parameter version the worker computed at
+    compute: Callable[[], np.ndarray] = field(repr=False)
+    _message: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def message(self) -> np.ndarray:
+        """The message's numbers, computed on first access."""
+        if self._message is None:
+            self._message = self.compute()
+        return self._message
+
+
+@dataclass
+class Decision:
+    """What the master does after a result arrives (or a worker recovers)."""
+
+    step: np.ndarray | None = None  # full-gradient estimate to step with
+    used: list[Result] = field(default_factory=list)  # results this step consumed
+    discarded: list[Result] = field(
+        default_factory=list
+    )  # results thrown away (stale, superfluous)
+    cancel: list[int] = field(default_factory=list)  # workers whose running task is cancelled
+    restart: list[int] = field(default_factory=list)  # workers sent the current parameters
+
+
+class Scheme:
+    """Base class of the update rules.
+
+    Subclasses set :attr:`name`, :attr:`summary` and :attr:`params` (key -> default, or ``REQUIRED``),
+    override :meth:`check_params` to validate values against the number of workers ``n``, and
+    implement :meth:`units`, :meth:`compute` and :meth:`on_result`.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    params: ClassVar[dict[str, Any]] = {}
+    label_keys: ClassVar[tuple[str, ...]] = ()  # parameters always shown in the default label
+
+    # ----------------------------------------------------------------- configuration
+
+    @classmethod
+    def resolve_params(cls, raw: Mapping[str, Any], n: int, prefix: str) -> dict[str, Any]:
+        """Validate ``raw`` (the scheme's own keys) for ``n`` workers and fill in defaults."""
+        check_keys(raw, cls.params, prefix)
+        values = {key: get(raw, key, default, prefix) for key, default in cls.params.items()}
+        return cls.check_params(values, n, prefix)
+
+    @classmethod
+    def check_params(cls, values: dict[str, Any], n: int, prefix: str) -> dict[str, Any]:
+        return values
+
+    @classmethod
+    def label(cls, params: Mapping[str, Any]) -> str:
+        """A short default label such as ``ksync(K=6)``: the parameters in :attr:`label_keys`
+        and any that differ from their defaults."""
+        shown = [
+            f"{k}={v}"
+            for k, v in params.items()
+            if k in cls.label_keys or cls.params.get(k, REQUIRED) is REQUIRED or cls.params[k] != v
+        ]
+        return f"{cls.name}({','.join(shown)})" if shown else cls.name
+
+    # ----------------------------------------------------------------- the protocol
+
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        n: int,
+        problem: Problem,
+        *,
+        cost: str = "work",
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.p = dict(params)
+        self.n = n
+        self.problem = problem
+        self.cost = cost
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.version = 0  # the master's current parameter version, kept in step by the cluster
+
+    def units(self, worker: int) -> float:
+        """Work units of one task of ``worker`` (1 unit = 1/n of a full-batch gradient)."""
+        return 1.0
+
+    def upload_elements(self, worker: int) -> int:
+        """Number of elements in ``worker``'s result message."""
+        return self.problem.n_params
+
+    def download_elements(self, worker: int) -> int:
+        """Number of elements sent to ``worker`` to start a task (the parameters)."""
+        return self.problem.n_params
+
+    def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
+        """The message ``worker`` sends after a task at ``version`` (parameters ``theta``)."""
+        raise NotImplementedError
+
+    def on_result(self, result: Result) -> Decision:
+        """React to a result reaching the master."""
+        raise NotImplementedError
+
+    def on_recover(self, worker: int) -> Decision:
+        """A failed worker is back: by default it gets the current parameters and starts again."""
+        return Decision(restart=[worker])
+
+    def pending(self) -> list[Result]:
+        """Results received but not yet used (reported as unfinished when the run stops)."""
+        return []
+
+
+class PartitionScheme(Scheme):
+    """A rule over n data partitions, worker w computing the gradient of partition w."""
+
+    def __init__(self, params: Mapping[str, Any], n: int, problem: Problem, **kw: Any) -> None:
+        super().__init__(params, n, problem, **kw)
+        self.parts = partition(problem.n_rows, n)
+        self.part_rows = np.array([p.stop - p.start for p in self.parts], dtype=float)
+
+    def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
+        return self.problem.gradient(version, theta, self.parts[worker])
+
+    def estimate(self, results: list[Result]) -> np.ndarray:
+        """Full-gradient estimate from partition gradients: their sum rescaled by the rows covered
+        (n/K times the sum when partitions are equal; exactly the full gradient when all are in)."""
+        rows = sum(self.part_rows[r.worker] for r in results)
+        total = np.sum([r.message for r in results], axis=0)
+        return total * (self.problem.n_rows / rows)
+
+
+class KRule(PartitionScheme):
+    """A rule with one parameter K, the number of results per update (1 <= K <= n)."""
+
+    params: ClassVar[dict[str, Any]] = {"K": REQUIRED}
+
+    @classmethod
+    def check_params(cls, values: dict[str, Any], n: int, prefix: str) -> dict[str, Any]:
+        values["K"] = as_int(values["K"], f"{prefix}.K", lo=1, hi=n)
+        return values
+
+    @property
+    def K(self) -> int:
+        return int(self.p["K"])

@@ -1,0 +1,59 @@
+"""Gradient coding (Tandon et al. 2017): every worker sends one coded sum of s+1 partition
+gradients, and the master decodes the exact full gradient from the first n - s to arrive."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..codes import gradient_coding as code
+from ..errors import ScenarioError
+from ..validation import REQUIRED, as_choice, as_int
+from .base import Result
+from .waiting import WaitForFastest
+
+
+class GradientCoding(WaitForFastest):
+    name = "gc"
+    summary = "gradient coding: wait for any n-s coded messages and decode the exact gradient"
+    params: ClassVar[dict[str, Any]] = {"s": REQUIRED, "construction": "frc"}
+
+    @classmethod
+    def check_params(cls, values: dict[str, Any], n: int, prefix: str) -> dict[str, Any]:
+        s = values["s"] = as_int(values["s"], f"{prefix}.s", lo=0, hi=n - 1)
+        construction = as_choice(values["construction"], f"{prefix}.construction", ("frc", "crc"))
+        if construction == "frc" and n % (s + 1):
+            ok = [d - 1 for d in range(1, n + 1) if n % d == 0]
+            raise ScenarioError(
+                f"{prefix}.s",
+                s,
+                f"with construction 'frc', s + 1 must divide n = {n}: s in {ok}; "
+                "or set construction = 'crc' (any s < n)",
+            )
+        values["construction"] = construction
+        return values
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.s = int(self.p["s"])
+        self.B = code.encoding_matrix(self.n, self.s, self.p["construction"], rng=self.rng)
+        self.support = [np.flatnonzero(row) for row in self.B]
+
+    def units(self, worker: int) -> float:
+        # Both "work" and "rows" charge the s + 1 partitions a worker computes.
+        return 1.0 if self.cost == "unit" else float(self.support[worker].size)
+
+    def needed(self) -> int:
+        return self.n - self.s
+
+    def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
+        # Partition gradients come from the problem's cache: FRC workers of one group share them.
+        out = np.zeros(self.problem.n_params)
+        for j in self.support[worker]:
+            out += self.B[worker, j] * self.problem.gradient(version, theta, self.parts[j])
+        return out
+
+    def combine(self, results: list[Result]) -> np.ndarray:
+        alive = [r.worker for r in results]
+        return code.decode(self.B, alive, np.stack([r.message for r in results]), s=self.s)

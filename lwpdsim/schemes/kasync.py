@@ -1,0 +1,28 @@
+"""K-async SGD, "K-AC" (Dutta et al. 2018): step once K distinct workers have returned since the
+last step, stale results included. Returned workers wait; only they receive the new parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Decision, KRule, Result
+
+
+class KAsync(KRule):
+    name = "kasync"
+    summary = "step after K distinct workers return (stale results included); only those K restart"
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.buffer: list[Result] = []
+
+    def on_result(self, result: Result) -> Decision:
+        # A returned worker idles until the next step, so the buffered workers are always distinct.
+        self.buffer.append(result)
+        if len(self.buffer) < self.K:
+            return Decision()
+        used, self.buffer = self.buffer, []
+        return Decision(step=self.estimate(used), used=used, restart=[r.worker for r in used])
+
+    def pending(self) -> list[Result]:
+        return list(self.buffer)

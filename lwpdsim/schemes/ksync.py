@@ -1,0 +1,14 @@
+"""K-sync SGD (Dutta et al. 2018): wait for the fastest K of n partition gradients, cancel the rest."""
+
+from __future__ import annotations
+
+from .base import KRule
+from .waiting import WaitForFastest
+
+
+class KSync(WaitForFastest, KRule):
+    name = "ksync"
+    summary = "wait for the fastest K of n, cancel the rest, all restart"
+
+    def needed(self) -> int:
+        return self.K

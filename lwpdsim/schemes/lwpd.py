@@ -1,0 +1,155 @@
+"""LWPD codes (Soto et al. 2022): each worker sends one compressed block, a weight-t combination of
+partial derivatives, and the master folds the codewords in as they arrive. Workers never wait.
+
+The construction and the three decoders are a reconstruction (see ``lwpdsim.codes.lwpd`` and
+``docs/``); the decoder and how many codewords make one step are scenario options.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..codes import lwpd as code
+from ..data import partition
+from ..errors import ScenarioError
+from ..validation import REQUIRED, as_choice, as_int
+from .base import Decision, Result, Scheme
+
+DECODERS = ("backproject", "group", "lstsq")
+
+
+class LWPD(Scheme):
+    name = "lwpd"
+    summary = "LWPD code C^(n,k,t): one compressed block per task, folded in as it arrives"
+    params: ClassVar[dict[str, Any]] = {
+        "k": REQUIRED,
+        "t": 2,
+        "decoder": "backproject",
+        "update_every": 1,
+    }
+    label_keys = ("k", "t")
+
+    @classmethod
+    def check_params(cls, values: dict[str, Any], n: int, prefix: str) -> dict[str, Any]:
+        values["k"] = as_int(values["k"], f"{prefix}.k", lo=2)
+        values["t"] = as_int(values["t"], f"{prefix}.t", lo=2)
+        try:
+            code.validate(n, values["k"], values["t"])
+        except ScenarioError as err:
+            field = "cluster.workers" if err.field == "n" else f"{prefix}.{err.field}"
+            raise ScenarioError(field, err.value, err.allowed) from None
+        values["decoder"] = as_choice(values["decoder"], f"{prefix}.decoder", DECODERS)
+        values["update_every"] = as_int(values["update_every"], f"{prefix}.update_every", lo=1)
+        return values
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.k, self.t = int(self.p["k"]), int(self.p["t"])
+        self.decoder = str(self.p["decoder"])
+        self.every = int(self.p["update_every"])
+        self.C = code.code_matrix(self.n, self.k, self.t)
+        self.support = [np.flatnonzero(row) for row in self.C]
+        self.q = self.k // self.t  # data blocks
+        self.data_blocks = partition(self.problem.n_rows, self.q)
+        self.block_len = math.ceil(
+            self.problem.n_params / self.t
+        )  # L; the last block is zero-padded
+        self.run_of = {
+            w: run.index + run.round * self.q
+            for run in code.runs(self.n, self.k, self.t)
+            for w in run.workers
+        }
+        self.buffer: list[Result] = []  # results not yet used by a step
+        self.latest: dict[int, Result] = {}  # lstsq: each worker's newest codeword
+        self.runs_in: dict[int, dict[int, Result]] = {}  # group: codewords of incomplete runs
+        self.decoded: list[np.ndarray] = []  # group: slots of complete runs since the last step
+
+    def units(self, worker: int) -> float:
+        if self.cost == "unit":
+            return 1.0
+        if self.cost == "rows":  # the rows of every data block the codeword touches
+            blocks = {int(j) // self.t for j in self.support[worker]}
+            return len(blocks) * self.n / self.q
+        return (
+            self.t * self.n / self.k
+        )  # t partials, each 1/q of the rows and 1/t of the parameters
+
+    def upload_elements(self, worker: int) -> int:
+        return self.block_len
+
+    def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
+        L = self.block_len
+        out = np.zeros(L)
+        for j in self.support[worker]:
+            b, a = divmod(int(j), self.t)
+            grad = self.problem.gradient(version, theta, self.data_blocks[b])
+            piece = grad[a * L : (a + 1) * L]
+            out[: piece.size] += self.C[worker, j] * piece
+        return out
+
+    def _step_from(self, slots: np.ndarray) -> np.ndarray:
+        return code.collapse(slots, self.t).reshape(-1)[: self.problem.n_params]
+
+    def on_result(self, result: Result) -> Decision:
+        restart = [result.worker]  # workers never wait
+        if self.decoder == "backproject":
+            self.buffer.append(result)
+            if len(self.buffer) < self.every:
+                return Decision(restart=restart)
+            used, self.buffer = self.buffer, []
+            slots = code.backproject(
+                self.C, [r.worker for r in used], np.stack([r.message for r in used])
+            )
+            return Decision(step=self._step_from(slots), used=used, restart=restart)
+        if self.decoder == "group":
+            return self._on_group(result, restart)
+        return self._on_lstsq(result, restart)
+
+    def _on_group(self, result: Result, restart: list[int]) -> Decision:
+        run = self.runs_in.setdefault(self.run_of[result.worker], {})
+        discarded = [run[result.worker]] if result.worker in run else []
+        run[result.worker] = result
+        if len(run) < self.t:
+            return Decision(discarded=discarded, restart=restart)
+        members = list(run.values())
+        del self.runs_in[self.run_of[result.worker]]
+        slots, _ = code.group(
+            self.C, [r.worker for r in members], np.stack([r.message for r in members])
+        )
+        self.decoded.append(slots)
+        self.buffer.extend(members)
+        if len(self.decoded) < self.every:
+            return Decision(discarded=discarded, restart=restart)
+        # One complete run covers t of the k partials; a uniformly random run covers each partial
+        # with probability t/k, so k/t times the mean over runs is an unbiased estimate.
+        slots = np.sum(self.decoded, axis=0) * (self.k / (self.t * len(self.decoded)))
+        used, self.buffer, self.decoded = self.buffer, [], []
+        return Decision(
+            step=self._step_from(slots), used=used, discarded=discarded, restart=restart
+        )
+
+    def _on_lstsq(self, result: Result, restart: list[int]) -> Decision:
+        old = self.latest.get(result.worker)
+        discarded = [old] if old is not None and old in self.buffer else []
+        if discarded:
+            self.buffer.remove(old)
+        self.latest[result.worker] = result
+        self.buffer.append(result)
+        if len(self.buffer) < self.every:
+            return Decision(discarded=discarded, restart=restart)
+        workers = sorted(self.latest)
+        msgs = np.stack([self.latest[w].message for w in workers])
+        slots, _ = code.lstsq(self.C, workers, msgs)
+        used, self.buffer = self.buffer, []
+        return Decision(
+            step=self._step_from(slots), used=used, discarded=discarded, restart=restart
+        )
+
+    def pending(self) -> list[Result]:
+        waiting = list(self.buffer)
+        for run in self.runs_in.values():
+            waiting.extend(run.values())
+        return waiting

@@ -1,0 +1,13 @@
+"""Synchronous gradient descent: wait for all n workers, step with the exact full gradient."""
+
+from __future__ import annotations
+
+from .waiting import WaitForFastest
+
+
+class Sync(WaitForFastest):
+    name = "sync"
+    summary = "wait for all n workers, then step with the full gradient"
+
+    def needed(self) -> int:
+        return self.n

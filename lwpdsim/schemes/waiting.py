@@ -1,0 +1,43 @@
+"""Rules that wait for the fastest results at the current parameters, then restart every worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Decision, PartitionScheme, Result
+
+
+class WaitForFastest(PartitionScheme):
+    """Collect results computed at the current version until :meth:`needed` are in; then step with
+    :meth:`combine`, cancel the tasks still running, and send every worker the new parameters."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.inbox: dict[int, Result] = {}
+
+    def needed(self) -> int:
+        raise NotImplementedError
+
+    def combine(self, results: list[Result]) -> np.ndarray:
+        return self.estimate(results)
+
+    def on_result(self, result: Result) -> Decision:
+        if result.version != self.version or result.worker in self.inbox:
+            return Decision(discarded=[result])
+        self.inbox[result.worker] = result
+        if len(self.inbox) < self.needed():
+            return Decision()
+        used = list(self.inbox.values())
+        self.inbox = {}
+        arrived = {r.worker for r in used}
+        return Decision(
+            step=self.combine(used),
+            used=used,
+            cancel=[w for w in range(self.n) if w not in arrived],
+            restart=list(range(self.n)),
+        )
+
+    def pending(self) -> list[Result]:
+        return list(self.inbox.values())

@@ -1,0 +1,128 @@
+"""Run a scenario: build its data, model and cluster once, then every rule on the same draws."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from . import latency as latency_models
+from .cluster import UPDATE_COLUMNS, Cluster
+from .data import Dataset, load_dataset
+from .models import make_model
+from .problem import Problem
+from .results import RunResult, summarize, versions
+from .rng import Streams
+from .scenario import Scenario, SchemeSpec
+from .schemes import REGISTRY
+
+
+def build_dataset(scenario: Scenario, streams: Streams) -> Dataset:
+    """The scenario's dataset, shuffled and split with the ``data`` stream."""
+    m = scenario.model
+    return load_dataset(
+        m.dataset,
+        streams.generator("data"),
+        test_fraction=m.test_fraction,
+        samples=m.samples,
+        features=m.features,
+        classes=m.classes,
+        noise=m.noise,
+        base_dir=Path(scenario.base_dir) if scenario.base_dir else None,
+    )
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    run_index: int | None = None,
+    progress: bool = False,
+) -> dict[str, RunResult]:
+    """Run every rule of ``scenario`` on the same cluster, data, initial parameters and compute-time
+    draws; return the results keyed by scheme label, in the scenario's order.
+
+    ``run_index`` selects run i of a sweep (its own random streams); ``progress`` shows a bar.
+    """
+    streams = Streams.from_seed(scenario.seed, run_index)
+    with threadpool_limits(1):
+        data = build_dataset(scenario, streams)
+        model = make_model(scenario.model.kind, data, hidden=scenario.model.hidden)
+        results = {}
+        for spec in scenario.schemes:
+            results[spec.label] = run_scheme(
+                scenario, spec, model, data, streams, progress=progress
+            )
+    return results
+
+
+def run_scheme(
+    scenario: Scenario,
+    spec: SchemeSpec,
+    model: Any,
+    data: Dataset,
+    streams: Streams,
+    *,
+    progress: bool = False,
+) -> RunResult:
+    """One rule's run on the scenario's cluster."""
+    started = time.perf_counter()
+    n = scenario.cluster.workers
+    problem = Problem(model, data, cache_size=max(64, 4 * n))
+    scheme = REGISTRY[spec.name](
+        spec.params, n, problem, cost=scenario.cluster.cost, rng=streams.generator("code")
+    )
+    theta0 = model.init_params(streams.generator("model_init"))
+    lat = latency_models.from_spec(
+        scenario.cluster.latency,
+        base_dir=Path(scenario.base_dir) if scenario.base_dir else None,
+    )
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=scenario.train.max_updates, desc=spec.label, unit="upd", leave=False)
+    cluster = Cluster(
+        scenario,
+        scheme,
+        problem,
+        theta0,
+        spec.lr,
+        [streams.generator("latency", w) for w in range(n)],
+        lat,
+        progress=bar,
+    )
+    try:
+        cluster.run()
+    finally:
+        if bar is not None:
+            bar.close()
+    updates = pd.DataFrame.from_records(cluster.updates, columns=list(UPDATE_COLUMNS))
+    tasks = pd.DataFrame(cluster.tasks.columns())
+    wall = time.perf_counter() - started
+    summary = summarize(
+        updates,
+        tasks,
+        status=cluster.status,
+        message=cluster.message,
+        sim_time=cluster.end_time,
+        time_to_target=cluster.time_to_target,
+        gradient_evaluations=problem.gradient_evaluations,
+        gradient_work=problem.gradient_work,
+        wall_seconds={
+            "total": wall,
+            "gradients": problem.gradient_seconds,
+            "evaluation": problem.eval_seconds,
+            "simulation": wall - problem.gradient_seconds - problem.eval_seconds,
+        },
+    )
+    config = {"scheme": spec.label, "scenario": scenario.to_dict()}
+    manifest = {"seed": scenario.seed, "run_index": run_index_of(streams), "versions": versions()}
+    return RunResult(spec.label, updates, tasks, summary, config, manifest)
+
+
+def run_index_of(streams: Streams) -> int | None:
+    key = streams.root.spawn_key
+    return int(key[0]) if key else None

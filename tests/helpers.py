@@ -1,0 +1,34 @@
+"""Helpers shared by the tests: small scenarios that run fast."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+def tiny(schemes: list[dict[str, Any]], **over: Any) -> dict[str, Any]:
+    """A raw scenario on a tiny least-squares problem (fast gradients), no communication cost and
+    no evaluation between updates; ``over`` replaces top-level tables or keys (shallow per table)."""
+    raw: dict[str, Any] = {
+        "name": "tiny",
+        "seed": 3,
+        "cluster": {
+            "workers": 8,
+            "latency": {"dist": "exponential", "rate": 1.0},
+        },
+        "model": {
+            "kind": "least_squares",
+            "dataset": "synthetic_regression",
+            "samples": 80,
+            "features": 4,
+            "test_fraction": 0.0,
+        },
+        "schemes": schemes,
+        "train": {"lr": 0.05, "max_updates": 200, "eval_every": 1_000_000},
+    }
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    return copy.deepcopy(raw)

@@ -1,0 +1,223 @@
+"""The cluster and the six rules: bookkeeping, stragglers, exactness, failures, reproducibility."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import tiny
+
+import lwpdsim
+from lwpdsim.cluster import OUTCOMES
+from lwpdsim.scenario import load_scenario
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+ALL_RULES = [
+    {"name": "sync"},
+    {"name": "ksync", "K": 5},
+    {"name": "kasync", "K": 3},
+    {"name": "kbatchasync", "K": 3},
+    {"name": "gc", "s": 1},
+    {"name": "gc", "s": 2, "construction": "crc"},
+    {"name": "lwpd", "k": 4, "t": 2},
+    {"name": "lwpd", "k": 4, "t": 2, "decoder": "group"},
+    {"name": "lwpd", "k": 4, "t": 2, "decoder": "lstsq", "update_every": 2},
+]
+
+
+def run(raw: dict) -> dict[str, lwpdsim.RunResult]:
+    return lwpdsim.simulate(load_scenario(raw))
+
+
+@pytest.fixture(scope="module")
+def everything() -> dict[str, lwpdsim.RunResult]:
+    raw = tiny(
+        ALL_RULES,
+        cluster={"network": {"latency": 0.01, "bandwidth": 1e5, "shared_master_link": True}},
+        train={"max_updates": 60, "eval_every": 5},
+    )
+    return run(raw)
+
+
+def test_every_task_has_an_outcome_and_bytes_add_up(everything) -> None:
+    for label, res in everything.items():
+        tasks, upd = res.tasks, res.updates
+        assert set(tasks["outcome"]) <= set(OUTCOMES), label
+        assert (tasks["outcome"] != "").all(), label
+        # the cluster's running byte counters agree with the per-task records
+        assert upd["bytes_up"].iloc[-1] == tasks["bytes_up"].sum(), label
+        assert upd["bytes_down"].iloc[-1] == tasks["bytes_down"].sum(), label
+        assert res.summary["bytes_up_total"] == tasks["bytes_up"].sum()
+        assert (np.diff(upd["bytes_up"]) >= 0).all() and (np.diff(upd["time"]) >= 0).all()
+        # every used task reached the master before the update that used it
+        used = tasks[tasks["outcome"] == "used"]
+        assert (used["staleness"] >= 0).all(), label
+        assert used["used_by"].between(1, res.summary["updates"]).all(), label
+        assert (
+            used["end"] <= upd.set_index("update").loc[used["used_by"], "time"].to_numpy()
+        ).all()
+        # one message per delivered task, of the rule's size
+        d = 5  # 4 features + bias
+        sent = tasks[tasks["bytes_up"] > 0]
+        size = 4 * (3 if label.startswith("lwpd") else d)  # LWPD sends ceil(5/2) = 3 elements
+        assert (sent["bytes_up"] == size).all(), label
+        assert (tasks["bytes_down"] == 4 * d).all(), label
+        # messages_used matches the tasks marked used
+        assert upd["messages_used"].iloc[1:].sum() >= len(used), label
+
+
+def test_k_rules_use_exactly_k_per_update(everything) -> None:
+    for label, K in (("ksync(K=5)", 5), ("kasync(K=3)", 3), ("kbatchasync(K=3)", 3)):
+        upd = everything[label].updates.iloc[1:]
+        assert (upd["messages_used"] == K).all(), label
+    assert (everything["sync"].updates["messages_used"].iloc[1:] == 8).all()
+    assert (everything["gc(s=1)"].updates["messages_used"].iloc[1:] == 7).all()
+    ks = everything["ksync(K=5)"]
+    assert (ks.updates["staleness_max"].iloc[1:] == 0).all()
+    # K-sync cancels the n - K stragglers of every round
+    per_update = ks.tasks[ks.tasks["outcome"] == "cancelled"].groupby("version").size()
+    assert (per_update == 3).all()
+
+
+def test_kasync_only_returned_workers_restart(everything) -> None:
+    tasks = everything["kasync(K=3)"].tasks.sort_values(["worker", "start"])
+    # a worker's next task starts at the update that used its result, never before
+    for _, g in tasks.groupby("worker"):
+        ends, starts = g["end"].to_numpy()[:-1], g["start"].to_numpy()[1:]
+        assert (starts >= ends - 1e-12).all()
+    assert everything["kasync(K=3)"].updates["staleness_max"].max() > 0  # stale results are used
+
+
+def test_slow_worker_blocks_sync_but_not_ksync_or_gc() -> None:
+    slow = [1.0] * 7 + [50.0]
+    raw = tiny(
+        [{"name": "sync"}, {"name": "ksync", "K": 7}, {"name": "gc", "s": 1}],
+        cluster={
+            "latency": {"dist": "shifted_exponential", "shift": 1.0, "rate": 2.0},
+            "slowdown": slow,
+        },
+        train={"max_updates": 30},
+    )
+    res = run(raw)
+    sync_gaps = np.diff(res["sync"].updates["time"])
+    assert (sync_gaps >= 50.0).all()  # every sync iteration waits for worker 7 (>= 50 * shift)
+    for label in ("ksync(K=7)", "gc(s=1)"):
+        t = res[label].tasks
+        assert not (t[t["worker"] == 7]["outcome"] == "used").any(), label
+        assert np.diff(res[label].updates["time"]).max() < 50.0, label
+
+
+def test_gc_steps_equal_full_gradient_steps() -> None:
+    raw = tiny(
+        [{"name": "sync"}, {"name": "gc", "s": 1}, {"name": "gc", "s": 3, "construction": "crc"}],
+        train={"max_updates": 40, "eval_every": 1},
+    )
+    res = run(raw)
+    ref = res["sync"].updates["loss"].to_numpy()
+    for label in ("gc(s=1)", "gc(s=3,construction=crc)"):
+        loss = res[label].updates["loss"].to_numpy()
+        np.testing.assert_allclose(loss, ref, rtol=1e-9, atol=0)
+
+
+def test_rerun_is_bit_identical() -> None:
+    raw = tiny(ALL_RULES[:3] + ALL_RULES[6:7], train={"max_updates": 30, "eval_every": 3})
+    a, b = run(raw), run(raw)
+    for label in a:
+        pd.testing.assert_frame_equal(a[label].updates, b[label].updates, check_exact=True)
+        pd.testing.assert_frame_equal(a[label].tasks, b[label].tasks, check_exact=True)
+
+
+def test_common_random_numbers_across_rules() -> None:
+    raw = tiny([{"name": "sync"}, {"name": "kbatchasync", "K": 2}], train={"max_updates": 20})
+    res = run(raw)
+    # the first task of every worker starts at time 0 with the same draw under both rules
+    for label in res:
+        first = res[label].tasks.groupby("worker").first()
+        assert (first["start"] == 0).all()
+    a = res["sync"].tasks.groupby("worker").first()["computed"]
+    b = res["kbatchasync(K=2)"].tasks.groupby("worker").first()["computed"]
+    pd.testing.assert_series_equal(a, b)
+
+
+def test_permanent_failures_stall_or_continue() -> None:
+    fail = [{"worker": 2, "at": 3.0}, {"worker": 5, "at": 4.0}]
+    raw = tiny(
+        [
+            {"name": "sync"},
+            {"name": "ksync", "K": 6},
+            {"name": "gc", "s": 1},
+            {"name": "lwpd", "k": 4},
+        ],
+        cluster={"failures": fail},
+        train={"max_updates": 50},
+    )
+    res = run(raw)
+    assert res["sync"].status == "stalled"
+    assert res["gc(s=1)"].status == "stalled"  # 2 failures > s = 1
+    assert res["ksync(K=6)"].status == "max_updates"
+    assert res["lwpd(k=4,t=2)"].status == "max_updates"
+    for r in res.values():
+        failed = r.tasks[r.tasks["outcome"] == "failed"]
+        assert set(failed["worker"]) <= {2, 5}
+        assert not ((r.tasks["worker"].isin([2, 5])) & (r.tasks["start"] > 4.0)).any()
+
+
+def test_failure_with_recovery_lets_sync_finish() -> None:
+    raw = tiny(
+        [{"name": "sync"}],
+        cluster={"failures": [{"worker": 1, "at": 2.0, "recover": 30.0}]},
+        train={"max_updates": 20},
+    )
+    (res,) = run(raw).values()
+    assert res.status == "max_updates"
+    gaps = np.diff(res.updates["time"])
+    assert gaps.max() >= 30.0 - 2.0 - 1e-9 or res.updates["time"].iloc[1] >= 30.0
+    t = res.tasks
+    assert (t[(t["worker"] == 1)]["outcome"] == "failed").sum() <= 1
+
+
+def test_stop_conditions() -> None:
+    raw = tiny([{"name": "sync"}], train={"max_updates": 10_000, "max_time": 25.0})
+    (res,) = run(raw).values()
+    assert res.status == "max_time" and res.summary["sim_time"] == 25.0
+    assert res.updates["time"].iloc[-1] <= 25.0
+    raw = tiny(
+        [{"name": "sync"}], train={"max_updates": 10_000, "target_loss": 0.5, "eval_every": 1}
+    )
+    (res,) = run(raw).values()
+    assert res.status == "target"
+    assert res.updates["loss"].iloc[-1] <= 0.5 < res.updates["loss"].iloc[-2]
+    assert res.summary["time_to_target"] == res.updates["time"].iloc[-1]
+    raw = tiny([{"name": "sync"}], train={"lr": 50.0, "max_updates": 500, "eval_every": 1})
+    (res,) = run(raw).values()
+    assert res.status == "diverged" and "update" in res.summary["message"]
+
+
+def test_cancelled_work_is_never_computed() -> None:
+    raw = tiny([{"name": "ksync", "K": 2}], train={"max_updates": 25})
+    (res,) = run(raw).values()
+    # only the K used partition gradients per update are computed (plus none for the 6 cancelled)
+    assert res.summary["gradient_evaluations"] == 2 * 25
+    assert res.summary["tasks_cancelled"] == 6 * 25
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    raw = tiny([{"name": "lwpd", "k": 4}], train={"max_updates": 10})
+    (res,) = run(raw).values()
+    res.save(tmp_path / "r")
+    back = lwpdsim.RunResult.load(tmp_path / "r")
+    pd.testing.assert_frame_equal(back.updates, res.updates, check_dtype=False)
+    assert back.summary["status"] == res.summary["status"]
+    assert back.config["scenario"]["seed"] == 3
+    assert "numpy" in back.manifest["versions"]
+
+
+def test_every_shipped_scenario_runs_in_smoke_mode() -> None:
+    files = sorted(f for f in SCENARIOS.rglob("*.toml") if "sweeps" not in f.parts)
+    for f in files:
+        sc = load_scenario(f, overrides=["train.max_updates=3", "train.max_time=50"])
+        for label, res in lwpdsim.simulate(sc).items():
+            assert res.status in ("max_updates", "max_time", "target", "stalled"), (f, label)
