@@ -87,12 +87,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_matrix(matrix: Any, *, row_name: str = "worker") -> None:
+    """Print a matrix with one aligned, fixed-precision line per row (zeros shown as '.')."""
     import numpy as np
 
-    with np.printoptions(precision=4, suppress=True, linewidth=160, floatmode="maxprec"):
-        width = len(str(len(matrix) - 1))
-        for i, row in enumerate(np.asarray(matrix)):
-            print(f"  {row_name} {i:>{width}}: {row}")
+    m = np.asarray(matrix, dtype=float)
+    cells = [["." if v == 0 else f"{v:.4g}" for v in row] for row in m]
+    width = max(len(c) for row in cells for c in row)
+    label = len(str(len(m) - 1))
+    for i, row in enumerate(cells):
+        print(f"  {row_name} {i:>{label}}:  " + "  ".join(c.rjust(width) for c in row))
 
 
 def _print_properties(props: dict[str, Any]) -> None:
@@ -104,6 +107,14 @@ def _print_properties(props: dict[str, Any]) -> None:
 
 
 def _cmd_codes(args: argparse.Namespace) -> int:
+
+    try:
+        return _show_code(args)
+    except ScenarioError as err:  # name the command-line flag, not the function argument
+        raise ScenarioError(f"--{err.field}", err.value, err.allowed) from None
+
+
+def _show_code(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .codes import gradient_coding, lwpd

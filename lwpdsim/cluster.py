@@ -69,22 +69,19 @@ class TaskTable:
     used_by: list[int] = field(default_factory=list)  # update that used it, -1 if none
 
     def add(self, worker: int, version: int, now: float, units: float, nbytes: int) -> int:
-        nan = math.nan
-        for col, value in (
-            (self.worker, worker),
-            (self.version, version),
-            (self.start, now),
-            (self.received, nan),
-            (self.computed, nan),
-            (self.end, nan),
-            (self.outcome, ""),
-            (self.units, units),
-            (self.bytes_down, nbytes),
-            (self.bytes_up, 0),
-            (self.staleness, nan),
-            (self.used_by, -1),
-        ):
-            col.append(value)
+        """Record a task that starts now; returns its id."""
+        self.worker.append(worker)
+        self.version.append(version)
+        self.start.append(now)
+        self.received.append(math.nan)
+        self.computed.append(math.nan)
+        self.end.append(math.nan)
+        self.outcome.append("")
+        self.units.append(units)
+        self.bytes_down.append(nbytes)
+        self.bytes_up.append(0)
+        self.staleness.append(math.nan)
+        self.used_by.append(-1)
         return len(self.worker) - 1
 
     def columns(self) -> dict[str, list[Any]]:

@@ -133,9 +133,10 @@ class LWPD(Scheme):
 
     def _on_lstsq(self, result: Result, restart: list[int]) -> Decision:
         old = self.latest.get(result.worker)
-        discarded = [old] if old is not None and old in self.buffer else []
-        if discarded:
+        discarded: list[Result] = []
+        if old is not None and old in self.buffer:  # replaced before any step used it
             self.buffer.remove(old)
+            discarded.append(old)
         self.latest[result.worker] = result
         self.buffer.append(result)
         if len(self.buffer) < self.every:

@@ -1,0 +1,123 @@
+"""The command line: exit codes, messages without tracebacks, results on disk."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lwpdsim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = """
+name = "clitiny"
+seed = 5
+[cluster]
+workers = 4
+[model]
+kind = "least_squares"
+dataset = "synthetic_regression"
+samples = 60
+features = 3
+[train]
+lr = 0.1
+max_updates = 15
+[[schemes]]
+name = "sync"
+[[schemes]]
+name = "lwpd"
+k = 4
+t = 2
+"""
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    f = tmp_path / "tiny.toml"
+    f.write_text(TINY)
+    return f
+
+
+def test_run_writes_results_and_refuses_to_overwrite(
+    scenario: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "sync" in printed and "lwpd(k=4,t=2)" in printed
+    table = pd.read_csv(out / "summary.csv", index_col=0)
+    assert list(table.index) == ["sync", "lwpd(k=4,t=2)"]
+    assert (out / "loss_vs_time.png").stat().st_size > 1000
+    for sub in ("sync", "lwpd_k=4_t=2"):
+        for name in ("updates.csv", "tasks.csv", "manifest.json"):
+            assert (out / sub / name).exists()
+    # refuse without --force, keep what is there
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["run", str(scenario), "--out", str(out), "--quiet", "--force"]) == 0
+    # --force never wipes a folder lwpdsim did not write
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    assert main(["run", str(scenario), "--out", str(foreign), "--force", "--quiet"]) == 2
+    assert (foreign / "thesis.tex").exists()
+
+
+def test_run_default_directory_is_results_name(scenario: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(scenario), "--quiet", "--set", "train.max_updates=3"]) == 0
+    assert (tmp_path / "results" / "clitiny" / "summary.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--set", "scheme.K=3"], "scheme.K"),
+        (["--set", "cluster.workers=3"], "cluster.workers"),
+        (["--set", "train.lr=-1"], "train.lr"),
+        (["--set", "nonsense"], "KEY=VALUE"),
+    ],
+)
+def test_bad_input_exits_2_with_one_message(scenario: Path, args, fragment, capsys) -> None:
+    assert main(["run", str(scenario), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and str(scenario) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_validate(scenario: Path, tmp_path: Path, capsys) -> None:
+    assert main(["validate", str(scenario)]) == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("k = 4", "k = 3"))
+    assert main(["validate", str(scenario), str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert "ok:" in captured.out and "bad.toml" in captured.err
+    assert main(["validate", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_codes_prints_the_published_example(capsys) -> None:
+    assert main(["codes", "lwpd", "--n", "8", "--k", "4", "--t", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "worker 7:  -0.7071        .        .   0.7071" in out
+    assert "min_rows_always_full_rank" in out
+    assert main(["codes", "gc", "--n", "8", "--s", "2", "--construction", "crc"]) == 0
+    assert "stragglers_tolerated  2" in capsys.readouterr().out
+    assert main(["codes", "lwpd", "--n", "6", "--k", "4"]) == 2
+    assert "--n" in capsys.readouterr().err
+
+
+def test_console_script_has_no_traceback_on_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.toml"
+    bad.write_text("name = = 3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lwpdsim.cli", "run", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "broken.toml" in proc.stderr
