@@ -28,8 +28,6 @@ from .problem import Problem
 from .scenario import Scenario
 from .schemes.base import Decision, Result, Scheme
 
-#: Outcomes a task can end with.
-OUTCOMES = ("used", "cancelled", "discarded", "failed", "unfinished")
 #: Why a run stopped.
 STATUSES = ("max_updates", "max_time", "target", "stalled", "diverged", "error")
 _DRAW_BLOCK = 256  # compute times drawn per worker at a time
@@ -67,6 +65,7 @@ class TaskTable:
     bytes_up: list[int] = field(default_factory=list)
     staleness: list[float] = field(default_factory=list)
     used_by: list[int] = field(default_factory=list)  # update that used it, -1 if none
+    lost: list[int] = field(default_factory=list)  # messages of this task lost on the link
 
     def add(self, worker: int, version: int, now: float, units: float, nbytes: int) -> int:
         """Record a task that starts now; returns its id."""
@@ -82,6 +81,7 @@ class TaskTable:
         self.bytes_up.append(0)
         self.staleness.append(math.nan)
         self.used_by.append(-1)
+        self.lost.append(0)
         return len(self.worker) - 1
 
     def columns(self) -> dict[str, list[Any]]:
@@ -99,6 +99,7 @@ class TaskTable:
             "bytes_up": self.bytes_up,
             "staleness": self.staleness,
             "used_by": self.used_by,
+            "lost": self.lost,
         }
 
 
@@ -130,6 +131,7 @@ class Cluster:
         latency_rngs: list[np.random.Generator],
         latency: LatencyModel,
         progress: Any = None,
+        loss_rngs: list[np.random.Generator] | None = None,
     ) -> None:
         self.sc, self.scheme, self.problem, self.lr = scenario, scheme, problem, lr
         c = scenario.cluster
@@ -138,6 +140,9 @@ class Cluster:
         self.net = c.network
         self.link = simpy.Resource(self.env, capacity=1) if c.network.shared_master_link else None
         self.draws = [_Draws(latency, rng) for rng in latency_rngs]
+        self.loss_rngs = loss_rngs or []
+        if c.network.loss > 0 and len(self.loss_rngs) != self.n:
+            raise ValueError("a lossy network needs one loss generator per worker")
         self.slowdown = c.worker_slowdown()
         self.theta = np.array(theta0, dtype=float)
         self.version = 0
@@ -156,8 +161,8 @@ class Cluster:
 
     # ----------------------------------------------------------------- links and tasks
 
-    def _transfer(self, nbytes: int):  # type: ignore[no-untyped-def]
-        """Move ``nbytes`` over a link: serialisation (queued on a shared link), then latency."""
+    def _send(self, nbytes: int):  # type: ignore[no-untyped-def]
+        """One transmission of ``nbytes``: serialisation (queued on a shared link), then latency."""
         busy = 0.0 if math.isinf(self.net.bandwidth) else nbytes / self.net.bandwidth
         if busy > 0:
             if self.link is not None:
@@ -169,21 +174,46 @@ class Cluster:
         if self.net.latency > 0:
             yield self.env.timeout(self.net.latency)
 
+    def _lost(self, worker: int) -> bool:
+        """Whether the message just sent on ``worker``'s link was dropped."""
+        return self.net.loss > 0 and bool(self.loss_rngs[worker].random() < self.net.loss)
+
+    def _transfer(self, task: int, worker: int, column: list[int], nbytes: int):  # type: ignore[no-untyped-def]
+        """Send a message of the task (bytes already counted once), re-sending it after
+        ``retry_after`` each time it is lost. Returns False if it is lost for good."""
+        while True:
+            yield from self._send(nbytes)
+            if not self._lost(worker):
+                return True
+            self.tasks.lost[task] += 1
+            if math.isinf(self.net.retry_after):
+                return False
+            yield self.env.timeout(self.net.retry_after)
+            column[task] += nbytes
+            if column is self.tasks.bytes_up:
+                self.bytes_up += nbytes
+            else:
+                self.bytes_down += nbytes
+
     def _task(self, task: int, worker: int):  # type: ignore[no-untyped-def]
         t = self.tasks
         try:
-            yield from self._transfer(t.bytes_down[task])
-            t.received[task] = self.env.now
-            duration = t.units[task] * self.draws[worker].next() * self.slowdown[worker]
-            yield self.env.timeout(duration)
-            t.computed[task] = self.env.now
-            nbytes = self.scheme.upload_elements(worker) * self.net.itemsize
-            t.bytes_up[task] = nbytes
-            self.bytes_up += nbytes
-            yield from self._transfer(nbytes)
+            if (yield from self._transfer(task, worker, t.bytes_down, t.bytes_down[task])):
+                t.received[task] = self.env.now
+                duration = t.units[task] * self.draws[worker].next() * self.slowdown[worker]
+                yield self.env.timeout(duration)
+                t.computed[task] = self.env.now
+                nbytes = self.scheme.upload_elements(worker) * self.net.itemsize
+                t.bytes_up[task] = nbytes
+                self.bytes_up += nbytes
+                if (yield from self._transfer(task, worker, t.bytes_up, nbytes)):
+                    self._deliver(task, worker)
+                    return
+            # lost for good: the worker never hears back (or the master never hears from it)
+            self.running.pop(worker, None)
+            self._close(task, "lost")
         except simpy.Interrupt:
             return  # the cluster already recorded why
-        self._deliver(task, worker)
 
     def start_task(self, worker: int) -> None:
         """Send ``worker`` the current parameters and start a task (cancelling a running one)."""

@@ -14,6 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+#: Outcomes a task can end with: its result was used by a step; it was cancelled (a straggler the
+#: rule stopped waiting for); its result arrived but was thrown away (stale or superfluous); its
+#: worker failed; a message was lost on the link for good; or the run stopped first.
+OUTCOMES = ("used", "cancelled", "discarded", "failed", "lost", "unfinished")
+
 #: Packages whose versions a manifest records.
 TRACKED_PACKAGES = ("lwpdsim", "numpy", "scipy", "pandas", "simpy", "matplotlib", "scikit-learn")
 
@@ -117,13 +122,8 @@ def summarize(updates: pd.DataFrame, tasks: pd.DataFrame, **extra: Any) -> dict[
         "mean_time_between_updates": float((times[-1] - times[0]) / n_updates)
         if n_updates
         else math.nan,
-        "bytes_up_total": int(tasks["bytes_up"].sum()),
-        "bytes_down_total": int(tasks["bytes_down"].sum()),
         "tasks": len(tasks),
-        **{
-            f"tasks_{o}": int(counts.get(o, 0))
-            for o in ("used", "cancelled", "discarded", "failed", "unfinished")
-        },
+        **{f"tasks_{o}": int(counts.get(o, 0)) for o in OUTCOMES},
     }
     summary.update(extra)
     return summary

@@ -56,7 +56,7 @@ COST_MODELS = ("work", "rows", "unit")
 
 TOP_KEYS = ("name", "seed", "description", "cluster", "model", "schemes", "train")
 CLUSTER_KEYS = ("workers", "latency", "network", "slowdown", "stragglers", "failures", "cost")
-NETWORK_KEYS = ("latency", "bandwidth", "itemsize", "shared_master_link")
+NETWORK_KEYS = ("latency", "bandwidth", "itemsize", "shared_master_link", "loss", "retry_after")
 MODEL_KEYS = (
     "kind",
     "dataset",
@@ -80,6 +80,8 @@ class Network:
     bandwidth: float = math.inf  # bytes per simulated second
     itemsize: int = 4  # bytes per element (4 = float32)
     shared_master_link: bool = False  # messages to and from the master queue on one link
+    loss: float = 0.0  # probability that a message is dropped
+    retry_after: float = math.inf  # a dropped message is re-sent after this long (inf: never)
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,14 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> Cluster:
         ),
         shared_master_link=as_bool(
             get(net, "shared_master_link", False, ""), "cluster.network.shared_master_link"
+        ),
+        loss=as_float(get(net, "loss", 0.0, ""), "cluster.network.loss", lo=0.0, hi=0.99),
+        retry_after=as_float(
+            get(net, "retry_after", math.inf, ""),
+            "cluster.network.retry_after",
+            lo=0.0,
+            lo_open=True,
+            allow_inf=True,
         ),
     )
     slow_raw = get(raw, "slowdown", None, "cluster")

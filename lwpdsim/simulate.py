@@ -93,6 +93,7 @@ def run_scheme(
         [streams.generator("latency", w) for w in range(n)],
         lat,
         progress=bar,
+        loss_rngs=[streams.generator("network", w) for w in range(n)],
     )
     try:
         cluster.run()
@@ -108,6 +109,8 @@ def run_scheme(
         status=cluster.status,
         message=cluster.message,
         sim_time=cluster.end_time,
+        bytes_up_total=cluster.bytes_up,
+        bytes_down_total=cluster.bytes_down,
         time_to_target=cluster.time_to_target,
         gradient_evaluations=problem.gradient_evaluations,
         gradient_work=problem.gradient_work,

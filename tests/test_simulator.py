@@ -10,7 +10,7 @@ import pytest
 from helpers import tiny
 
 import lwpdsim
-from lwpdsim.cluster import OUTCOMES
+from lwpdsim.results import OUTCOMES
 from lwpdsim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -51,6 +51,7 @@ def test_every_task_has_an_outcome_and_bytes_add_up(everything) -> None:
         assert upd["bytes_up"].iloc[-1] == tasks["bytes_up"].sum(), label
         assert upd["bytes_down"].iloc[-1] == tasks["bytes_down"].sum(), label
         assert res.summary["bytes_up_total"] == tasks["bytes_up"].sum()
+        assert res.summary["bytes_down_total"] == tasks["bytes_down"].sum()
         assert (np.diff(upd["bytes_up"]) >= 0).all() and (np.diff(upd["time"]) >= 0).all()
         # every used task reached the master before the update that used it
         used = tasks[tasks["outcome"] == "used"]
@@ -221,3 +222,29 @@ def test_every_shipped_scenario_runs_in_smoke_mode() -> None:
         sc = load_scenario(f, overrides=["train.max_updates=3", "train.max_time=50"])
         for label, res in lwpdsim.simulate(sc).items():
             assert res.status in ("max_updates", "max_time", "target", "stalled"), (f, label)
+
+
+def test_lost_messages_are_resent_or_end_the_task() -> None:
+    lossy = {"loss": 0.2, "retry_after": 0.5}
+    rules = [{"name": "sync"}, {"name": "kbatchasync", "K": 2}]
+    clean = run(tiny(rules, train={"max_updates": 40}))
+    resent = run(tiny(rules, cluster={"network": lossy}, train={"max_updates": 40}))
+    for label in clean:
+        t = resent[label].tasks
+        assert resent[label].status == "max_updates"
+        assert t["lost"].sum() > 0 and not (t["outcome"] == "lost").any()
+        # every resend costs the message's bytes again
+        extra = resent[label].summary["bytes_down_total"] - 4 * 5 * len(t)
+        lost_down = t["lost"].sum()  # upper bound: some losses were uploads
+        assert 0 <= extra <= lost_down * 4 * 5
+    assert resent["sync"].summary["sim_time"] > clean["sync"].summary["sim_time"]
+    # without resending, a lost message ends its task; sync then waits for ever
+    gone = run(tiny(rules, cluster={"network": {"loss": 0.2}}, train={"max_updates": 40}))
+    assert gone["sync"].status == "stalled"
+    assert (gone["sync"].tasks["outcome"] == "lost").sum() >= 1
+    kb = gone["kbatchasync(K=2)"].tasks
+    assert (kb["outcome"] == "lost").sum() >= 1
+    # a worker whose message was lost for good never starts again
+    for w in kb.loc[kb["outcome"] == "lost", "worker"]:
+        lost_at = kb[(kb["worker"] == w) & (kb["outcome"] == "lost")]["end"].min()
+        assert not ((kb["worker"] == w) & (kb["start"] > lost_at)).any()
