@@ -248,3 +248,22 @@ def test_lost_messages_are_resent_or_end_the_task() -> None:
     for w in kb.loc[kb["outcome"] == "lost", "worker"]:
         lost_at = kb[(kb["worker"] == w) & (kb["outcome"] == "lost")]["end"].min()
         assert not ((kb["worker"] == w) & (kb["start"] > lost_at)).any()
+
+
+def test_kasync_counts_distinct_workers_across_a_failure() -> None:
+    # worker 0 returns first, idles with its result buffered, fails and recovers before the step:
+    # it must not be restarted early and counted twice
+    raw = tiny(
+        [{"name": "kasync", "K": 4}],
+        cluster={
+            "workers": 4,
+            "latency": {"dist": "constant", "value": 1.0},
+            "slowdown": [1.0, 4.0, 4.0, 4.0],
+            "failures": [{"worker": 0, "at": 1.5, "recover": 2.0}],
+        },
+        train={"max_updates": 5},
+    )
+    (res,) = run(raw).values()
+    used = res.tasks[res.tasks["outcome"] == "used"]
+    for _, g in used.groupby("used_by"):
+        assert g["worker"].is_unique

@@ -24,5 +24,12 @@ class KAsync(KRule):
         used, self.buffer = self.buffer, []
         return Decision(step=self.estimate(used), used=used, restart=[r.worker for r in used])
 
+    def on_recover(self, worker: int) -> Decision:
+        # A worker whose result is waiting for the next step stays idle until that step restarts
+        # it; restarting it now would let it count twice towards the same step.
+        if any(r.worker == worker for r in self.buffer):
+            return Decision()
+        return Decision(restart=[worker])
+
     def pending(self) -> list[Result]:
         return list(self.buffer)
