@@ -360,6 +360,7 @@ class Cluster:
             self.start_task(w)
         max_time = self.sc.train.max_time
         env = self.env
+        events = 0
         try:
             while not self.status:
                 nxt = env.peek()
@@ -371,8 +372,10 @@ class Cluster:
                     self._stop("max_time", f"reached simulated time {max_time:g}")
                 else:
                     env.step()
+                    events += 1
         except LwpdsimError as err:
             self._stop("error", f"{type(err).__name__}: {err}")
+        self.events = events
         self.end_time = max_time if self.status == "max_time" else self.env.now
         for worker in list(self.running):
             task, _ = self.running.pop(worker)

@@ -113,6 +113,7 @@ def run_scheme(
         bytes_down_total=cluster.bytes_down,
         time_to_target=cluster.time_to_target,
         gradient_evaluations=problem.gradient_evaluations,
+        events=cluster.events,
         gradient_work=problem.gradient_work,
         wall_seconds={
             "total": wall,

@@ -1,0 +1,126 @@
+"""Gradient efficiency: a lwpdsim run against a bare numpy loop doing the same numerical work.
+
+For each rule, on softmax/digits and on an MLP, the run's model gradient calls are recorded (their
+row counts), and a bare loop then repeats exactly those gradient calls, the same number of loss
+evaluations and the parameter updates, with no simulation at all. The ratio run / bare is the
+simulator's overhead on top of the numpy work the master actually uses (target: <= 1.25).
+
+    python benchmarks/gradient_efficiency.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from _common import best_of
+from threadpoolctl import threadpool_limits
+
+import lwpdsim
+from lwpdsim.models import Model, make_model
+from lwpdsim.rng import Streams
+from lwpdsim.simulate import build_dataset, run_scheme
+
+RULES = [
+    {"name": "sync"},
+    {"name": "ksync", "K": 6},
+    {"name": "kasync", "K": 4},
+    {"name": "kbatchasync", "K": 4},
+    {"name": "gc", "s": 1},
+    {"name": "lwpd", "k": 4, "t": 2},
+]
+MODELS = {
+    "softmax/digits": {"kind": "softmax", "dataset": "digits"},
+    "mlp/digits": {"kind": "mlp", "dataset": "digits", "hidden": 32},
+}
+
+
+def scenario(model: dict, rule: dict) -> lwpdsim.Scenario:
+    return lwpdsim.load_scenario(
+        {
+            "name": "bench",
+            "seed": 1,
+            "cluster": {"workers": 8},
+            "model": model,
+            "schemes": [rule],
+            "train": {"lr": 0.3, "max_updates": 300, "eval_every": 10},
+        }
+    )
+
+
+def recorded_run(sc: lwpdsim.Scenario) -> tuple[lwpdsim.RunResult, list[int]]:
+    """Run ``sc`` and return its result and the row counts of every model gradient call."""
+    rows: list[int] = []
+    original = Model.gradient
+
+    def spy(self, theta, X, y, **kw):  # type: ignore[no-untyped-def]
+        rows.append(X.shape[0])
+        return original(self, theta, X, y, **kw)
+
+    for cls in Model.__subclasses__():
+        cls.gradient = spy  # type: ignore[method-assign]
+    try:
+        (res,) = lwpdsim.simulate(sc).values()
+    finally:
+        for cls in Model.__subclasses__():
+            cls.gradient = original  # type: ignore[method-assign]
+    for cls in Model.__subclasses__():
+        if "gradient" in cls.__dict__ and cls.__dict__["gradient"] is spy:  # pragma: no cover
+            raise RuntimeError("spy left behind")
+    return res, rows
+
+
+def bare_loop(model, data, rows: list[int], evaluations: int, updates: int) -> None:  # type: ignore[no-untyped-def]
+    """The same gradients, loss evaluations and parameter steps, with nothing else."""
+    theta = model.init_params(np.random.default_rng(0))
+    X, y, N = data.X_train, data.y_train, data.n_train
+    with threadpool_limits(1):
+        g = np.zeros_like(theta)
+        for r in rows:
+            g += model.gradient(theta, X[:r], y[:r], total_rows=N)
+        for _ in range(updates):
+            theta = theta - 1e-6 * g
+        for _ in range(evaluations):
+            model.loss_and_accuracy(theta, X, y)
+            if data.has_test:
+                model.loss_and_accuracy(theta, data.X_test, data.y_test)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    print(f"{'model':<16}{'rule':<16}{'run s':>8}{'bare s':>8}{'ratio':>7}{'grads':>7}{'evals':>7}")
+    for mname, model in MODELS.items():
+        for rule in RULES:
+            sc = scenario(model, rule)
+            res, rows = recorded_run(sc)
+            evals = int(res.updates["loss"].notna().sum())
+            updates = int(res.summary["updates"])
+            # both sides start from the loaded data and model: loading is not simulation
+            streams = Streams.from_seed(sc.seed)
+            data = build_dataset(sc, streams)
+            mdl = make_model(sc.model.kind, data, hidden=sc.model.hidden)
+            spec = sc.schemes[0]
+
+            def one_run(sc=sc, spec=spec, mdl=mdl, data=data, streams=streams):  # type: ignore[no-untyped-def]
+                with threadpool_limits(1):
+                    return run_scheme(sc, spec, mdl, data, streams)
+
+            def one_bare(mdl=mdl, data=data, rows=rows, evals=evals, updates=updates):  # type: ignore[no-untyped-def]
+                return bare_loop(mdl, data, rows, evals, updates)
+
+            t_run, _ = best_of(args.repeats, one_run)
+            t_bare, _ = best_of(args.repeats, one_bare)
+            label = next(iter(sc.schemes)).label
+            print(
+                f"{mname:<16}{label:<16}{t_run:>8.3f}{t_bare:>8.3f}{t_run / t_bare:>7.2f}"
+                f"{len(rows):>7}{evals:>7}"
+            )
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"(benchmark took {time.perf_counter() - start:.1f} s)")
