@@ -10,6 +10,7 @@ from .errors import DecodingError, LwpdsimError, ScenarioError
 from .results import RunResult
 from .scenario import Scenario, load_scenario
 from .simulate import simulate
+from .sweep import run_sweep
 
 __version__ = "0.1.0"
 
@@ -21,5 +22,6 @@ __all__ = [
     "ScenarioError",
     "__version__",
     "load_scenario",
+    "run_sweep",
     "simulate",
 ]

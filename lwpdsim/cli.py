@@ -20,10 +20,21 @@ RESULTS_MARKER = "summary.csv"
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
+    from .sweep import is_sweep_file, plan_sweep
 
     bad = 0
     for path in args.files:
         try:
+            if is_sweep_file(path):
+                if args.set:
+                    raise ScenarioError("--set", args.set, "overrides of scenarios, not of sweeps")
+                plan = plan_sweep(path)
+                skipped = f", {len(plan.skipped)} skipped" if plan.skipped else ""
+                print(
+                    f"ok: {path}: sweep {plan.name!r}, {len(plan.points)} grid points{skipped}, "
+                    f"{len(plan.runs)} runs"
+                )
+                continue
             scenario = load_scenario(path, overrides=args.set)
         except ScenarioError as err:
             print(f"error: {err}", file=sys.stderr)
@@ -53,7 +64,7 @@ def _prepare_out(out: Path, force: bool) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .analysis.plots import plot_loss_vs_time
+    from .analysis.plots import draw_run
     from .analysis.tables import format_summary, summary_table
     from .results import safe_name
     from .scenario import load_scenario
@@ -72,10 +83,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         res.save(out / safe_name(label))
     table = summary_table(results)
     table.to_csv(out / RESULTS_MARKER)
-    figure = out / "loss_vs_time.png"
-    plot_loss_vs_time(results, figure, title=scenario.name, target=scenario.train.target_loss)
+    figures = ", ".join(path.name for path in draw_run(results, out, scenario))
     print(format_summary(table))
-    print(f"results written to {out}/ (summary.csv, loss_vs_time.png, one folder per rule)")
+    print(f"results written to {out}/ (summary.csv, {figures}, one folder per rule)")
     failed = [(label, r) for label, r in results.items() if r.status == "error"]
     for label, res in failed:
         where = out / safe_name(label) / "manifest.json"
@@ -84,6 +94,94 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .analysis.data import load_results_dir
+    from .analysis.plots import draw_all
+    from .analysis.tables import format_summary, summary_table
+
+    directory = Path(args.directory)
+    if (directory / "sweep.json").is_file() and not (directory / RESULTS_MARKER).exists():
+        from .analysis.sweep_plots import replot_sweep
+
+        if args.out:
+            raise ScenarioError("--out", args.out, "not used for a sweep (figures go into it)")
+        written = replot_sweep(directory)
+        print(f"{len(written)} sweep figures written to {directory}/")
+        return 0
+    results = load_results_dir(directory)
+    out = Path(args.out) if args.out else directory
+    written = draw_all(results, out)
+    print(format_summary(summary_table(results)))
+    print(f"{len(written)} figures written to {out}/: " + ", ".join(p.name for p in written))
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import check_out, execute_sweep, plan_sweep
+
+    if args.scheduler and args.executor not in (None, "dask"):
+        raise ScenarioError("--scheduler", args.scheduler, "only with --executor dask")
+    executor = args.executor or "dask"
+    plan = plan_sweep(args.file, skip_invalid=True if args.skip_invalid else None)
+    out = Path(args.out) if args.out else plan.default_out()
+    check_out(out, resume=args.resume, force=args.force)
+    for point in plan.skipped[:20]:
+        print(f"skipped point {point.index} ({point.describe()}): {point.error}", file=sys.stderr)
+    if len(plan.skipped) > 20:
+        more = len(plan.skipped) - 20
+        print(f"... and {more} more skipped points (all in {out}/sweep.json)", file=sys.stderr)
+    if not args.quiet:
+        print(
+            f"{plan.name}: {len(plan.points)} points x {plan.spec.replicates} replicates = "
+            f"{len(plan.runs)} runs on {args.scheduler or executor}",
+            flush=True,
+        )
+    try:
+        report = execute_sweep(
+            plan,
+            executor=executor,
+            scheduler=args.scheduler,
+            out=out,
+            resume=args.resume,
+            force=args.force,
+            max_workers=args.max_workers,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
+    except KeyboardInterrupt:
+        print(
+            f"finished runs are kept in {out}/runs/ (table: {out}/runs.csv); "
+            "continue with --resume",
+            file=sys.stderr,
+        )
+        raise
+    table = report.table
+    ok = table[table["status"] == "ok"]
+    if not args.quiet and not ok.empty:
+        means = ok.groupby("scheme", sort=False).agg(
+            rows=("run_id", "size"),
+            time_to_target=("time_to_target", "mean"),
+            final_loss=("final_loss", "mean"),
+            sim_time=("sim_time", "mean"),
+        )
+        print(means.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
+    print(
+        f"{report.computed} runs computed, {report.reused} reused; results written to {out}/ "
+        f"(runs.csv, runs/, {len(report.figures)} figures)"
+    )
+    if report.plot_error:
+        print(f"warning: figures not drawn: {report.plot_error}", file=sys.stderr)
+    failed = table[table["status"] != "ok"].drop_duplicates("run_id")
+    for row in failed.head(20).itertuples():
+        print(
+            f"error: run {row.run_id} (point {row.point}, replicate {row.replicate}, "
+            f"{row.scheme}) failed: {row.error} (record: {out / 'runs' / f'{row.run_id}.json'})",
+            file=sys.stderr,
+        )
+    if len(failed) > 20:
+        print(f"... and {len(failed) - 20} more failed runs (see {out}/runs.csv)", file=sys.stderr)
+    return 1 if len(failed) else 0
 
 
 def _print_matrix(matrix: Any, *, row_name: str = "worker") -> None:
@@ -165,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only the summary table")
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("plot", help="redraw every figure of a saved run (or sweep)")
+    p.add_argument(
+        "directory", metavar="RESULTS_DIR", help="a directory written by 'lwpdsim run' or 'sweep'"
+    )
+    p.add_argument("--out", metavar="DIR", help="write the figures here (default RESULTS_DIR)")
+    p.set_defaults(func=_cmd_plot)
+
     p = sub.add_parser("validate", help="check scenario files without running them")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
@@ -184,6 +289,29 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--construction", choices=("frc", "crc"), default="crc")
     q.add_argument("--seed", type=int, default=0, help="seed of the random CRC construction")
     p.set_defaults(func=_cmd_codes)
+
+    p = sub.add_parser("sweep", help="run a sweep: a grid of scenarios, one result file per run")
+    p.add_argument("file", metavar="FILE", help="sweep TOML file (see scenarios/sweeps/)")
+    p.add_argument(
+        "--executor",
+        choices=("serial", "processes", "dask"),
+        help="where runs go (default dask: a local cluster, or the one at --scheduler)",
+    )
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler")
+    p.add_argument(
+        "--max-workers",
+        type=int,
+        metavar="N",
+        help="processes or local Dask workers (default: CPUs)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="results directory (default results/sweeps/<sweep name>/)"
+    )
+    p.add_argument("--resume", action="store_true", help="keep finished runs in DIR, run the rest")
+    p.add_argument("--force", action="store_true", help="overwrite an existing results directory")
+    p.add_argument("--skip-invalid", action="store_true", help="skip invalid grid points (listed)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 

@@ -121,3 +121,17 @@ def test_console_script_has_no_traceback_on_bad_file(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "broken.toml" in proc.stderr
+
+
+def test_validate_checks_sweep_files(tmp_path: Path, capsys) -> None:
+    sweeps = sorted((ROOT / "scenarios" / "sweeps").glob("*.toml"))
+    assert sweeps
+    assert main(["validate", *map(str, sweeps)]) == 0
+    assert "grid points" in capsys.readouterr().out
+    bad = tmp_path / "bad_sweep.toml"
+    bad.write_text(
+        f'base = "{ROOT / "scenarios" / "quickstart.toml"}"\n[factors]\n"cluster.workers" = [8, 7]\n'
+    )
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "cluster.workers" in err and "Traceback" not in err
