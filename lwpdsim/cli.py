@@ -36,6 +36,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 )
                 continue
             scenario = load_scenario(path, overrides=args.set)
+            _check_dataset_file(scenario)
         except ScenarioError as err:
             print(f"error: {err}", file=sys.stderr)
             bad += 1
@@ -43,6 +44,21 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         labels = ", ".join(s.label for s in scenario.schemes)
         print(f"ok: {path}: {scenario.cluster.workers} workers, {labels}")
     return 2 if bad else 0
+
+
+def _check_dataset_file(scenario: Any) -> None:
+    """Read a scenario's own dataset file (if it names one), so its errors show before a run."""
+    if not scenario.model.dataset.endswith((".npz", ".csv")):
+        return
+    from .rng import Streams
+    from .simulate import build_dataset
+
+    try:
+        build_dataset(scenario, Streams.from_seed(scenario.seed))
+    except ScenarioError as err:
+        raise (
+            err.with_source(scenario.source) if scenario.source and not err.source else err
+        ) from None
 
 
 def _prepare_out(out: Path, force: bool) -> None:
@@ -71,6 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .simulate import simulate
 
     scenario = load_scenario(args.file, overrides=args.set)
+    _check_dataset_file(scenario)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     _prepare_out(out, args.force)
     quiet = args.quiet

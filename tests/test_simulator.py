@@ -267,3 +267,36 @@ def test_kasync_counts_distinct_workers_across_a_failure() -> None:
     used = res.tasks[res.tasks["outcome"] == "used"]
     for _, g in used.groupby("used_by"):
         assert g["worker"].is_unique
+
+
+def test_decoding_failure_stops_the_run_loudly(monkeypatch, tmp_path: Path) -> None:
+    from lwpdsim.cli import main
+    from lwpdsim.errors import DecodingError
+    from lwpdsim.schemes import gc
+
+    calls = {"n": 0}
+    real = gc.code.decode
+
+    def flaky(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise DecodingError("decoding from workers [..] is ill-conditioned")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(gc.code, "decode", flaky)
+    raw = tiny([{"name": "gc", "s": 1}, {"name": "sync"}], train={"max_updates": 10})
+    res = run(raw)
+    assert res["gc(s=1)"].status == "error"
+    assert "ill-conditioned" in res["gc(s=1)"].summary["message"]
+    assert res["gc(s=1)"].summary["updates"] == 2  # it stopped at the failing step
+    assert res["sync"].status == "max_updates"  # the other rules still ran
+    # the command line says which run failed and where its record is, and exits 1
+    f = tmp_path / "s.toml"
+    f.write_text(
+        'name = "dec"\n[cluster]\nworkers = 8\nlatency = { dist = "exponential", rate = 1.0 }\n'
+        '[model]\nkind = "least_squares"\ndataset = "synthetic_regression"\nsamples = 80\nfeatures = 4\n'
+        '[train]\nmax_updates = 10\n[[schemes]]\nname = "gc"\ns = 1\n'
+    )
+    calls["n"] = 0
+    assert main(["run", str(f), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert (tmp_path / "out" / "gc_s=1" / "manifest.json").exists()
