@@ -69,19 +69,24 @@ class RunResult:
         return str(self.summary["status"])
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``updates.csv``, ``tasks.csv`` and ``manifest.json`` into ``directory``."""
+        """Write ``updates.csv``, ``tasks.csv``, ``manifest.json`` and ``timing.json`` into
+        ``directory``. Every file but ``timing.json`` (the wall-clock split of this machine's run)
+        is identical for the same scenario and seed."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         self.updates.to_csv(out / "updates.csv", index=False)
         self.tasks.to_csv(out / "tasks.csv", index=False)
+        summary = {k: v for k, v in self.summary.items() if k != "wall_seconds"}
         manifest = {
             "label": self.label,
             "status": self.summary.get("status"),
-            "summary": self.summary,
+            "summary": summary,
             "config": self.config,
             **self.manifest,
         }
         (out / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2) + "\n")
+        timing = {"wall_seconds": self.summary.get("wall_seconds", {})}
+        (out / "timing.json").write_text(json.dumps(_jsonable(timing), indent=2) + "\n")
         return out
 
     @classmethod
@@ -89,6 +94,9 @@ class RunResult:
         """Read a result written by :meth:`save`."""
         d = Path(directory)
         manifest = json.loads((d / "manifest.json").read_text())
+        timing = d / "timing.json"
+        if timing.exists():
+            manifest["summary"].update(json.loads(timing.read_text()))
         return cls(
             label=manifest["label"],
             updates=pd.read_csv(d / "updates.csv"),

@@ -135,3 +135,17 @@ def test_validate_checks_sweep_files(tmp_path: Path, capsys) -> None:
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "cluster.workers" in err and "Traceback" not in err
+
+
+def test_same_scenario_and_seed_give_identical_files(scenario: Path, tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["run", str(scenario), "--out", str(a), "--quiet"]) == 0
+    assert main(["run", str(scenario), "--out", str(b), "--quiet"]) == 0
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    compared = [f for f in files if f.name != "timing.json"]  # wall-clock seconds differ by nature
+    assert any(f.suffix == ".png" for f in compared) and any(
+        f.name == "manifest.json" for f in compared
+    )
+    for f in compared:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
