@@ -16,21 +16,26 @@ consumed in fixed blocks, so the i-th task of worker w gets the same draw under 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from array import array
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import simpy
 
 from .errors import LwpdsimError
 from .latency import LatencyModel
 from .problem import Problem
+from .results import OUTCOMES
 from .scenario import Scenario
 from .schemes.base import Decision, Result, Scheme
 
 #: Why a run stopped.
 STATUSES = ("max_updates", "max_time", "target", "stalled", "diverged", "error")
 _DRAW_BLOCK = 256  # compute times drawn per worker at a time
+#: A run is stalled when this many results per worker arrive without any step (a backstop; rules
+#: that can tell they are stuck say so through ``Scheme.can_progress``).
+STALL_DELIVERIES = 1000
 
 
 class _Draws:
@@ -49,58 +54,81 @@ class _Draws:
         return float(self.buf[self.pos - 1])
 
 
-@dataclass
-class TaskTable:
-    """Task records kept as columns (one list per field), indexed by task id."""
+_OUTCOME_NAMES = np.array(("", *OUTCOMES), dtype=object)
+_OUTCOME_CODE = {name: code for code, name in enumerate(_OUTCOME_NAMES)}
+_USED = _OUTCOME_CODE["used"]
 
-    worker: list[int] = field(default_factory=list)
-    version: list[int] = field(default_factory=list)
-    start: list[float] = field(default_factory=list)
-    received: list[float] = field(default_factory=list)  # parameters arrived, compute begins
-    computed: list[float] = field(default_factory=list)  # compute done, upload begins
-    end: list[float] = field(default_factory=list)
-    outcome: list[str] = field(default_factory=list)
-    units: list[float] = field(default_factory=list)
-    bytes_down: list[int] = field(default_factory=list)
-    bytes_up: list[int] = field(default_factory=list)
-    staleness: list[float] = field(default_factory=list)
-    used_by: list[int] = field(default_factory=list)  # update that used it, -1 if none
-    lost: list[int] = field(default_factory=list)  # messages of this task lost on the link
+
+class TaskTable:
+    """Task records kept as typed columns (``array.array``: 8 bytes a number, 1 an outcome code),
+    indexed by task id, so a million tasks take about 100 MB."""
+
+    _FLOATS = ("start", "received", "computed", "end", "units", "staleness")
+    _INTS = ("worker", "version", "bytes_down", "bytes_up", "used_by", "lost")
+
+    def __init__(self) -> None:
+        for name in self._FLOATS:
+            setattr(self, name, array("d"))
+        for name in self._INTS:
+            setattr(self, name, array("q"))
+        self.outcome = array("b")  # a code into _OUTCOME_NAMES; 0 while the task is open
+
+    # typed attributes, for readers and type checkers
+    start: array[float]
+    received: array[float]  # parameters arrived, compute begins
+    computed: array[float]  # compute done, upload begins
+    end: array[float]
+    units: array[float]
+    staleness: array[float]
+    worker: array[int]
+    version: array[int]
+    bytes_down: array[int]
+    bytes_up: array[int]
+    used_by: array[int]  # update that used it, -1 if none
+    lost: array[int]  # messages of this task lost on the link
+    outcome: array[int]
+
+    def __len__(self) -> int:
+        return len(self.worker)
 
     def add(self, worker: int, version: int, now: float, units: float, nbytes: int) -> int:
         """Record a task that starts now; returns its id."""
+        nan = math.nan
         self.worker.append(worker)
         self.version.append(version)
         self.start.append(now)
-        self.received.append(math.nan)
-        self.computed.append(math.nan)
-        self.end.append(math.nan)
-        self.outcome.append("")
+        self.received.append(nan)
+        self.computed.append(nan)
+        self.end.append(nan)
+        self.outcome.append(0)
         self.units.append(units)
         self.bytes_down.append(nbytes)
         self.bytes_up.append(0)
-        self.staleness.append(math.nan)
+        self.staleness.append(nan)
         self.used_by.append(-1)
         self.lost.append(0)
         return len(self.worker) - 1
 
-    def columns(self) -> dict[str, list[Any]]:
-        return {
-            "task": list(range(len(self.worker))),
-            "worker": self.worker,
-            "version": self.version,
-            "start": self.start,
-            "received": self.received,
-            "computed": self.computed,
-            "end": self.end,
-            "outcome": self.outcome,
-            "units": self.units,
-            "bytes_down": self.bytes_down,
-            "bytes_up": self.bytes_up,
-            "staleness": self.staleness,
-            "used_by": self.used_by,
-            "lost": self.lost,
-        }
+    def set_outcome(self, task: int, outcome: str) -> None:
+        self.outcome[task] = _OUTCOME_CODE[outcome]
+
+    def is_used(self, task: int) -> bool:
+        return self.outcome[task] == _USED
+
+    def frame(self) -> pd.DataFrame:
+        """The tasks table (outcomes as a categorical column of names)."""
+        cols: dict[str, Any] = {"task": np.arange(len(self), dtype=np.int64)}
+        for name in ("worker", "version", "start", "received", "computed", "end"):
+            cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))
+        codes = np.frombuffer(self.outcome, dtype=np.int8)
+        cols["outcome"] = pd.Categorical.from_codes(codes, categories=list(_OUTCOME_NAMES))
+        for name in ("units", "bytes_down", "bytes_up", "staleness", "used_by", "lost"):
+            cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))
+        return pd.DataFrame(cols)  # copies the buffers, so the table outlives the cluster
+
+
+def _dtype(name: str) -> type:
+    return np.float64 if name in TaskTable._FLOATS else np.int64
 
 
 UPDATE_COLUMNS = (
@@ -150,7 +178,10 @@ class Cluster:
         self.running: dict[int, tuple[int, simpy.Process]] = {}  # worker -> (task, process)
         self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
         self.pending_results: dict[int, Result] = {}
-        self.down: set[int] = set()
+        self.down: set[int] = set()  # failed, for now or for good
+        self.gone: set[int] = set()  # will never compute again (failed for good, or lost)
+        self.last_activity = 0.0
+        self.deliveries_since_step = 0
         self.updates: list[tuple[Any, ...]] = []
         self.bytes_up = 0
         self.bytes_down = 0
@@ -178,7 +209,7 @@ class Cluster:
         """Whether the message just sent on ``worker``'s link was dropped."""
         return self.net.loss > 0 and bool(self.loss_rngs[worker].random() < self.net.loss)
 
-    def _transfer(self, task: int, worker: int, column: list[int], nbytes: int):  # type: ignore[no-untyped-def]
+    def _transfer(self, task: int, worker: int, column: array[int], nbytes: int):  # type: ignore[no-untyped-def]
         """Send a message of the task (bytes already counted once), re-sending it after
         ``retry_after`` each time it is lost. Returns False if it is lost for good."""
         while True:
@@ -237,14 +268,19 @@ class Cluster:
             proc.interrupt(outcome)
 
     def _close(self, task: int, outcome: str) -> None:
-        self.tasks.outcome[task] = outcome
+        self.tasks.set_outcome(task, outcome)
         self.tasks.end[task] = self.env.now
         self.thetas.pop(task, None)
+        self.last_activity = self.env.now
+        if outcome == "lost":  # the worker never hears from the master again
+            self.gone.add(self.tasks.worker[task])
 
     # ----------------------------------------------------------------- the master
 
     def _deliver(self, task: int, worker: int) -> None:
         del self.running[worker]
+        self.last_activity = self.env.now
+        self.deliveries_since_step += 1
         self.tasks.end[task] = self.env.now
         theta = self.thetas.pop(task)
         version = self.tasks.version[task]
@@ -262,7 +298,7 @@ class Cluster:
             return
         for r in decision.discarded:
             self.pending_results.pop(r.task, None)
-            self.tasks.outcome[r.task] = "discarded"
+            self.tasks.set_outcome(r.task, "discarded")
         for w in decision.cancel:
             self.cancel(w, "cancelled")
         if decision.step is not None:
@@ -277,8 +313,8 @@ class Cluster:
         stale = []
         for r in decision.used:
             self.pending_results.pop(r.task, None)
-            if t.outcome[r.task] != "used":  # lstsq may reuse a codeword already counted
-                t.outcome[r.task] = "used"
+            if not t.is_used(r.task):  # lstsq may reuse a codeword already counted
+                t.set_outcome(r.task, "used")
                 t.staleness[r.task] = self.version - r.version
                 t.used_by[r.task] = self.version + 1
             stale.append(self.version - r.version)
@@ -286,14 +322,18 @@ class Cluster:
         self.theta = self.theta - self.lr * step
         self.version += 1
         self.scheme.version = self.version
+        self.deliveries_since_step = 0
         train = self.sc.train
         final = self.version >= train.max_updates
-        metrics = self._evaluate() if (self.version % train.eval_every == 0 or final) else None
+        finite = bool(np.isfinite(self.theta).all())
+        evaluate = not finite or self.version % train.eval_every == 0 or final
+        metrics = self._evaluate() if evaluate else None
         self._record(len(decision.used), stale, metrics)
         if self.progress is not None:
             self.progress.update(1)
         if metrics is not None and not math.isfinite(metrics["loss"]):
-            self._stop("diverged", f"loss became {metrics['loss']} at update {self.version}")
+            what = "parameters" if not finite else "loss"
+            self._stop("diverged", f"the {what} became non-finite at update {self.version}")
         elif (
             metrics is not None
             and train.target_loss is not None
@@ -334,6 +374,9 @@ class Cluster:
             )
         )
 
+    def _can_progress(self) -> bool:
+        return self.scheme.can_progress(set(range(self.n)) - self.gone)
+
     def _stop(self, status: str, message: str) -> None:
         self.status, self.message = status, message
 
@@ -344,6 +387,7 @@ class Cluster:
         self.down.add(worker)
         self.cancel(worker, "failed")
         if recover is None:
+            self.gone.add(worker)
             return
         yield self.env.timeout(recover - at)
         self.down.discard(worker)
@@ -361,6 +405,7 @@ class Cluster:
         max_time = self.sc.train.max_time
         env = self.env
         events = 0
+        gone_checked = 0
         try:
             while not self.status:
                 nxt = env.peek()
@@ -370,16 +415,27 @@ class Cluster:
                     )
                 elif nxt > max_time:
                     self._stop("max_time", f"reached simulated time {max_time:g}")
+                elif len(self.gone) != gone_checked and not self._can_progress():
+                    self._stop("stalled", "the rule can make no step with the workers left")
+                elif self.deliveries_since_step > STALL_DELIVERIES * self.n:
+                    self._stop(
+                        "stalled",
+                        f"{self.deliveries_since_step} results arrived without a step",
+                    )
                 else:
+                    gone_checked = len(self.gone)
                     env.step()
                     events += 1
         except LwpdsimError as err:
             self._stop("error", f"{type(err).__name__}: {err}")
         self.events = events
-        self.end_time = max_time if self.status == "max_time" else self.env.now
+        # a stalled run ended with its last activity, not with a later unrelated event
+        self.end_time = {"max_time": max_time, "stalled": self.last_activity}.get(
+            self.status, self.env.now
+        )
         for worker in list(self.running):
             task, _ = self.running.pop(worker)
-            self.tasks.outcome[task] = "unfinished"
+            self.tasks.set_outcome(task, "unfinished")
             self.tasks.end[task] = self.end_time
         for task in self.pending_results:
-            self.tasks.outcome[task] = "unfinished"
+            self.tasks.set_outcome(task, "unfinished")

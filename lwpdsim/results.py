@@ -118,10 +118,14 @@ def summarize(updates: pd.DataFrame, tasks: pd.DataFrame, **extra: Any) -> dict[
     n_updates = int(updates["update"].iloc[-1])
     times = updates["time"].to_numpy(dtype=float)
     counts = tasks["outcome"].value_counts()
+    status = extra.pop("status")
     summary: dict[str, Any] = {
-        "status": extra.pop("status"),
+        "status": status,
         "message": extra.pop("message", ""),
-        "final_loss": float(finite[-1]) if finite.size else math.nan,
+        # a diverged run has no meaningful final loss: never report an earlier finite one
+        "final_loss": math.inf
+        if status == "diverged"
+        else (float(finite[-1]) if finite.size else math.nan),
         "final_accuracy": float(updates["accuracy"].dropna().iloc[-1])
         if updates["accuracy"].notna().any()
         else math.nan,

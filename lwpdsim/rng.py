@@ -37,19 +37,23 @@ class Streams:
 
     @classmethod
     def from_seed(cls, seed: int, run_index: int | None = None) -> Streams:
-        """Streams of scenario ``seed``; ``run_index`` selects run i of a sweep."""
-        key: tuple[int, ...] = () if run_index is None else (int(run_index),)
+        """Streams of scenario ``seed``; ``run_index`` selects run i of a sweep (a plain run is
+        run 0, so replicate 0 of a sweep reproduces ``lwpdsim run`` exactly)."""
+        key = (0 if run_index is None else int(run_index),)
         return cls(np.random.SeedSequence(int(seed), spawn_key=key))
 
     def seed_sequence(self, stream: str, *index: int) -> np.random.SeedSequence:
-        """The seed sequence of ``stream`` (optionally sub-indexed, e.g. by worker)."""
+        """The seed sequence of ``stream``, optionally sub-indexed (e.g. by worker; default 0)."""
         try:
             sid = STREAM_IDS[stream]
         except KeyError:
             raise KeyError(
                 f"unknown random stream {stream!r}; known: {sorted(STREAM_IDS)}"
             ) from None
-        key = (*self.root.spawn_key, sid, *(int(i) for i in index))
+        # every stream key has the same shape (run, stream, index): no two purposes can collide
+        if len(index) > 1:
+            raise ValueError(f"a stream takes at most one index, got {index}")
+        key = (*self.root.spawn_key, sid, int(index[0]) if index else 0)
         return np.random.SeedSequence(self.root.entropy, spawn_key=key)
 
     def generator(self, stream: str, *index: int) -> np.random.Generator:

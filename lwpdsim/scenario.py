@@ -312,7 +312,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> Cluster:
     if len(set(strag_workers)) != len(strag_workers):
         raise ScenarioError("cluster.stragglers.workers", list(strag_workers), "distinct workers")
     factor = as_float(get(strag, "factor", 5.0, ""), "cluster.stragglers.factor", lo=1.0)
-    failures = []
+    failures: list[Failure] = []
     for i, item in enumerate(as_list(get(raw, "failures", [], "cluster"), "cluster.failures")):
         where = f"cluster.failures[{i}]"
         check_keys(item, ("worker", "at", "recover"), where)
@@ -321,6 +321,16 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> Cluster:
         recover = item.get("recover")
         if recover is not None:
             recover = as_float(recover, f"{where}.recover", lo=at, lo_open=True)
+        for j, other in enumerate(failures):
+            other_end = math.inf if other.recover is None else other.recover
+            end = math.inf if recover is None else recover
+            if other.worker == worker and at < other_end and other.at < end:
+                raise ScenarioError(
+                    where,
+                    dict(item),
+                    f"a failure window of worker {worker} that does not overlap "
+                    f"cluster.failures[{j}] (down from {other.at:g} to {other_end:g})",
+                )
         failures.append(Failure(worker, at, recover))
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
     return Cluster(

@@ -101,7 +101,7 @@ def run_scheme(
         if bar is not None:
             bar.close()
     updates = pd.DataFrame.from_records(cluster.updates, columns=list(UPDATE_COLUMNS))
-    tasks = pd.DataFrame(cluster.tasks.columns())
+    tasks = cluster.tasks.frame()
     wall = time.perf_counter() - started
     summary = summarize(
         updates,

@@ -42,3 +42,26 @@ def test_run_index_matches_seedsequence_spawn() -> None:
 def test_unknown_stream_is_a_clear_error() -> None:
     with pytest.raises(KeyError, match="latency"):
         Streams.from_seed(1).generator("latncy")
+
+
+def test_stream_keys_never_collide_across_runs_and_purposes() -> None:
+    keys = set()
+    for run in (None, 1, 2):
+        s = Streams.from_seed(5, run)
+        for name in STREAM_IDS:
+            for w in range(4):
+                keys.add((run or 0, s.seed_sequence(name, w).spawn_key))
+    flat = [k for _, k in keys]
+    assert len(flat) == len(set(flat))
+    # a plain run is run 0 of a sweep
+    assert (
+        Streams.from_seed(5).generator("data").random()
+        == Streams.from_seed(5, 0).generator("data").random()
+    )
+    # an omitted index is index 0
+    assert (
+        Streams.from_seed(5).generator("latency").random()
+        == Streams.from_seed(5).generator("latency", 0).random()
+    )
+    with pytest.raises(ValueError):
+        Streams.from_seed(5).generator("latency", 1, 2)

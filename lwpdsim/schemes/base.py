@@ -130,6 +130,12 @@ class Scheme:
         """React to a result reaching the master."""
         raise NotImplementedError
 
+    def can_progress(self, available: set[int]) -> bool:
+        """Whether a step is still possible when only ``available`` workers will ever compute
+        again. Rules that simply wait for workers need not override it: once nobody computes,
+        nothing is scheduled and the cluster sees the stall by itself."""
+        return bool(available)
+
     def on_recover(self, worker: int) -> Decision:
         """A failed worker is back: by default it gets the current parameters and starts again."""
         return Decision(restart=[worker])

@@ -143,11 +143,24 @@ class LWPD(Scheme):
             return Decision(discarded=discarded, restart=restart)
         workers = sorted(self.latest)
         msgs = np.stack([self.latest[w].message for w in workers])
-        slots, _ = code.lstsq(self.C, workers, msgs)
+        if not np.isfinite(msgs).all():  # the run has diverged: let the step say so
+            slots = np.full((self.k, self.block_len), np.nan)
+        else:
+            slots, _ = code.lstsq(self.C, workers, msgs)
         used, self.buffer = self.buffer, []
         return Decision(
             step=self._step_from(slots), used=used, discarded=discarded, restart=restart
         )
+
+    def can_progress(self, available: set[int]) -> bool:
+        if self.decoder != "group":
+            return bool(available)
+        # a run can complete only if each of its workers has a codeword in or can still send one
+        for run in code.runs(self.n, self.k, self.t):
+            have = self.runs_in.get(run.index + run.round * self.q, {})
+            if all(w in have or w in available for w in run.workers):
+                return True
+        return False
 
     def pending(self) -> list[Result]:
         waiting = list(self.buffer)

@@ -39,5 +39,11 @@ class WaitForFastest(PartitionScheme):
             restart=list(range(self.n)),
         )
 
+    def on_recover(self, worker: int) -> Decision:
+        # a worker whose fresh result is already in needs no second task at this version
+        if worker in self.inbox:
+            return Decision()
+        return Decision(restart=[worker])
+
     def pending(self) -> list[Result]:
         return list(self.inbox.values())
