@@ -39,6 +39,7 @@ class GradientCoding(WaitForFastest):
         self.s = int(self.p["s"])
         self.B = code.encoding_matrix(self.n, self.s, self.p["construction"], rng=self.rng)
         self.support = [np.flatnonzero(row) for row in self.B]
+        self._decoders: dict[tuple[int, ...], np.ndarray] = {}
 
     def units(self, worker: int) -> float:
         # Both "work" and "rows" charge the s + 1 partitions a worker computes.
@@ -55,5 +56,10 @@ class GradientCoding(WaitForFastest):
         return out
 
     def combine(self, results: list[Result]) -> np.ndarray:
-        alive = [r.worker for r in results]
-        return code.decode(self.B, alive, np.stack([r.message for r in results]), s=self.s)
+        # the decoding vector depends only on which workers arrived: solve once per set
+        ordered = sorted(results, key=lambda r: r.worker)
+        alive = tuple(r.worker for r in ordered)
+        a = self._decoders.get(alive)
+        if a is None:
+            a = self._decoders[alive] = code.decoding_vector(self.B, alive, s=self.s)
+        return a @ np.stack([r.message for r in ordered])
