@@ -66,6 +66,7 @@ MODEL_KEYS = (
     "features",
     "classes",
     "noise",
+    "label_noise",
 )
 SCHEME_COMMON_KEYS = ("name", "label", "lr")
 TRAIN_KEYS = ("lr", "max_updates", "max_time", "target_loss", "eval_every")
@@ -122,6 +123,7 @@ class ModelSpec:
     features: int
     classes: int
     noise: float
+    label_noise: float = 0.0  # fraction of classification labels redrawn uniformly at random
 
 
 @dataclass(frozen=True)
@@ -368,11 +370,18 @@ def _parse_model(raw: Any) -> ModelSpec:
         features=as_int(get(raw, "features", 20, "model"), "model.features", lo=1),
         classes=classes,
         noise=as_float(get(raw, "noise", 0.1, "model"), "model.noise", lo=0.0),
+        label_noise=as_float(
+            get(raw, "label_noise", 0.0, "model"), "model.label_noise", lo=0.0, hi=1.0
+        ),
     )
     task = DATASET_TASKS.get(dataset)
     if task == "classification":
         task = "binary" if classes == 2 else "multiclass"
     _check_model_fits(kind, task)
+    if spec.label_noise > 0 and task == "regression":
+        raise ScenarioError(
+            "model.label_noise", spec.label_noise, "0 for a regression dataset (labels are numbers)"
+        )
     return spec
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from . import latency as latency_models
 from .cluster import UPDATE_COLUMNS, Cluster
 from .data import Dataset, load_dataset
+from .errors import ScenarioError
 from .models import make_model
 from .problem import Problem
 from .results import RunResult, summarize, versions
@@ -23,7 +26,7 @@ from .schemes import REGISTRY
 def build_dataset(scenario: Scenario, streams: Streams) -> Dataset:
     """The scenario's dataset, shuffled and split with the ``data`` stream."""
     m = scenario.model
-    return load_dataset(
+    data = load_dataset(
         m.dataset,
         streams.generator("data"),
         test_fraction=m.test_fraction,
@@ -33,6 +36,26 @@ def build_dataset(scenario: Scenario, streams: Streams) -> Dataset:
         noise=m.noise,
         base_dir=Path(scenario.base_dir) if scenario.base_dir else None,
     )
+    if m.label_noise > 0:
+        data = with_label_noise(data, m.label_noise, streams.generator("data", 1))
+    return data
+
+
+def with_label_noise(data: Dataset, fraction: float, rng: np.random.Generator) -> Dataset:
+    """A copy of a classification dataset in which each label (train and test) is, with
+    probability ``fraction``, replaced by a class drawn uniformly at random (possibly the same).
+    Noisy labels give the training loss a minimum above zero, as real data has."""
+    if not data.n_classes:
+        raise ScenarioError("model.label_noise", fraction, "0 for a regression dataset")
+
+    def noisy(y: np.ndarray) -> np.ndarray:
+        out = y.copy()
+        redraw = rng.random(y.shape[0]) < fraction
+        out[redraw] = rng.integers(0, data.n_classes, int(redraw.sum()))
+        out.setflags(write=False)
+        return out
+
+    return dataclasses.replace(data, y_train=noisy(data.y_train), y_test=noisy(data.y_test))
 
 
 def simulate(

@@ -330,3 +330,37 @@ def test_partition_errors():
 def test_import_does_not_load_sklearn():
     code = "import lwpdsim.data, lwpdsim.models, sys; assert 'sklearn' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_label_noise_redraws_a_fraction_of_the_labels() -> None:
+    import lwpdsim
+    from lwpdsim.rng import Streams
+    from lwpdsim.simulate import build_dataset
+
+    def load(**model):
+        sc = lwpdsim.load_scenario(
+            {"name": "x", "model": {"dataset": "digits", **model}, "schemes": [{"name": "sync"}]}
+        )
+        return build_dataset(sc, Streams.from_seed(4))
+
+    clean, noisy = load(), load(label_noise=0.3)
+    np.testing.assert_array_equal(clean.X_train, noisy.X_train)
+    changed = (clean.y_train != noisy.y_train).mean()
+    # a redrawn label keeps its class with probability 1/10: expect 0.3 * 0.9 = 0.27 changed
+    n = clean.y_train.size
+    assert abs(changed - 0.27) < 4 * np.sqrt(0.27 * 0.73 / n)
+    assert set(np.unique(noisy.y_train)) <= set(range(10))
+    np.testing.assert_array_equal(noisy.y_train, load(label_noise=0.3).y_train)  # seeded
+    with pytest.raises(ScenarioError) as e:
+        lwpdsim.load_scenario(
+            {
+                "name": "x",
+                "model": {
+                    "kind": "least_squares",
+                    "dataset": "synthetic_regression",
+                    "label_noise": 0.1,
+                },
+                "schemes": [{"name": "sync"}],
+            }
+        )
+    assert e.value.field == "model.label_noise"
