@@ -25,6 +25,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for path in args.files:
         try:
+            if _is_figure_spec(path):
+                from .figures import load_spec
+
+                spec = load_spec(path)
+                print(f"ok: {path}: figure spec {spec.name!r}")
+                continue
             if is_sweep_file(path):
                 if args.set:
                     raise ScenarioError("--set", args.set, "overrides of scenarios, not of sweeps")
@@ -44,6 +50,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         labels = ", ".join(s.label for s in scenario.schemes)
         print(f"ok: {path}: {scenario.cluster.workers} workers, {labels}")
     return 2 if bad else 0
+
+
+def _is_figure_spec(path: str) -> bool:
+    """Figure specs (scenarios/paper, scenarios/lecture) carry keys no sweep or scenario has."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return "base" in raw and bool({"title", "seeds", "lr_grid", "kind", "fixed"} & set(raw))
 
 
 def _check_dataset_file(scenario: Any) -> None:
@@ -201,6 +218,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from .figures import main_figures
+
+    return main_figures(args)
+
+
 def _print_matrix(matrix: Any, *, row_name: str = "worker") -> None:
     """Print a matrix with one aligned, fixed-precision line per row (zeros shown as '.')."""
     import numpy as np
@@ -329,6 +352,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-invalid", action="store_true", help="skip invalid grid points (listed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser(
+        "figures", help="rebuild the reference figures (and their CSVs) from the figure specs"
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="where to write (default results/figures/, or -quick/)"
+    )
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these specs")
+    p.add_argument(
+        "--quick", action="store_true", help="fewer seeds, a shorter grid, shorter runs (tests)"
+    )
+    p.add_argument(
+        "--specs",
+        nargs="+",
+        metavar="PATH",
+        help="spec files or folders (default scenarios/paper/ and scenarios/lecture/)",
+    )
+    p.add_argument("--jobs", type=int, metavar="N", help="processes (default: CPUs; 1: none)")
+    p.add_argument("--quiet", action="store_true", help="print only the final line")
+    p.set_defaults(func=_cmd_figures)
     return parser
 
 

@@ -319,7 +319,8 @@ class Cluster:
                 t.used_by[r.task] = self.version + 1
             stale.append(self.version - r.version)
         step = np.asarray(decision.step, dtype=float)
-        self.theta = self.theta - self.lr * step
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported by status
+            self.theta = self.theta - self.lr * step
         self.version += 1
         self.scheme.version = self.version
         self.deliveries_since_step = 0

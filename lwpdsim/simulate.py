@@ -50,7 +50,7 @@ def with_label_noise(data: Dataset, fraction: float, rng: np.random.Generator) -
 
     def noisy(y: np.ndarray) -> np.ndarray:
         out = y.copy()
-        redraw = rng.random(y.shape[0]) < fraction
+        redraw = np.less(rng.random(y.shape[0]), fraction)
         out[redraw] = rng.integers(0, data.n_classes, int(redraw.sum()))
         out.setflags(write=False)
         return out

@@ -1,0 +1,222 @@
+"""`lwpdsim figures`: the numbers behind the figures (not their pixels), the index, bad specs."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lwpdsim import simulate
+from lwpdsim.cli import main
+from lwpdsim.figures import find_specs, load_spec, noisy_digits
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPARE = "paper_softmax_shiftexp"
+ONLY = [COMPARE, "lecture_waiting", "paper_rules"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A quick build of one comparison, the interval figures and the timeline (run once)."""
+    out = tmp_path_factory.mktemp("figures")
+    cwd = Path.cwd()
+    try:
+        import os
+
+        os.chdir(ROOT)
+        code = main(["figures", "--quick", "--only", *ONLY, "--out", str(out), "--quiet"])
+    finally:
+        os.chdir(cwd)
+    assert code == 0
+    return out
+
+
+def _spec(name: str):
+    path = next(
+        p
+        for p in find_specs([ROOT / "scenarios" / "paper", ROOT / "scenarios" / "lecture"])
+        if load_spec(p).name == name
+    )
+    return load_spec(path, quick=True)
+
+
+def test_chosen_lr_is_the_grid_value_with_the_lowest_mean_final_loss(built: Path) -> None:
+    grid = pd.read_csv(built / f"{COMPARE}_lr_grid.csv")
+    runs = pd.read_csv(built / f"{COMPARE}_runs.csv")
+    spec = _spec(COMPARE)
+    assert sorted(grid["lr"].unique()) == list(spec.lr_grid)
+    for scheme, g in grid.groupby("scheme"):
+        assert g["chosen"].sum() == 1
+        best = g["mean_final_loss"].min()
+        first_best = g[g["mean_final_loss"] == best]["lr"].min()  # ties: the smaller step size
+        assert float(g.loc[g["chosen"], "lr"].iloc[0]) == first_best
+        for row in g.itertuples():  # the grid's means are the means of the per-seed runs
+            seeds = runs[(runs["scheme"] == scheme) & (runs["lr"] == row.lr)]["final_loss"]
+            assert len(seeds) == spec.seeds
+            assert row.mean_final_loss == pytest.approx(seeds.mean(), rel=1e-6)
+            assert row.lo == pytest.approx(seeds.min(), rel=1e-6)
+            assert row.hi == pytest.approx(seeds.max(), rel=1e-6)
+
+
+def test_curve_mean_is_the_mean_of_the_seeds_runs(built: Path) -> None:
+    spec = _spec(COMPARE)
+    curves = pd.read_csv(built / f"{COMPARE}_loss_vs_time.csv")
+    chosen = curves.groupby("scheme")["lr"].first().to_dict()
+    by_lr = {task.factors["scheme.lr"]: task.scenario for task in spec.plan.runs}
+    label = "lwpd(k=4,t=2,backproject)"
+    seeds = [simulate(by_lr[chosen[label]], run_index=r)[label].updates for r in range(spec.seeds)]
+    c = curves[curves["scheme"] == label]
+    assert int(c["seeds"].max()) == spec.seeds
+    for row in c.iloc[:: max(1, len(c) // 25)].itertuples():
+        values = []
+        for u in seeds:  # each seed's most recent evaluated loss at this time
+            known = u[(u["time"] <= row.x) & u["loss"].notna()]
+            values.append(float(known["loss"].iloc[-1]))
+        assert row.mean == pytest.approx(np.mean(values), rel=1e-6)
+        assert row.lo == pytest.approx(min(values), rel=1e-6)
+        assert row.hi == pytest.approx(max(values), rel=1e-6)
+
+
+def test_time_and_bytes_to_target_come_from_the_runs_at_the_chosen_lr(built: Path) -> None:
+    summary = pd.read_csv(built / f"{COMPARE}_to_target.csv")
+    runs = pd.read_csv(built / f"{COMPARE}_runs.csv")
+    for row in summary.itertuples():
+        sub = runs[(runs["scheme"] == row.scheme) & (runs["lr"] == row.lr)]
+        hit = sub["time_to_target"].dropna()
+        assert row.reached == len(hit)
+        assert row.final_loss_mean == pytest.approx(sub["final_loss"].mean(), rel=1e-6)
+        if len(hit):
+            assert row.time_to_target_mean == pytest.approx(hit.mean(), rel=1e-6)
+            assert row.bytes_to_target_mean == pytest.approx(
+                sub["bytes_to_target"].dropna().mean(), rel=1e-6
+            )
+        if len(hit) >= 2:
+            assert row.time_to_target_lo95 <= row.time_to_target_mean <= row.time_to_target_hi95
+
+
+def test_mean_gap_matches_theory_columns(built: Path) -> None:
+    table = pd.read_csv(built / "lecture_waiting_mean_gap.csv")
+    sync = table[table["scheme"] == "sync"]
+    for row in sync.itertuples():  # 1 + Exp(1): E[max of n] = 1 + H_n
+        assert row.theory_mean == pytest.approx(1 + sum(1 / i for i in range(1, row.workers + 1)))
+        assert row.lo95 <= row.mean <= row.hi95
+    cdf = pd.read_csv(built / "lecture_waiting_cdf.csv")
+    for _, c in cdf.groupby("scheme"):
+        assert np.all(np.diff(c["empirical"]) >= 0) and c["empirical"].iloc[-1] == 1.0
+
+
+def test_timeline_csv_covers_every_rule(built: Path) -> None:
+    seg = pd.read_csv(built / "paper_rules_timeline.csv")
+    spec = _spec("paper_rules")
+    assert list(seg["scheme"].unique()) == [s.label for s in spec.scenario.schemes]
+    assert (seg["end"] >= seg["start"]).all() and seg["end"].max() <= spec.window
+
+
+def test_index_lists_existing_figures_and_csvs(built: Path) -> None:
+    index = (built / "README.md").read_text()
+    links = re.findall(r"\]\(([^)]+)\)", index)
+    assert links
+    for link in links:
+        assert (built / link).is_file(), link
+    pngs = {p.name for p in built.glob("*.png")}
+    assert pngs == {link for link in links if link.endswith(".png")}
+    for name in ONLY:
+        manifest = json.loads((built / f"{name}.json").read_text())
+        assert manifest["quick"] is True
+        for figure in manifest["figures"]:
+            assert figure["png"] in index and figure["sentence"] in index
+
+
+def test_rebuilding_a_spec_replaces_its_files(built: Path, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    args = ["figures", "--quick", "--only", "lecture_waiting", "--out", str(out), "--quiet"]
+    stale = out / "lecture_waiting_old.png"
+    out.mkdir()
+    (out / "lecture_waiting.json").write_text(
+        json.dumps({"format": "lwpdsim-figure/1", "figures": [{"png": stale.name, "csv": []}]})
+    )
+    stale.write_bytes(b"old")
+    cwd = Path.cwd()
+    import os
+
+    os.chdir(ROOT)
+    try:
+        assert main(args) == 0
+    finally:
+        os.chdir(cwd)
+    assert not stale.exists()
+    first = pd.read_csv(built / "lecture_waiting_mean_gap.csv")
+    again = pd.read_csv(out / "lecture_waiting_mean_gap.csv")
+    pd.testing.assert_frame_equal(first, again)  # the same numbers, run for run
+
+
+BAD = [
+    ("lr_grid = []", "lr_grid"),
+    ("lr_grid = [0.5, 0.1]", "lr_grid"),
+    ('select = "best"', "select"),
+    ("seeds = 1", "seeds"),
+    ("window = 3.0", "window"),
+    ("colour = 1", "colour"),
+    ('[base_overrides]\n"train.lrr" = 0.1', "train.lrr"),
+]
+
+
+@pytest.mark.parametrize(("line", "field"), BAD)
+def test_bad_spec_exits_2_naming_the_field(tmp_path: Path, capsys, line: str, field: str) -> None:
+    text = (ROOT / "scenarios" / "paper" / "1_softmax_shiftexp.toml").read_text()
+    text = text.replace('dataset = "digits_noisy.npz"', 'dataset = "digits"')
+    if line.startswith("["):
+        text = text.replace("[base]", f"{line}\n\n[base]", 1)
+    else:
+        key = line.split(" = ")[0]
+        text = re.sub(rf"^{key} = .*$", "", text, flags=re.M)
+        text = f"{line}\n{text}"
+    spec = tmp_path / "bad.toml"
+    spec.write_text(text)
+    assert main(["figures", "--specs", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert field in err and "bad.toml" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_only_name_exits_2(capsys) -> None:
+    code = main(
+        ["figures", "--specs", str(ROOT / "scenarios" / "lecture"), "--only", "lecture_wait"]
+    )
+    assert code == 2
+    assert "lecture_waiting" in capsys.readouterr().err
+
+
+def test_every_spec_is_valid_and_the_reference_is_complete() -> None:
+    ref = ROOT / "results" / "figures"
+    for path in find_specs([ROOT / "scenarios" / "paper", ROOT / "scenarios" / "lecture"]):
+        spec = load_spec(path)
+        assert load_spec(path, quick=True).plan.runs
+        manifest = json.loads((ref / f"{spec.name}.json").read_text())
+        assert manifest["quick"] is False
+        for figure in manifest["figures"]:
+            assert (ref / figure["png"]).is_file()
+            assert all((ref / c).is_file() for c in figure["csv"])
+    index = (ref / "README.md").read_text()
+    assert "Quick build" not in index
+    for link in re.findall(r"\]\(([^)]+)\)", index):
+        assert (ref / link).is_file(), link
+
+
+def test_noisy_digits_file_is_reproducible(tmp_path: Path) -> None:
+    from sklearn.datasets import load_digits
+
+    committed = np.load(noisy_digits(tmp_path / "a.npz"))
+    again = np.load(noisy_digits(tmp_path / "d.npz"))
+    digits = load_digits()
+    assert np.array_equal(committed["X"], digits.data)
+    changed = np.mean(committed["y"] != digits.target)
+    assert 0.07 < changed < 0.11  # a tenth redrawn, some to their own class
+    assert np.array_equal(committed["y"], again["y"])
+    assert not math.isnan(changed)
