@@ -169,6 +169,8 @@ class Cluster:
         self.link = simpy.Resource(self.env, capacity=1) if c.network.shared_master_link else None
         self.draws = [_Draws(latency, rng) for rng in latency_rngs]
         self.loss_rngs = loss_rngs or []
+        net = c.network
+        self.free_network = net.latency == 0 and math.isinf(net.bandwidth) and net.loss == 0
         if c.network.loss > 0 and len(self.loss_rngs) != self.n:
             raise ValueError("a lossy network needs one loss generator per worker")
         self.slowdown = c.worker_slowdown()
@@ -228,8 +230,9 @@ class Cluster:
 
     def _task(self, task: int, worker: int):  # type: ignore[no-untyped-def]
         t = self.tasks
+        free = self.free_network  # no link cost and no loss: skip the transfers altogether
         try:
-            if (yield from self._transfer(task, worker, t.bytes_down, t.bytes_down[task])):
+            if free or (yield from self._transfer(task, worker, t.bytes_down, t.bytes_down[task])):
                 t.received[task] = self.env.now
                 duration = t.units[task] * self.draws[worker].next() * self.slowdown[worker]
                 yield self.env.timeout(duration)
@@ -237,7 +240,7 @@ class Cluster:
                 nbytes = self.scheme.upload_elements(worker) * self.net.itemsize
                 t.bytes_up[task] = nbytes
                 self.bytes_up += nbytes
-                if (yield from self._transfer(task, worker, t.bytes_up, nbytes)):
+                if free or (yield from self._transfer(task, worker, t.bytes_up, nbytes)):
                     self._deliver(task, worker)
                     return
             # lost for good: the worker never hears back (or the master never hears from it)
