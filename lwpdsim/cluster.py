@@ -184,6 +184,7 @@ class Cluster:
         self.gone: set[int] = set()  # will never compute again (failed for good, or lost)
         self.last_activity = 0.0
         self.deliveries_since_step = 0
+        self.events = 0  # simulation events processed
         self.updates: list[tuple[Any, ...]] = []
         self.bytes_up = 0
         self.bytes_down = 0
@@ -322,8 +323,7 @@ class Cluster:
                 t.used_by[r.task] = self.version + 1
             stale.append(self.version - r.version)
         step = np.asarray(decision.step, dtype=float)
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported by status
-            self.theta = self.theta - self.lr * step
+        self.theta = self.theta - self.lr * step
         self.version += 1
         self.scheme.version = self.version
         self.deliveries_since_step = 0
@@ -403,38 +403,17 @@ class Cluster:
         """Simulate until a stop condition holds, or nothing can happen any more (``stalled``)."""
         for f in self.sc.cluster.failures:
             self.env.process(self._failure(f.worker, f.at, f.recover))
-        self._record(0, [], self._evaluate())
-        for w in range(self.n):
-            self.start_task(w)
-        max_time = self.sc.train.max_time
-        env = self.env
-        events = 0
-        gone_checked = 0
-        try:
-            while not self.status:
-                nxt = env.peek()
-                if nxt == math.inf:
-                    self._stop(
-                        "stalled", "no worker can make progress (all remaining are down or waiting)"
-                    )
-                elif nxt > max_time:
-                    self._stop("max_time", f"reached simulated time {max_time:g}")
-                elif len(self.gone) != gone_checked and not self._can_progress():
-                    self._stop("stalled", "the rule can make no step with the workers left")
-                elif self.deliveries_since_step > STALL_DELIVERIES * self.n:
-                    self._stop(
-                        "stalled",
-                        f"{self.deliveries_since_step} results arrived without a step",
-                    )
-                else:
-                    gone_checked = len(self.gone)
-                    env.step()
-                    events += 1
-        except LwpdsimError as err:
-            self._stop("error", f"{type(err).__name__}: {err}")
-        self.events = events
+        # a diverging run is reported by its status, not by numpy's overflow warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self._record(0, [], self._evaluate())
+            for w in range(self.n):
+                self.start_task(w)
+            try:
+                self._loop(self.sc.train.max_time)
+            except LwpdsimError as err:
+                self._stop("error", f"{type(err).__name__}: {err}")
         # a stalled run ended with its last activity, not with a later unrelated event
-        self.end_time = {"max_time": max_time, "stalled": self.last_activity}.get(
+        self.end_time = {"max_time": self.sc.train.max_time, "stalled": self.last_activity}.get(
             self.status, self.env.now
         )
         for worker in list(self.running):
@@ -443,3 +422,26 @@ class Cluster:
             self.tasks.end[task] = self.end_time
         for task in self.pending_results:
             self.tasks.set_outcome(task, "unfinished")
+
+    def _loop(self, max_time: float) -> None:
+        """Step the simulation until a stop condition holds; counts the events it processed."""
+        env = self.env
+        gone_checked = 0
+        while not self.status:
+            nxt = env.peek()
+            if nxt == math.inf:
+                self._stop(
+                    "stalled", "no worker can make progress (all remaining are down or waiting)"
+                )
+            elif nxt > max_time:
+                self._stop("max_time", f"reached simulated time {max_time:g}")
+            elif len(self.gone) != gone_checked and not self._can_progress():
+                self._stop("stalled", "the rule can make no step with the workers left")
+            elif self.deliveries_since_step > STALL_DELIVERIES * self.n:
+                self._stop(
+                    "stalled", f"{self.deliveries_since_step} results arrived without a step"
+                )
+            else:
+                gone_checked = len(self.gone)
+                env.step()
+                self.events += 1
