@@ -52,10 +52,18 @@ from scipy import stats
 from .analysis import data, plots
 from .errors import LwpdsimError, ScenarioError
 from .latency import from_spec
-from .results import RunResult, versions
+from .results import RunResult, json_ready, versions
 from .scenario import Scenario, load_scenario, read_toml
 from .simulate import simulate
-from .sweep import SweepPlan, execute_sweep, load_run, load_sweep, plan_sweep, run_updates
+from .sweep import (
+    SweepPlan,
+    cpu_count,
+    execute_sweep,
+    load_run,
+    load_sweep,
+    plan_sweep,
+    run_updates,
+)
 from .validation import as_bool, as_choice, as_float, as_int, as_list, as_str, check_keys
 
 KINDS = ("compare", "timeline", "intervals")
@@ -388,13 +396,6 @@ def noisy_digits(
 
 
 # --------------------------------------------------------------------------- running
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 @contextmanager
@@ -1230,7 +1231,7 @@ def write_spec(sr: SpecRuns, out: Path) -> dict[str, Any]:
         "problems": sr.problems,
         "versions": versions(),
     }
-    text = json.dumps(_json_ready(manifest), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(json_ready(manifest), indent=2, allow_nan=False) + "\n"
     (out / f"{spec.name}.json").write_text(text, encoding="utf-8")
     return manifest
 
@@ -1242,18 +1243,6 @@ def _portable(scenario: dict[str, Any], source: str) -> dict[str, Any]:
         folder = Path(source).resolve().parent
         scenario["model"]["dataset"] = os.path.relpath(dataset, folder)
     return scenario
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
 
 
 # --------------------------------------------------------------------------- the index
@@ -1446,7 +1435,7 @@ def build_figures(
     out_dir = Path(out) if out is not None else (QUICK_OUT if quick else DEFAULT_OUT)
     if out_dir.exists() and not out_dir.is_dir():
         raise ScenarioError("--out", str(out_dir), "a directory")
-    jobs = _cpu_count() if jobs is None else jobs
+    jobs = cpu_count() if jobs is None else jobs
     if jobs < 1:
         raise ScenarioError("--jobs", jobs, "an integer >= 1")
     report = FiguresReport(out_dir)

@@ -6,6 +6,7 @@ import json
 import math
 import platform
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -39,12 +40,13 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_") or "scheme"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+def json_ready(value: Any) -> Any:
+    """Plain JSON data: NaN becomes null, infinities "inf"/"-inf", numpy scalars Python numbers."""
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
+        return [json_ready(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
@@ -84,9 +86,9 @@ class RunResult:
             "config": self.config,
             **self.manifest,
         }
-        (out / "manifest.json").write_text(json.dumps(_jsonable(manifest), indent=2) + "\n")
+        (out / "manifest.json").write_text(json.dumps(json_ready(manifest), indent=2) + "\n")
         timing = {"wall_seconds": self.summary.get("wall_seconds", {})}
-        (out / "timing.json").write_text(json.dumps(_jsonable(timing), indent=2) + "\n")
+        (out / "timing.json").write_text(json.dumps(json_ready(timing), indent=2) + "\n")
         return out
 
     @classmethod

@@ -57,7 +57,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .errors import ScenarioError
-from .results import versions
+from .results import json_ready, versions
 from .scenario import Scenario, load_scenario, parse_value, read_toml
 from .simulate import simulate
 from .validation import as_bool, as_int, as_str, check_keys, suggest
@@ -726,20 +726,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     record["run_index"] = task.replicate
     record["versions"] = versions()
     record["wall_seconds"] = time.perf_counter() - started
-    return _json_ready(record)
-
-
-def _json_ready(value: Any) -> Any:
-    """Plain JSON data: NaN becomes null, infinities "inf"/"-inf", numpy scalars Python numbers."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
+    return json_ready(record)
 
 
 def load_run(path: str | Path) -> dict[str, Any]:
@@ -840,7 +827,8 @@ def sweep_table(plan: SweepPlan, records: Mapping[str, Mapping[str, Any]]) -> pd
 # --------------------------------------------------------------------------- executors
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
+    """CPUs this process may use."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -852,7 +840,7 @@ def _open_executor(
     executor: str | Executor | Any, scheduler: str | None, max_workers: int | None, runs: int
 ) -> Iterator[Executor | None]:
     """A ``concurrent.futures`` executor (None for serial), shut down on exit unless it was given."""
-    workers = max(1, min(max_workers or _cpu_count(), max(runs, 1)))
+    workers = max(1, min(max_workers or cpu_count(), max(runs, 1)))
     if isinstance(executor, Executor):
         yield executor
         return
@@ -1003,7 +991,7 @@ def _results(
 
 
 def _lost_run(task: RunTask, err: BaseException) -> dict[str, Any]:
-    return _json_ready(
+    return json_ready(
         {
             "format": RUN_FORMAT,
             "run_id": task.run_id,
@@ -1110,7 +1098,7 @@ def _write_manifest(report: SweepReport, executor: str, complete: bool) -> None:
         "complete": complete,
         "versions": versions(),
     }
-    text = json.dumps(_json_ready(manifest), indent=2) + "\n"
+    text = json.dumps(json_ready(manifest), indent=2) + "\n"
     _write_atomic(report.out / SWEEP_MARKER, text)
 
 
