@@ -43,15 +43,15 @@ class _Draws:
 
     def __init__(self, model: LatencyModel, rng: np.random.Generator) -> None:
         self.model, self.rng = model, rng
-        self.buf = np.empty(0)
+        self.buf: list[float] = []
         self.pos = 0
 
     def next(self) -> float:
-        if self.pos == self.buf.size:
-            self.buf = np.asarray(self.model.sample(self.rng, _DRAW_BLOCK), dtype=float)
+        if self.pos == len(self.buf):
+            self.buf = np.asarray(self.model.sample(self.rng, _DRAW_BLOCK), dtype=float).tolist()
             self.pos = 0
         self.pos += 1
-        return float(self.buf[self.pos - 1])
+        return self.buf[self.pos - 1]
 
 
 _OUTCOME_NAMES = np.array(("", *OUTCOMES), dtype=object)
@@ -61,17 +61,23 @@ _USED = _OUTCOME_CODE["used"]
 
 class TaskTable:
     """Task records kept as typed columns (``array.array``: 8 bytes a number, 1 an outcome code),
-    indexed by task id, so a million tasks take about 100 MB."""
+    indexed by task id, so a million tasks take about 100 MB.
+
+    Columns grow by blocks of fresh records (NaN times, no outcome, nothing used or lost), so
+    starting a task only writes the fields it knows."""
 
     _FLOATS = ("start", "received", "computed", "end", "units", "staleness")
     _INTS = ("worker", "version", "bytes_down", "bytes_up", "used_by", "lost")
+    _BLOCK = 4096
 
     def __init__(self) -> None:
-        for name in self._FLOATS:
-            setattr(self, name, array("d"))
-        for name in self._INTS:
-            setattr(self, name, array("q"))
-        self.outcome = array("b")  # a code into _OUTCOME_NAMES; 0 while the task is open
+        self._fresh: dict[str, array[Any]] = {}
+        for name in (*self._FLOATS, *self._INTS, "outcome"):
+            code = "d" if name in self._FLOATS else "b" if name == "outcome" else "q"
+            value = math.nan if code == "d" else -1 if name == "used_by" else 0
+            setattr(self, name, array(code))
+            self._fresh[name] = array(code, [value]) * self._BLOCK
+        self.size = 0  # records in use; the columns may be longer
 
     # typed attributes, for readers and type checkers
     start: array[float]
@@ -86,28 +92,24 @@ class TaskTable:
     bytes_up: array[int]
     used_by: array[int]  # update that used it, -1 if none
     lost: array[int]  # messages of this task lost on the link
-    outcome: array[int]
+    outcome: array[int]  # a code into _OUTCOME_NAMES; 0 while the task is open
 
     def __len__(self) -> int:
-        return len(self.worker)
+        return self.size
 
     def add(self, worker: int, version: int, now: float, units: float, nbytes: int) -> int:
         """Record a task that starts now; returns its id."""
-        nan = math.nan
-        self.worker.append(worker)
-        self.version.append(version)
-        self.start.append(now)
-        self.received.append(nan)
-        self.computed.append(nan)
-        self.end.append(nan)
-        self.outcome.append(0)
-        self.units.append(units)
-        self.bytes_down.append(nbytes)
-        self.bytes_up.append(0)
-        self.staleness.append(nan)
-        self.used_by.append(-1)
-        self.lost.append(0)
-        return len(self.worker) - 1
+        task = self.size
+        if task == len(self.worker):
+            for name, block in self._fresh.items():
+                getattr(self, name).extend(block)
+        self.size += 1
+        self.worker[task] = worker
+        self.version[task] = version
+        self.start[task] = now
+        self.units[task] = units
+        self.bytes_down[task] = nbytes
+        return task
 
     def set_outcome(self, task: int, outcome: str) -> None:
         self.outcome[task] = _OUTCOME_CODE[outcome]
@@ -117,13 +119,14 @@ class TaskTable:
 
     def frame(self) -> pd.DataFrame:
         """The tasks table (outcomes as a categorical column of names)."""
-        cols: dict[str, Any] = {"task": np.arange(len(self), dtype=np.int64)}
+        n = self.size
+        cols: dict[str, Any] = {"task": np.arange(n, dtype=np.int64)}
         for name in ("worker", "version", "start", "received", "computed", "end"):
-            cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))
-        codes = np.frombuffer(self.outcome, dtype=np.int8)
+            cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))[:n]
+        codes = np.frombuffer(self.outcome, dtype=np.int8)[:n].copy()
         cols["outcome"] = pd.Categorical.from_codes(codes, categories=list(_OUTCOME_NAMES))
         for name in ("units", "bytes_down", "bytes_up", "staleness", "used_by", "lost"):
-            cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))
+            cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))[:n]
         return pd.DataFrame(cols)  # copies the buffers, so the table outlives the cluster
 
 
@@ -174,10 +177,16 @@ class Cluster:
         if c.network.loss > 0 and len(self.loss_rngs) != self.n:
             raise ValueError("a lossy network needs one loss generator per worker")
         self.slowdown = c.worker_slowdown()
+        # what a task of each worker costs, fixed for the run
+        workers = range(self.n)
+        self.task_units = [float(scheme.units(w)) for w in workers]
+        self.down_bytes = [scheme.download_elements(w) * self.net.itemsize for w in workers]
+        self.up_bytes = [scheme.upload_elements(w) * self.net.itemsize for w in workers]
         self.theta = np.array(theta0, dtype=float)
         self.version = 0
         self.tasks = TaskTable()
-        self.running: dict[int, tuple[int, simpy.Process]] = {}  # worker -> (task, process)
+        self.running: dict[int, int] = {}  # worker -> its running task
+        self.link_requests: dict[int, simpy.resources.resource.Request] = {}  # task -> link place
         self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
         self.pending_results: dict[int, Result] = {}
         self.down: set[int] = set()  # failed, for now or for good
@@ -194,82 +203,128 @@ class Cluster:
         self.time_to_target = math.nan
 
     # ----------------------------------------------------------------- links and tasks
+    #
+    # A task is a chain of callbacks on SimPy timeouts, one event per phase; each callback first
+    # checks that its task is still the one running on its worker, so a cancelled task's pending
+    # timeout simply does nothing when it fires.
 
-    def _send(self, nbytes: int):  # type: ignore[no-untyped-def]
-        """One transmission of ``nbytes``: serialisation (queued on a shared link), then latency."""
-        busy = 0.0 if math.isinf(self.net.bandwidth) else nbytes / self.net.bandwidth
-        if busy > 0:
-            if self.link is not None:
-                with self.link.request() as req:
-                    yield req
-                    yield self.env.timeout(busy)
-            else:
-                yield self.env.timeout(busy)
-        if self.net.latency > 0:
-            yield self.env.timeout(self.net.latency)
+    def _after(self, delay: float, then: Any, task: int, worker: int) -> None:
+        """Call ``then(task, worker)`` ``delay`` from now, unless the task has ended by then."""
+        running = self.running
 
-    def _lost(self, worker: int) -> bool:
-        """Whether the message just sent on ``worker``'s link was dropped."""
-        return self.net.loss > 0 and bool(self.loss_rngs[worker].random() < self.net.loss)
+        def fire(_: simpy.Event) -> None:
+            if running.get(worker) == task:
+                then(task, worker)
 
-    def _transfer(self, task: int, worker: int, column: array[int], nbytes: int):  # type: ignore[no-untyped-def]
-        """Send a message of the task (bytes already counted once), re-sending it after
-        ``retry_after`` each time it is lost. Returns False if it is lost for good."""
-        while True:
-            yield from self._send(nbytes)
-            if not self._lost(worker):
-                return True
-            self.tasks.lost[task] += 1
-            if math.isinf(self.net.retry_after):
-                return False
-            yield self.env.timeout(self.net.retry_after)
-            column[task] += nbytes
-            if column is self.tasks.bytes_up:
-                self.bytes_up += nbytes
-            else:
-                self.bytes_down += nbytes
-
-    def _task(self, task: int, worker: int):  # type: ignore[no-untyped-def]
-        t = self.tasks
-        free = self.free_network  # no link cost and no loss: skip the transfers altogether
-        try:
-            if free or (yield from self._transfer(task, worker, t.bytes_down, t.bytes_down[task])):
-                t.received[task] = self.env.now
-                duration = t.units[task] * self.draws[worker].next() * self.slowdown[worker]
-                yield self.env.timeout(duration)
-                t.computed[task] = self.env.now
-                nbytes = self.scheme.upload_elements(worker) * self.net.itemsize
-                t.bytes_up[task] = nbytes
-                self.bytes_up += nbytes
-                if free or (yield from self._transfer(task, worker, t.bytes_up, nbytes)):
-                    self._deliver(task, worker)
-                    return
-            # lost for good: the worker never hears back (or the master never hears from it)
-            self.running.pop(worker, None)
-            self._close(task, "lost")
-        except simpy.Interrupt:
-            return  # the cluster already recorded why
+        self.env.timeout(delay).callbacks.append(fire)
 
     def start_task(self, worker: int) -> None:
         """Send ``worker`` the current parameters and start a task (cancelling a running one)."""
         if worker in self.down or self.status:
             return
         self.cancel(worker, "cancelled")
-        nbytes = self.scheme.download_elements(worker) * self.net.itemsize
-        task = self.tasks.add(worker, self.version, self.env.now, self.scheme.units(worker), nbytes)
+        nbytes = self.down_bytes[worker]
+        task = self.tasks.add(worker, self.version, self.env.now, self.task_units[worker], nbytes)
         self.bytes_down += nbytes
         self.thetas[task] = self.theta
-        self.running[worker] = (task, self.env.process(self._task(task, worker)))
+        self.running[worker] = task
+        if self.free_network:  # no link cost and no loss: skip the transfers altogether
+            self._compute(task, worker)
+        else:
+            self._transfer(task, worker, nbytes, False, self._compute)
+
+    def _compute(self, task: int, worker: int) -> None:
+        """The parameters have arrived: compute for ``units * draw * slowdown``."""
+        t = self.tasks
+        t.received[task] = self.env.now
+        duration = t.units[task] * self.draws[worker].next() * self.slowdown[worker]
+        self._after(duration, self._computed, task, worker)
+
+    def _computed(self, task: int, worker: int) -> None:
+        """The result is ready: upload it to the master."""
+        t = self.tasks
+        t.computed[task] = self.env.now
+        nbytes = self.up_bytes[worker]
+        t.bytes_up[task] = nbytes
+        self.bytes_up += nbytes
+        if self.free_network:
+            self._deliver(task, worker)
+        else:
+            self._transfer(task, worker, nbytes, True, self._deliver)
+
+    def _transfer(self, task: int, worker: int, nbytes: int, upload: bool, then: Any) -> None:
+        """Send a message of the task (its bytes already counted), then call ``then(task, worker)``.
+
+        Serialisation takes ``nbytes / bandwidth`` (queued for the master's link when it is
+        shared), then the message travels for ``latency``. A lost message is re-sent after
+        ``retry_after`` (its bytes counted again); with ``retry_after = inf`` the task is lost.
+        """
+        net = self.net
+        busy = 0.0 if math.isinf(net.bandwidth) else nbytes / net.bandwidth
+
+        def sent(task: int, worker: int) -> None:
+            request = self.link_requests.pop(task, None)
+            if request is not None:
+                self._release(request)
+            if net.latency > 0:
+                self._after(net.latency, arrived, task, worker)
+            else:
+                arrived(task, worker)
+
+        def arrived(task: int, worker: int) -> None:
+            if not self._lost(worker):
+                then(task, worker)
+                return
+            self.tasks.lost[task] += 1
+            if math.isinf(net.retry_after):
+                # lost for good: the worker never hears back (or the master never hears from it)
+                del self.running[worker]
+                self._close(task, "lost")
+            else:
+                self._after(net.retry_after, resend, task, worker)
+
+        def resend(task: int, worker: int) -> None:
+            if upload:
+                self.tasks.bytes_up[task] += nbytes
+                self.bytes_up += nbytes
+            else:
+                self.tasks.bytes_down[task] += nbytes
+                self.bytes_down += nbytes
+            self._transfer(task, worker, nbytes, upload, then)
+
+        if busy > 0 and self.link is not None:
+            request = self.link.request()
+            self.link_requests[task] = request
+
+            def granted(_: simpy.Event) -> None:
+                if self.running.get(worker) == task:
+                    self._after(busy, sent, task, worker)
+
+            request.callbacks.append(granted)
+        elif busy > 0:
+            self._after(busy, sent, task, worker)
+        else:
+            sent(task, worker)
+
+    def _release(self, request: simpy.resources.resource.Request) -> None:
+        """Give up a place on the shared link, held or still queued (as leaving ``with`` does)."""
+        request.cancel()
+        assert self.link is not None
+        self.link.release(request)
+
+    def _lost(self, worker: int) -> bool:
+        """Whether the message just sent on ``worker``'s link was dropped."""
+        return self.net.loss > 0 and bool(self.loss_rngs[worker].random() < self.net.loss)
 
     def cancel(self, worker: int, outcome: str) -> None:
         """Stop ``worker``'s running task, if any, recording ``outcome``."""
-        entry = self.running.pop(worker, None)
-        if entry is None:
+        task = self.running.pop(worker, None)
+        if task is None:
             return
-        task, proc = entry
         self._close(task, outcome)
-        if proc.is_alive:
-            proc.interrupt(outcome)
+        request = self.link_requests.pop(task, None)
+        if request is not None:
+            self._release(request)
 
     def _close(self, task: int, outcome: str) -> None:
         self.tasks.set_outcome(task, outcome)
@@ -323,6 +378,10 @@ class Cluster:
                 t.used_by[r.task] = self.version + 1
             stale.append(self.version - r.version)
         step = np.asarray(decision.step, dtype=float)
+        if step.shape != self.theta.shape:
+            raise LwpdsimError(
+                f"{self.scheme.name} stepped with shape {step.shape}, not {self.theta.shape}"
+            )
         self.theta = self.theta - self.lr * step
         self.version += 1
         self.scheme.version = self.version
@@ -371,7 +430,7 @@ class Cluster:
                 m.get("test_loss", nan),
                 m.get("test_accuracy", nan),
                 used,
-                float(np.mean(stale)) if stale else nan,
+                sum(stale) / len(stale) if stale else nan,
                 float(max(stale)) if stale else nan,
                 self.bytes_up,
                 self.bytes_down,
@@ -417,7 +476,7 @@ class Cluster:
             self.status, self.env.now
         )
         for worker in list(self.running):
-            task, _ = self.running.pop(worker)
+            task = self.running.pop(worker)
             self.tasks.set_outcome(task, "unfinished")
             self.tasks.end[task] = self.end_time
         for task in self.pending_results:

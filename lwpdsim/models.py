@@ -91,6 +91,21 @@ class Model(ABC):
             return self._sum_gradient(theta, X, y, 0, self.n_params)[block] / total_f
         return self._sum_gradient(theta, X, y, start, max(start, stop)) / total_f
 
+    def check_rows(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X, y`` as float64 rows this model can read (raises ``ValueError`` otherwise)."""
+        _, X, y = self._check_all(np.zeros(self.n_params), X, y)
+        return X, y
+
+    def gradient_unchecked(
+        self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, total_rows: int
+    ) -> np.ndarray:
+        """:meth:`gradient` of all parameters, skipping the input checks: for callers that ran
+        :meth:`check_rows` on their data once and own a float64 ``theta`` of the right shape (the
+        simulator's inner loop, where the checks would cost as much as a small gradient)."""
+        grad = self._sum_gradient(theta, X, y, 0, self.n_params)
+        grad /= float(total_rows)
+        return grad
+
     # --- what each model provides ---------------------------------------------------------------
 
     @abstractmethod

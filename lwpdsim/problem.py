@@ -31,9 +31,14 @@ class Problem:
     eval_seconds: float = 0.0
     _cache: OrderedDict[tuple[int, int, int], np.ndarray] = field(default_factory=OrderedDict)
 
+    def __post_init__(self) -> None:
+        # checked once here, so that every gradient can skip the model's input checks
+        self._X, self._y = self.model.check_rows(self.data.X_train, self.data.y_train)
+        self._rows = int(self._X.shape[0])
+
     @property
     def n_rows(self) -> int:
-        return int(self.data.X_train.shape[0])
+        return self._rows
 
     @property
     def n_params(self) -> int:
@@ -42,22 +47,23 @@ class Problem:
     def gradient(self, version: int, theta: np.ndarray, rows: slice) -> np.ndarray:
         """Gradient of the training rows ``rows`` at ``theta``, normalised by the full row count, so
         the gradients of a partition of the rows sum to the full mean gradient. Cached by version."""
-        key = (version, rows.start or 0, rows.stop if rows.stop is not None else self.n_rows)
-        hit = self._cache.get(key)
+        key = (version, rows.start or 0, rows.stop if rows.stop is not None else self._rows)
+        cache = self._cache
+        hit = cache.get(key)
         if hit is not None:
-            self._cache.move_to_end(key)
+            cache.move_to_end(key)
             return hit
+        if theta.shape != (self.model.n_params,) or theta.dtype != np.float64:
+            raise ValueError(f"theta must be float64 of shape ({self.model.n_params},)")
         start = time.perf_counter()
-        grad = self.model.gradient(
-            theta, self.data.X_train[rows], self.data.y_train[rows], total_rows=self.n_rows
-        )
+        grad = self.model.gradient_unchecked(theta, self._X[rows], self._y[rows], self._rows)
         self.gradient_seconds += time.perf_counter() - start
         self.gradient_evaluations += 1
         self.gradient_rows += key[2] - key[1]
         grad.setflags(write=False)
-        self._cache[key] = grad
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        cache[key] = grad
+        if len(cache) > self.cache_size:
+            cache.popitem(last=False)
         return grad
 
     def evaluate(self, theta: np.ndarray) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import platform
@@ -26,6 +27,11 @@ TRACKED_PACKAGES = ("lwpdsim", "numpy", "scipy", "pandas", "simpy", "matplotlib"
 
 def versions() -> dict[str, str]:
     """Installed versions of the packages a result depends on."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:  # read once per process: reading package metadata takes ~10 ms
     out = {"python": platform.python_version()}
     for name in TRACKED_PACKAGES:
         try:

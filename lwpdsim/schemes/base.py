@@ -13,7 +13,7 @@ The protocol between the cluster (physics) and a rule (policy):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -24,7 +24,7 @@ from ..problem import Problem
 from ..validation import REQUIRED, as_int, check_keys, get
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Result:
     """A task's result as it reaches the master."""
 
@@ -42,17 +42,15 @@ class Result:
         return self._message
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     """What the master does after a result arrives (or a worker recovers)."""
 
     step: np.ndarray | None = None  # full-gradient estimate to step with
-    used: list[Result] = field(default_factory=list)  # results this step consumed
-    discarded: list[Result] = field(
-        default_factory=list
-    )  # results thrown away (stale, superfluous)
-    cancel: list[int] = field(default_factory=list)  # workers whose running task is cancelled
-    restart: list[int] = field(default_factory=list)  # workers sent the current parameters
+    used: Sequence[Result] = ()  # results this step consumed
+    discarded: Sequence[Result] = ()  # results thrown away (stale, superfluous)
+    cancel: Sequence[int] = ()  # workers whose running task is cancelled
+    restart: Sequence[int] = ()  # workers sent the (new) current parameters
 
 
 class Scheme:
@@ -110,6 +108,8 @@ class Scheme:
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.version = 0  # the master's current parameter version, kept in step by the cluster
 
+    # The cluster reads units() and the two message sizes once per worker, when a run starts.
+
     def units(self, worker: int) -> float:
         """Work units of one task of ``worker`` (1 unit = 1/n of a full-batch gradient)."""
         return 1.0
@@ -151,7 +151,7 @@ class PartitionScheme(Scheme):
     def __init__(self, params: Mapping[str, Any], n: int, problem: Problem, **kw: Any) -> None:
         super().__init__(params, n, problem, **kw)
         self.parts = partition(problem.n_rows, n)
-        self.part_rows = np.array([p.stop - p.start for p in self.parts], dtype=float)
+        self.part_rows = [p.stop - p.start for p in self.parts]
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
         return self.problem.gradient(version, theta, self.parts[worker])
@@ -159,9 +159,14 @@ class PartitionScheme(Scheme):
     def estimate(self, results: list[Result]) -> np.ndarray:
         """Full-gradient estimate from partition gradients: their sum rescaled by the rows covered
         (n/K times the sum when partitions are equal; exactly the full gradient when all are in)."""
-        rows = sum(self.part_rows[r.worker] for r in results)
-        total = np.sum([r.message for r in results], axis=0)
-        return total * (self.problem.n_rows / rows)
+        rows = 0
+        total = results[0].message.copy()
+        for r in results[1:]:
+            total += r.message
+        for r in results:
+            rows += self.part_rows[r.worker]
+        total *= self.problem.n_rows / rows
+        return total
 
 
 class KRule(PartitionScheme):
