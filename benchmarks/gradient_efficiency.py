@@ -14,7 +14,7 @@ import argparse
 import time
 
 import numpy as np
-from _common import best_of
+from _common import best_of_pair
 from threadpoolctl import threadpool_limits
 
 import lwpdsim
@@ -49,13 +49,15 @@ def scenario(model: dict, rule: dict) -> lwpdsim.Scenario:
     )
 
 
-def recorded_run(sc: lwpdsim.Scenario) -> tuple[lwpdsim.RunResult, list[int]]:
-    """Run ``sc`` and return its result and the row counts of every model gradient call."""
-    rows: list[int] = []
+def recorded_run(sc: lwpdsim.Scenario) -> tuple[lwpdsim.RunResult, list[tuple[int, int]]]:
+    """Run ``sc``; return its result and the training rows ``(start, stop)`` of every gradient."""
+    rows: list[tuple[int, int]] = []
     original = Model.gradient_unchecked
 
     def spy(self, theta, X, y, total_rows):  # type: ignore[no-untyped-def]
-        rows.append(X.shape[0])
+        base = X.base if X.base is not None else X  # the rows are a view of the training set
+        start = (X.ctypes.data - base.ctypes.data) // X.strides[0]
+        rows.append((start, start + X.shape[0]))
         return original(self, theta, X, y, total_rows)
 
     Model.gradient_unchecked = spy  # type: ignore[method-assign]
@@ -68,14 +70,14 @@ def recorded_run(sc: lwpdsim.Scenario) -> tuple[lwpdsim.RunResult, list[int]]:
     return res, rows
 
 
-def bare_loop(model, data, rows: list[int], evaluations: int, updates: int) -> None:  # type: ignore[no-untyped-def]
-    """The same gradients, loss evaluations and parameter steps, with nothing else."""
+def bare_loop(model, data, rows: list[tuple[int, int]], evaluations: int, updates: int) -> None:  # type: ignore[no-untyped-def]
+    """The same gradients (same rows), loss evaluations and parameter steps, with nothing else."""
     theta = model.init_params(np.random.default_rng(0))
     X, y, N = data.X_train, data.y_train, data.n_train
     with threadpool_limits(1):
         g = np.zeros_like(theta)
-        for r in rows:
-            g += model.gradient_unchecked(theta, X[:r], y[:r], N)
+        for a, b in rows:
+            g += model.gradient_unchecked(theta, X[a:b], y[a:b], N)
         for _ in range(updates):
             theta = theta - 1e-6 * g
         for _ in range(evaluations):
@@ -86,7 +88,7 @@ def bare_loop(model, data, rows: list[int], evaluations: int, updates: int) -> N
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
     print(f"{'model':<16}{'rule':<16}{'run s':>8}{'bare s':>8}{'ratio':>7}{'grads':>7}{'evals':>7}")
     for mname, model in MODELS.items():
@@ -99,6 +101,8 @@ def main() -> None:
             streams = Streams.from_seed(sc.seed)
             data = build_dataset(sc, streams)
             mdl = make_model(sc.model.kind, data, hidden=sc.model.hidden)
+            if max(b for _, b in rows) > data.n_train:
+                raise RuntimeError("recorded rows fall outside the training set")
             spec = sc.schemes[0]
 
             def one_run(sc=sc, spec=spec, mdl=mdl, data=data, streams=streams):  # type: ignore[no-untyped-def]
@@ -108,8 +112,7 @@ def main() -> None:
             def one_bare(mdl=mdl, data=data, rows=rows, evals=evals, updates=updates):  # type: ignore[no-untyped-def]
                 return bare_loop(mdl, data, rows, evals, updates)
 
-            t_run, _ = best_of(args.repeats, one_run)
-            t_bare, _ = best_of(args.repeats, one_bare)
+            t_run, t_bare = best_of_pair(args.repeats, one_run, one_bare)
             label = next(iter(sc.schemes)).label
             print(
                 f"{mname:<16}{label:<16}{t_run:>8.3f}{t_bare:>8.3f}{t_run / t_bare:>7.2f}"

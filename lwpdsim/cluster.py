@@ -1,12 +1,14 @@
-"""The simulated cluster: SimPy processes for tasks, links and failures, driving one update rule.
+"""The simulated cluster: SimPy timeouts for tasks, links and failures, driving one update rule.
 
 This module is the physics. It never looks at which rule it drives: it starts tasks, moves bytes,
 draws compute times, delivers results to the rule, and applies the rule's :class:`Decision`.
 
-A task of worker w is one SimPy process: download the parameters (``latency + bytes/bandwidth``),
-compute for ``units * X * slowdown[w]`` with X the worker's next latency draw, upload the message.
-Cancelling a task, or a failure, interrupts its process. With ``shared_master_link`` every transfer
-to or from the master holds one link for ``bytes/bandwidth`` (messages queue for it).
+A task of worker w runs in phases: download the parameters (``latency + bytes/bandwidth``), compute
+for ``units * X * slowdown[w]`` with X the worker's next latency draw, upload the message. Each
+phase is one SimPy timeout whose callback starts the next phase (cheaper than a SimPy process per
+task: one event per phase instead of three). Cancelling a task, or a failure, ends it at once; its
+pending timeout then fires without effect. With ``shared_master_link`` every transfer to or from
+the master holds one link (a SimPy ``Resource``) for ``bytes/bandwidth``; messages queue for it.
 
 Events at the same simulated time run in the order they were scheduled; at time 0 the tasks start in
 worker order. Compute times come from one generator per worker (``Streams.generator("latency", w)``),
@@ -16,6 +18,7 @@ consumed in fixed blocks, so the i-th task of worker w gets the same draw under 
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from typing import Any
 
@@ -114,6 +117,12 @@ class TaskTable:
     def set_outcome(self, task: int, outcome: str) -> None:
         self.outcome[task] = _OUTCOME_CODE[outcome]
 
+    def close_open(self, outcome: str) -> None:
+        """Give every task that has no outcome yet ``outcome``."""
+        codes = np.frombuffer(self.outcome, dtype=np.int8)[: self.size]
+        codes[codes == 0] = _OUTCOME_CODE[outcome]
+        del codes  # release the buffer, so that the column may grow again
+
     def is_used(self, task: int) -> bool:
         return self.outcome[task] == _USED
 
@@ -168,6 +177,7 @@ class Cluster:
         c = scenario.cluster
         self.n = c.workers
         self.env = simpy.Environment()
+        self._timeout = self.env.timeout
         self.net = c.network
         self.link = simpy.Resource(self.env, capacity=1) if c.network.shared_master_link else None
         self.draws = [_Draws(latency, rng) for rng in latency_rngs]
@@ -188,7 +198,6 @@ class Cluster:
         self.running: dict[int, int] = {}  # worker -> its running task
         self.link_requests: dict[int, simpy.resources.resource.Request] = {}  # task -> link place
         self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
-        self.pending_results: dict[int, Result] = {}
         self.down: set[int] = set()  # failed, for now or for good
         self.gone: set[int] = set()  # will never compute again (failed for good, or lost)
         self.last_activity = 0.0
@@ -216,13 +225,14 @@ class Cluster:
             if running.get(worker) == task:
                 then(task, worker)
 
-        self.env.timeout(delay).callbacks.append(fire)
+        self._timeout(delay).callbacks.append(fire)
 
     def start_task(self, worker: int) -> None:
         """Send ``worker`` the current parameters and start a task (cancelling a running one)."""
         if worker in self.down or self.status:
             return
-        self.cancel(worker, "cancelled")
+        if worker in self.running:
+            self.cancel(worker, "cancelled")
         nbytes = self.down_bytes[worker]
         task = self.tasks.add(worker, self.version, self.env.now, self.task_units[worker], nbytes)
         self.bytes_down += nbytes
@@ -348,15 +358,12 @@ class Cluster:
         def compute() -> np.ndarray:
             return scheme.compute(worker, version, theta)
 
-        result = Result(worker, task, version, compute)
-        self.pending_results[task] = result
-        self._apply(scheme.on_result(result))
+        self._apply(scheme.on_result(Result(worker, task, version, compute)))
 
     def _apply(self, decision: Decision) -> None:
         if self.status:
             return
         for r in decision.discarded:
-            self.pending_results.pop(r.task, None)
             self.tasks.set_outcome(r.task, "discarded")
         for w in decision.cancel:
             self.cancel(w, "cancelled")
@@ -371,7 +378,6 @@ class Cluster:
         t = self.tasks
         stale = []
         for r in decision.used:
-            self.pending_results.pop(r.task, None)
             if not t.is_used(r.task):  # lstsq may reuse a codeword already counted
                 t.set_outcome(r.task, "used")
                 t.staleness[r.task] = self.version - r.version
@@ -477,30 +483,44 @@ class Cluster:
         )
         for worker in list(self.running):
             task = self.running.pop(worker)
-            self.tasks.set_outcome(task, "unfinished")
             self.tasks.end[task] = self.end_time
-        for task in self.pending_results:
-            self.tasks.set_outcome(task, "unfinished")
+        # still running, or received but neither used nor discarded
+        self.tasks.close_open("unfinished")
 
     def _loop(self, max_time: float) -> None:
         """Step the simulation until a stop condition holds; counts the events it processed."""
         env = self.env
+        peek, step = env.peek, env.step
+        limit = STALL_DELIVERIES * self.n
+        horizon = min(max_time, sys.float_info.max)  # an empty schedule (peek = inf) is past it
         gone_checked = 0
-        while not self.status:
-            nxt = env.peek()
-            if nxt == math.inf:
-                self._stop(
-                    "stalled", "no worker can make progress (all remaining are down or waiting)"
-                )
-            elif nxt > max_time:
-                self._stop("max_time", f"reached simulated time {max_time:g}")
-            elif len(self.gone) != gone_checked and not self._can_progress():
-                self._stop("stalled", "the rule can make no step with the workers left")
-            elif self.deliveries_since_step > STALL_DELIVERIES * self.n:
-                self._stop(
-                    "stalled", f"{self.deliveries_since_step} results arrived without a step"
-                )
-            else:
-                gone_checked = len(self.gone)
-                env.step()
-                self.events += 1
+        events = 0
+        try:
+            while not self.status:
+                nxt = peek()
+                if (  # the common case: nothing to check
+                    nxt <= horizon
+                    and len(self.gone) == gone_checked
+                    and self.deliveries_since_step <= limit
+                ):
+                    step()
+                    events += 1
+                    continue
+                if nxt == math.inf:
+                    self._stop(
+                        "stalled", "no worker can make progress (all remaining are down or waiting)"
+                    )
+                elif nxt > max_time:
+                    self._stop("max_time", f"reached simulated time {max_time:g}")
+                elif len(self.gone) != gone_checked and not self._can_progress():
+                    self._stop("stalled", "the rule can make no step with the workers left")
+                elif self.deliveries_since_step > limit:
+                    self._stop(
+                        "stalled", f"{self.deliveries_since_step} results arrived without a step"
+                    )
+                else:
+                    gone_checked = len(self.gone)
+                    step()
+                    events += 1
+        finally:
+            self.events += events

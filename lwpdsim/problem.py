@@ -35,6 +35,7 @@ class Problem:
         # checked once here, so that every gradient can skip the model's input checks
         self._X, self._y = self.model.check_rows(self.data.X_train, self.data.y_train)
         self._rows = int(self._X.shape[0])
+        self._theta_shape = (int(self.model.n_params),)
 
     @property
     def n_rows(self) -> int:
@@ -53,8 +54,8 @@ class Problem:
         if hit is not None:
             cache.move_to_end(key)
             return hit
-        if theta.shape != (self.model.n_params,) or theta.dtype != np.float64:
-            raise ValueError(f"theta must be float64 of shape ({self.model.n_params},)")
+        if theta.shape != self._theta_shape:
+            raise ValueError(f"theta must have shape {self._theta_shape}, not {theta.shape}")
         start = time.perf_counter()
         grad = self.model.gradient_unchecked(theta, self._X[rows], self._y[rows], self._rows)
         self.gradient_seconds += time.perf_counter() - start
