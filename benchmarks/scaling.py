@@ -1,8 +1,8 @@
 """Scaling: wall time per update as the number of workers grows, and memory for 10^6 tasks.
 
 Part 1 runs K-sync (K = n/2) and LWPD (k = n/2, t = 2) on softmax/digits for n = 8 ... 512 and reports
-the wall time per update next to the gradient work per update (rows processed per update): the
-simulator should grow no faster than the work. Part 2 runs K-batch-async on 256 workers with a tiny
+the wall time per update next to the work per update: the tasks simulated and the gradient rows
+computed. The simulator should grow no faster than the work (flat time per task and per row). Part 2 runs K-batch-async on 256 workers with a tiny
 model until 10^6 tasks are recorded and reports the peak memory (tracemalloc) of the run.
 
     python benchmarks/scaling.py [--tasks 1000000]
@@ -35,17 +35,22 @@ def softmax_run(n: int, rule: dict) -> lwpdsim.RunResult:
 
 
 def part1() -> None:
-    print(f"{'n':>5}{'rule':>16}{'ms/update':>11}{'rows/update':>13}{'us/row':>9}")
+    print(
+        f"{'n':>5}{'rule':>8}{'ms/update':>11}{'tasks/update':>14}{'us/task':>9}"
+        f"{'rows/update':>13}{'us/row':>8}"
+    )
     for n in SIZES:
         for rule in ({"name": "ksync", "K": n // 2}, {"name": "lwpd", "k": n // 2, "t": 2}):
             start = time.perf_counter()
             res = softmax_run(n, rule)
             wall = time.perf_counter() - start
             updates = res.summary["updates"]
+            tasks = res.summary["tasks"] / updates
             rows = res.summary["gradient_work"] * 1438 / updates  # digits has 1438 training rows
             print(
-                f"{n:>5}{rule['name']:>16}{1e3 * wall / updates:>11.2f}{rows:>13.0f}"
-                f"{1e6 * wall / (rows * updates):>9.2f}"
+                f"{n:>5}{rule['name']:>8}{1e3 * wall / updates:>11.2f}{tasks:>14.1f}"
+                f"{1e6 * wall / (tasks * updates):>9.1f}{rows:>13.0f}"
+                f"{1e6 * wall / (rows * updates):>8.2f}"
             )
 
 

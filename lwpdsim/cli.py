@@ -98,7 +98,7 @@ def _prepare_out(out: Path, force: bool) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .analysis.plots import draw_run
-    from .analysis.tables import format_summary, summary_table
+    from .analysis.tables import format_summary, format_wall_split, summary_table
     from .results import safe_name
     from .scenario import load_scenario
     from .simulate import simulate
@@ -119,6 +119,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     table.to_csv(out / RESULTS_MARKER)
     figures = ", ".join(path.name for path in draw_run(results, out, scenario))
     print(format_summary(table))
+    if not quiet:
+        print(format_wall_split(results))
     print(f"results written to {out}/ (summary.csv, {figures}, one folder per rule)")
     failed = [(label, r) for label, r in results.items() if r.status == "error"]
     for label, res in failed:

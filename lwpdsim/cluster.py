@@ -352,13 +352,9 @@ class Cluster:
         self.deliveries_since_step += 1
         self.tasks.end[task] = self.env.now
         theta = self.thetas.pop(task)
-        version = self.tasks.version[task]
         scheme = self.scheme
-
-        def compute() -> np.ndarray:
-            return scheme.compute(worker, version, theta)
-
-        self._apply(scheme.on_result(Result(worker, task, version, compute)))
+        result = Result(worker, task, self.tasks.version[task], scheme.compute, theta)
+        self._apply(scheme.on_result(result))
 
     def _apply(self, decision: Decision) -> None:
         if self.status:
@@ -376,13 +372,14 @@ class Cluster:
 
     def _step(self, decision: Decision) -> None:
         t = self.tasks
+        outcome, version = t.outcome, self.version
         stale = []
         for r in decision.used:
-            if not t.is_used(r.task):  # lstsq may reuse a codeword already counted
-                t.set_outcome(r.task, "used")
-                t.staleness[r.task] = self.version - r.version
-                t.used_by[r.task] = self.version + 1
-            stale.append(self.version - r.version)
+            if outcome[r.task] != _USED:  # lstsq may reuse a codeword already counted
+                outcome[r.task] = _USED
+                t.staleness[r.task] = version - r.version
+                t.used_by[r.task] = version + 1
+            stale.append(version - r.version)
         step = np.asarray(decision.step, dtype=float)
         if step.shape != self.theta.shape:
             raise LwpdsimError(
@@ -394,7 +391,8 @@ class Cluster:
         self.deliveries_since_step = 0
         train = self.sc.train
         final = self.version >= train.max_updates
-        finite = bool(np.isfinite(self.theta).all())
+        # a finite sum means finite parameters; only an overflowing sum needs a closer look
+        finite = math.isfinite(np.add.reduce(self.theta)) or bool(np.isfinite(self.theta).all())
         evaluate = not finite or self.version % train.eval_every == 0 or final
         metrics = self._evaluate() if evaluate else None
         self._record(len(decision.used), stale, metrics)

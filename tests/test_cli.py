@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from lwpdsim.analysis import load_results_dir
 from lwpdsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +67,18 @@ def test_run_writes_results_and_refuses_to_overwrite(
     (foreign / "thesis.tex").write_text("precious")
     assert main(["run", str(scenario), "--out", str(foreign), "--force", "--quiet"]) == 2
     assert (foreign / "thesis.tex").exists()
+
+
+def test_run_says_where_the_wall_time_went(scenario: Path, tmp_path: Path, capsys) -> None:
+    assert main(["run", str(scenario), "--out", str(tmp_path / "out")]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("wall time"))
+    seconds = [float(x) for x in re.findall(r"([0-9.]+) s\b", line)]
+    total, gradients, evaluation, simulation = seconds
+    assert total > 0 and min(gradients, evaluation, simulation) >= 0
+    assert gradients + evaluation + simulation == pytest.approx(total, abs=0.02)
+    runs = load_results_dir(tmp_path / "out")
+    evaluations = sum(r.summary["gradient_evaluations"] for r in runs.values())
+    assert f"({evaluations:,} evaluations)" in line and evaluations > 0
 
 
 def test_run_default_directory_is_results_name(scenario: Path, tmp_path: Path, monkeypatch) -> None:

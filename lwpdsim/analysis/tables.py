@@ -48,3 +48,18 @@ def format_summary(table: pd.DataFrame) -> str:
     shown["MB_up"] = shown["MB_up"] / 1e6
     shown["MB_down"] = shown["MB_down"] / 1e6
     return shown.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-")
+
+
+def format_wall_split(results: Mapping[str, RunResult]) -> str:
+    """One line saying where the wall-clock time of ``results`` went (summed over the rules)."""
+    total = {"total": 0.0, "gradients": 0.0, "evaluation": 0.0, "simulation": 0.0}
+    evaluations = 0
+    for r in results.values():
+        for key, seconds in r.summary.get("wall_seconds", {}).items():
+            total[key] = total.get(key, 0.0) + float(seconds)
+        evaluations += int(r.summary.get("gradient_evaluations", 0))
+    return (
+        f"wall time {total['total']:.2f} s: gradients {total['gradients']:.2f} s "
+        f"({evaluations:,} evaluations), loss evaluation {total['evaluation']:.2f} s, "
+        f"simulation {total['simulation']:.2f} s"
+    )

@@ -31,14 +31,15 @@ class Result:
     worker: int
     task: int  # the cluster's task id
     version: int  # parameter version the worker computed at
-    compute: Callable[[], np.ndarray] = field(repr=False)
+    compute: Callable[[int, int, np.ndarray], np.ndarray] = field(repr=False)  # Scheme.compute
+    theta: np.ndarray = field(repr=False)  # the parameters the worker received
     _message: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def message(self) -> np.ndarray:
-        """The message's numbers, computed on first access."""
+        """The message's numbers, ``compute(worker, version, theta)``, computed on first access."""
         if self._message is None:
-            self._message = self.compute()
+            self._message = self.compute(self.worker, self.version, self.theta)
         return self._message
 
 
