@@ -209,6 +209,11 @@ class _Linear(Model):
     ) -> np.ndarray:
         out, _ = self._forward(theta, X)
         D = self._output_derivative(out, y)
+        if self.n_outputs == 1 and start == 0 and stop == self.n_params:  # the common case, direct
+            grad = np.empty(self.n_params)
+            grad[:-1] = D @ X
+            grad[-1] = np.add.reduce(D)
+            return grad
         return _affine_gradient(X, D.reshape(X.shape[0], self.n_outputs), start, stop)
 
     @abstractmethod

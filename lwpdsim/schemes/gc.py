@@ -39,6 +39,10 @@ class GradientCoding(WaitForFastest):
         self.s = int(self.p["s"])
         self.B = code.encoding_matrix(self.n, self.s, self.p["construction"], rng=self.rng)
         self.support = [np.flatnonzero(row) for row in self.B]
+        # worker -> its (partition, coefficient) pairs (FRC coefficients are all 1)
+        self.terms = [
+            [(int(j), float(self.B[w, j])) for j in row] for w, row in enumerate(self.support)
+        ]
         self._decoders: dict[tuple[int, ...], np.ndarray] = {}
 
     def units(self, worker: int) -> float:
@@ -50,9 +54,16 @@ class GradientCoding(WaitForFastest):
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
         # Partition gradients come from the problem's cache: FRC workers of one group share them.
-        out = np.zeros(self.problem.n_params)
-        for j in self.support[worker]:
-            out += self.B[worker, j] * self.problem.gradient(version, theta, self.parts[j])
+        out = None
+        for j, coef in self.terms[worker]:
+            grad = self.problem.gradient(version, theta, self.parts[j])
+            if out is None:
+                out = grad.copy() if coef == 1.0 else coef * grad
+            elif coef == 1.0:
+                out += grad
+            else:
+                out += coef * grad
+        assert out is not None  # every worker holds at least one partition
         return out
 
     def combine(self, results: list[Result]) -> np.ndarray:
