@@ -338,9 +338,8 @@ class Cluster:
 
     def _close(self, task: int, outcome: str) -> None:
         self.tasks.set_outcome(task, outcome)
-        self.tasks.end[task] = self.env.now
+        self.tasks.end[task] = self.last_activity = self.env.now
         self.thetas.pop(task, None)
-        self.last_activity = self.env.now
         if outcome == "lost":  # the worker never hears from the master again
             self.gone.add(self.tasks.worker[task])
 
@@ -348,9 +347,8 @@ class Cluster:
 
     def _deliver(self, task: int, worker: int) -> None:
         del self.running[worker]
-        self.last_activity = self.env.now
+        self.tasks.end[task] = self.last_activity = self.env.now
         self.deliveries_since_step += 1
-        self.tasks.end[task] = self.env.now
         theta = self.thetas.pop(task)
         scheme = self.scheme
         result = Result(worker, task, self.tasks.version[task], scheme.compute, theta)

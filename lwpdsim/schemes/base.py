@@ -166,7 +166,9 @@ class PartitionScheme(Scheme):
             total += r.message
         for r in results:
             rows += self.part_rows[r.worker]
-        total *= self.problem.n_rows / rows
+        scale = self.problem.n_rows / rows
+        if scale != 1.0:  # every partition in: the sum is the full gradient already
+            total *= scale
         return total
 
 
@@ -180,6 +182,6 @@ class KRule(PartitionScheme):
         values["K"] = as_int(values["K"], f"{prefix}.K", lo=1, hi=n)
         return values
 
-    @property
-    def K(self) -> int:
-        return int(self.p["K"])
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.K = int(self.p["K"])

@@ -16,6 +16,7 @@ class WaitForFastest(PartitionScheme):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.inbox: dict[int, Result] = {}
+        self.everyone = tuple(range(self.n))
 
     def needed(self) -> int:
         raise NotImplementedError
@@ -35,8 +36,8 @@ class WaitForFastest(PartitionScheme):
         return Decision(
             step=self.combine(used),
             used=used,
-            cancel=[w for w in range(self.n) if w not in arrived],
-            restart=list(range(self.n)),
+            cancel=[w for w in self.everyone if w not in arrived],
+            restart=self.everyone,
         )
 
     def on_recover(self, worker: int) -> Decision:
