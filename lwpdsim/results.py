@@ -119,13 +119,20 @@ class RunResult:
         )
 
 
+def _outcome_counts(outcome: pd.Series) -> dict[str, int]:
+    if isinstance(outcome.dtype, pd.CategoricalDtype):  # as runs make it: count the codes
+        cats = outcome.cat.categories
+        return dict(zip(cats, np.bincount(outcome.cat.codes, minlength=len(cats)), strict=True))
+    return {str(k): int(v) for k, v in outcome.value_counts().items()}
+
+
 def summarize(updates: pd.DataFrame, tasks: pd.DataFrame, **extra: Any) -> dict[str, Any]:
     """Headline numbers of a run from its tables (plus ``extra`` fields, e.g. status)."""
     losses = updates["loss"].to_numpy(dtype=float)
     finite = losses[np.isfinite(losses)]
     n_updates = int(updates["update"].iloc[-1])
     times = updates["time"].to_numpy(dtype=float)
-    counts = tasks["outcome"].value_counts()
+    counts = _outcome_counts(tasks["outcome"])
     status = extra.pop("status")
     summary: dict[str, Any] = {
         "status": status,
