@@ -5,6 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+#: The six rules with parameters that suit tiny()'s 8 workers.
+SIX_RULES: list[dict[str, Any]] = [
+    {"name": "sync"},
+    {"name": "ksync", "K": 6},
+    {"name": "kasync", "K": 4},
+    {"name": "kbatchasync", "K": 4},
+    {"name": "gc", "s": 1},
+    {"name": "lwpd", "k": 4, "t": 2},
+]
+
 
 def tiny(schemes: list[dict[str, Any]], **over: Any) -> dict[str, Any]:
     """A raw scenario on a tiny least-squares problem (fast gradients), no communication cost and

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import tiny
+from helpers import SIX_RULES, tiny
 from matplotlib.colors import to_rgba
 from scipy import stats
 
@@ -18,14 +18,7 @@ from lwpdsim.analysis import data, plots
 from lwpdsim.cli import main
 from lwpdsim.latency import expected_order_statistic, from_spec
 
-SIX = [
-    {"name": "sync"},
-    {"name": "ksync", "K": 6},
-    {"name": "kasync", "K": 4},
-    {"name": "kbatchasync", "K": 4},
-    {"name": "gc", "s": 1},
-    {"name": "lwpd", "k": 4, "t": 2},
-]
+SIX = SIX_RULES
 SMALL_MODEL = {"samples": 60, "features": 3}
 EXP = {"dist": "exponential", "rate": 1.0}  # tiny()'s latency
 

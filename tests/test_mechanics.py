@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import tiny
+from helpers import SIX_RULES, tiny
 
 import lwpdsim
 from lwpdsim.cluster import TaskTable
@@ -102,17 +102,7 @@ def test_a_cancelled_transfer_frees_the_shared_link_at_once() -> None:
 
 def test_shared_link_carries_one_message_at_a_time() -> None:
     # random compute times and all six rules: completed transfers never overlap on the link
-    raw = tiny(
-        [
-            {"name": "sync"},
-            {"name": "ksync", "K": 5},
-            {"name": "kasync", "K": 3},
-            {"name": "kbatchasync", "K": 3},
-            {"name": "gc", "s": 1},
-            {"name": "lwpd", "k": 4, "t": 2},
-        ],
-        train={"max_updates": 40},
-    )
+    raw = tiny(SIX_RULES, train={"max_updates": 40})
     raw["cluster"]["network"] = {"bandwidth": 400.0, "shared_master_link": True}
     bw = 400.0
     for label, res in run(raw).items():
