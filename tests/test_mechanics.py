@@ -46,6 +46,11 @@ def test_task_table_grows_past_a_block_with_fresh_records() -> None:
     assert df["outcome"][3] == "used" and df["outcome"][n - 1] == "cancelled"
     assert (df["outcome"][4 : n - 1] == "unfinished").all()
     assert df["outcome"][n] == ""  # added after close_open: still open
+    # the frame is a copy: the columns can still grow, and growing them leaves it alone
+    for _ in range(TaskTable._BLOCK):
+        t.add(worker=0, version=0, now=-1.0, units=1.0, nbytes=8)
+    assert len(t) == n + 1 + TaskTable._BLOCK and len(df) == n + 1
+    assert (df["start"] >= 0).all()
 
 
 def test_long_run_records_every_task_once() -> None:
