@@ -45,15 +45,22 @@ class Problem:
     def n_params(self) -> int:
         return int(self.model.n_params)
 
-    def gradient(self, version: int, theta: np.ndarray, rows: slice) -> np.ndarray:
+    def gradient(
+        self, version: int, theta: np.ndarray, rows: slice, *, share: bool = True
+    ) -> np.ndarray:
         """Gradient of the training rows ``rows`` at ``theta``, normalised by the full row count, so
-        the gradients of a partition of the rows sum to the full mean gradient. Cached by version."""
+        the gradients of a partition of the rows sum to the full mean gradient.
+
+        With ``share`` (the default) results are cached by version and rows, for rules whose tasks
+        can ask for the same gradient; ``share=False`` skips the cache (keeping gradients nobody
+        asks for again costs memory traffic)."""
         key = (version, rows.start or 0, rows.stop if rows.stop is not None else self._rows)
         cache = self._cache
-        hit = cache.get(key)
-        if hit is not None:
-            cache.move_to_end(key)
-            return hit
+        if share:
+            hit = cache.get(key)
+            if hit is not None:
+                cache.move_to_end(key)
+                return hit
         if theta.shape != self._theta_shape:
             raise ValueError(f"theta must have shape {self._theta_shape}, not {theta.shape}")
         start = time.perf_counter()
@@ -62,9 +69,10 @@ class Problem:
         self.gradient_evaluations += 1
         self.gradient_rows += key[2] - key[1]
         grad.setflags(write=False)
-        cache[key] = grad
-        if len(cache) > self.cache_size:
-            cache.popitem(last=False)
+        if share:
+            cache[key] = grad
+            if len(cache) > self.cache_size:
+                cache.popitem(last=False)
         return grad
 
     def evaluate(self, theta: np.ndarray) -> dict[str, float]:

@@ -170,3 +170,23 @@ def test_a_step_of_the_wrong_shape_stops_the_run_with_an_error(monkeypatch) -> N
     assert "stepped with shape" in res.summary["message"]
     assert res.summary["updates"] == 0
     assert not math.isnan(res.summary["sim_time"])
+
+
+def test_rules_that_skip_the_gradient_cache_never_need_it() -> None:
+    # failures with recovery make workers restart at a version they already worked on; still, a
+    # rule declaring reuses_gradients = False computes each used result once and nothing else
+    failures = [
+        {"worker": 1, "at": 2.0, "recover": 6.0},
+        {"worker": 4, "at": 3.5, "recover": 4.0},
+        {"worker": 6, "at": 9.0, "recover": 15.0},
+    ]
+    rules = [{"name": "sync"}, {"name": "ksync", "K": 5}, {"name": "kasync", "K": 3}]
+    for rule in rules:
+        assert REGISTRY[rule["name"]].reuses_gradients is False
+    raw = tiny(rules, cluster={"failures": failures}, train={"max_updates": 60})
+    for label, res in run(raw).items():
+        t = res.tasks
+        used = t[t["outcome"] == "used"]
+        assert res.summary["gradient_evaluations"] == len(used) > 0, label
+        assert not used.duplicated(["worker", "version"]).any(), label
+        assert (t["outcome"] == "failed").sum() >= 1, label

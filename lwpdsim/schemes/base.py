@@ -149,13 +149,19 @@ class Scheme:
 class PartitionScheme(Scheme):
     """A rule over n data partitions, worker w computing the gradient of partition w."""
 
+    #: Whether two results can need the gradient of one partition at one version (then the
+    #: problem's cache computes it once). Rules that never ask twice set False and skip the cache.
+    reuses_gradients: ClassVar[bool] = True
+
     def __init__(self, params: Mapping[str, Any], n: int, problem: Problem, **kw: Any) -> None:
         super().__init__(params, n, problem, **kw)
         self.parts = partition(problem.n_rows, n)
         self.part_rows = [p.stop - p.start for p in self.parts]
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
-        return self.problem.gradient(version, theta, self.parts[worker])
+        return self.problem.gradient(
+            version, theta, self.parts[worker], share=self.reuses_gradients
+        )
 
     def estimate(self, results: list[Result]) -> np.ndarray:
         """Full-gradient estimate from partition gradients: their sum rescaled by the rows covered

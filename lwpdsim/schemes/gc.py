@@ -54,15 +54,11 @@ class GradientCoding(WaitForFastest):
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
         # Partition gradients come from the problem's cache: FRC workers of one group share them.
-        out = None
+        out = None  # never added to in place: the cached gradients are shared
         for j, coef in self.terms[worker]:
             grad = self.problem.gradient(version, theta, self.parts[j])
-            if out is None:
-                out = grad.copy() if coef == 1.0 else coef * grad
-            elif coef == 1.0:
-                out += grad
-            else:
-                out += coef * grad
+            term = grad if coef == 1.0 else coef * grad
+            out = term if out is None else out + term
         assert out is not None  # every worker holds at least one partition
         return out
 

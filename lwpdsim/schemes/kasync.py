@@ -11,6 +11,7 @@ from .base import Decision, KRule, Result
 class KAsync(KRule):
     name = "kasync"
     summary = "step after K distinct workers return (stale results included); only those K restart"
+    reuses_gradients = False  # a worker never computes twice at one version
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)

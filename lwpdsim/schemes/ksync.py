@@ -9,6 +9,7 @@ from .waiting import WaitForFastest
 class KSync(WaitForFastest, KRule):
     name = "ksync"
     summary = "wait for the fastest K of n, cancel the rest, all restart"
+    reuses_gradients = False  # a worker never computes twice at one version
 
     def needed(self) -> int:
         return self.K

@@ -8,6 +8,7 @@ from .waiting import WaitForFastest
 class Sync(WaitForFastest):
     name = "sync"
     summary = "wait for all n workers, then step with the full gradient"
+    reuses_gradients = False  # a worker never computes twice at one version
 
     def needed(self) -> int:
         return self.n
