@@ -17,13 +17,16 @@ def best_of(repeats: int, fn: Callable[[], Any]) -> tuple[float, Any]:
     return best, value
 
 
-def best_of_pair(
+def paired_times(
     repeats: int, first: Callable[[], Any], second: Callable[[], Any]
-) -> tuple[float, float]:
-    """The smallest wall times of ``first`` and ``second`` over ``repeats`` rounds, the two called
-    alternately, so that a slow spell of the machine hits both sides alike."""
-    best_first = best_second = float("inf")
+) -> tuple[float, float, float]:
+    """Time ``first`` and ``second`` alternately for ``repeats`` rounds. Returns the best time of
+    each and the median over rounds of the ratio first / second: each round's two timings are taken
+    seconds apart, so a slow spell of the machine hits both, and the median ignores the rounds it
+    hit unevenly."""
+    firsts, seconds = [], []
     for _ in range(repeats):
-        best_first = min(best_first, best_of(1, first)[0])
-        best_second = min(best_second, best_of(1, second)[0])
-    return best_first, best_second
+        firsts.append(best_of(1, first)[0])
+        seconds.append(best_of(1, second)[0])
+    ratios = sorted(a / b for a, b in zip(firsts, seconds, strict=True))
+    return min(firsts), min(seconds), ratios[len(ratios) // 2]

@@ -190,3 +190,25 @@ def test_rules_that_skip_the_gradient_cache_never_need_it() -> None:
         assert res.summary["gradient_evaluations"] == len(used) > 0, label
         assert not used.duplicated(["worker", "version"]).any(), label
         assert (t["outcome"] == "failed").sum() >= 1, label
+
+
+@pytest.mark.parametrize(("construction", "n", "s"), [("frc", 6, 2), ("crc", 7, 3)])
+def test_gc_messages_are_the_coded_sums_and_equal_rows_share_one(
+    construction: str, n: int, s: int
+) -> None:
+    data = load_dataset("iris", rng=np.random.default_rng(0))
+    model = make_model("softmax", data)
+    problem = Problem(model, data)
+    params = REGISTRY["gc"].resolve_params({"s": s, "construction": construction}, n, "gc")
+    gc = REGISTRY["gc"](params, n, problem, rng=np.random.default_rng(5))
+    theta = np.random.default_rng(2).standard_normal(model.n_params)
+    X, y, N = data.X_train, data.y_train, data.n_train
+    grads = [model.gradient(theta, X[p], y[p], total_rows=N) for p in gc.parts]
+    msgs = [gc.compute(w, 0, theta) for w in range(n)]
+    for w in range(n):
+        np.testing.assert_allclose(msgs[w], gc.B[w] @ np.array(grads), rtol=1e-12, atol=1e-15)
+        for v in range(n):
+            same_row = np.array_equal(gc.B[w], gc.B[v])
+            assert (msgs[w] is msgs[v]) == same_row or w == v
+    assert problem.gradient_evaluations == n  # each partition gradient computed once
+    assert len(set(gc.twin)) == (n // (s + 1) if construction == "frc" else n)

@@ -33,6 +33,7 @@ __all__ = [
     "EXHAUSTIVE_MAX_N",
     "Run",
     "backproject",
+    "backproject_rows",
     "code_matrix",
     "collapse",
     "describe",
@@ -187,7 +188,16 @@ def backproject(
         raise DecodingError("backproject needs at least one message, got none")
     if scale is None:
         scale = k / idx.size  # n / (R m) with R = n / k
-    return scale * (c[idx].T @ m)
+    return backproject_rows(c, idx, m, scale)
+
+
+def backproject_rows(
+    c: np.ndarray, rows: np.ndarray, messages: np.ndarray, scale: float
+) -> np.ndarray:
+    """:func:`backproject` without its input checks, for callers that hold a float64 code matrix,
+    an integer array of rows and a ``(len(rows), L)`` float64 array of messages (the LWPD rule,
+    once per update)."""
+    return scale * (c[rows].T @ messages)
 
 
 def _structure(c: np.ndarray) -> tuple[int, int, int]:

@@ -44,6 +44,11 @@ class GradientCoding(WaitForFastest):
             [(int(j), float(self.B[w, j])) for j in row] for w, row in enumerate(self.support)
         ]
         self._decoders: dict[tuple[int, ...], np.ndarray] = {}
+        # Workers with equal rows of B (an FRC group) send equal messages: the first of them
+        # stands for all, and its message at a version is computed once.
+        first: dict[bytes, int] = {}
+        self.twin = [first.setdefault(self.B[w].tobytes(), w) for w in range(self.n)]
+        self._messages: dict[tuple[int, int], np.ndarray] = {}
 
     def units(self, worker: int) -> float:
         # Both "work" and "rows" charge the s + 1 partitions a worker computes.
@@ -53,13 +58,19 @@ class GradientCoding(WaitForFastest):
         return self.n - self.s
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
-        # Partition gradients come from the problem's cache: FRC workers of one group share them.
-        out = None  # never added to in place: the cached gradients are shared
+        key = (version, self.twin[worker])
+        out = self._messages.get(key)
+        if out is not None:
+            return out
+        # Partition gradients come from the problem's cache: CRC workers overlap in partitions.
         for j, coef in self.terms[worker]:
             grad = self.problem.gradient(version, theta, self.parts[j])
             term = grad if coef == 1.0 else coef * grad
-            out = term if out is None else out + term
+            out = term if out is None else out + term  # never in place: grads are shared
         assert out is not None  # every worker holds at least one partition
+        if len(self._messages) >= 2 * self.n:  # messages of old versions are not asked again
+            self._messages.clear()
+        self._messages[key] = out
         return out
 
     def combine(self, results: list[Result]) -> np.ndarray:

@@ -100,9 +100,12 @@ class LWPD(Scheme):
             if len(self.buffer) < self.every:
                 return Decision(restart=restart)
             used, self.buffer = self.buffer, []
-            slots = code.backproject(
-                self.C, [r.worker for r in used], np.stack([r.message for r in used])
+            rows = np.array([r.worker for r in used], dtype=np.intp)
+            msgs = (
+                used[0].message[None, :] if len(used) == 1 else np.stack([r.message for r in used])
             )
+            # the default scale of code.backproject: k / M, unbiased for uniformly random arrivals
+            slots = code.backproject_rows(self.C, rows, msgs, self.k / len(used))
             return Decision(step=self._step_from(slots), used=used, restart=restart)
         if self.decoder == "group":
             return self._on_group(result, restart)
