@@ -151,7 +151,7 @@ class PartitionScheme(Scheme):
 
     #: Whether two results can need the gradient of one partition at one version (then the
     #: problem's cache computes it once). Rules that never ask twice set False and skip the cache.
-    reuses_gradients: ClassVar[bool] = True
+    reuses_gradients: bool = True
 
     def __init__(self, params: Mapping[str, Any], n: int, problem: Problem, **kw: Any) -> None:
         super().__init__(params, n, problem, **kw)

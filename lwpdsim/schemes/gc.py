@@ -48,7 +48,10 @@ class GradientCoding(WaitForFastest):
         # stands for all, and its message at a version is computed once.
         first: dict[bytes, int] = {}
         self.twin = [first.setdefault(self.B[w].tobytes(), w) for w in range(self.n)]
-        self._messages: dict[tuple[int, int], np.ndarray] = {}
+        self._messages: dict[int, np.ndarray] = {}  # twin -> its message at _messages_version
+        self._messages_version = -1
+        # FRC groups hold disjoint partitions, so only CRC's overlapping supports reuse gradients
+        self.reuses_gradients = self.p["construction"] == "crc"
 
     def units(self, worker: int) -> float:
         # Both "work" and "rows" charge the s + 1 partitions a worker computes.
@@ -58,19 +61,17 @@ class GradientCoding(WaitForFastest):
         return self.n - self.s
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
-        key = (version, self.twin[worker])
-        out = self._messages.get(key)
+        if version != self._messages_version:  # rules that wait only read the current version
+            self._messages, self._messages_version = {}, version
+        out = self._messages.get(self.twin[worker])
         if out is not None:
             return out
-        # Partition gradients come from the problem's cache: CRC workers overlap in partitions.
         for j, coef in self.terms[worker]:
-            grad = self.problem.gradient(version, theta, self.parts[j])
+            grad = self.problem.gradient(version, theta, self.parts[j], share=self.reuses_gradients)
             term = grad if coef == 1.0 else coef * grad
             out = term if out is None else out + term  # never in place: grads are shared
         assert out is not None  # every worker holds at least one partition
-        if len(self._messages) >= 2 * self.n:  # messages of old versions are not asked again
-            self._messages.clear()
-        self._messages[key] = out
+        self._messages[self.twin[worker]] = out
         return out
 
     def combine(self, results: list[Result]) -> np.ndarray:
