@@ -123,9 +123,6 @@ class TaskTable:
         codes[codes == 0] = _OUTCOME_CODE[outcome]
         del codes  # release the buffer, so that the column may grow again
 
-    def is_used(self, task: int) -> bool:
-        return self.outcome[task] == _USED
-
     def frame(self) -> pd.DataFrame:
         """The tasks table (outcomes as a categorical column of names)."""
         n = self.size

@@ -524,7 +524,7 @@ def _numbers(spec: Mapping[str, Any], params: tuple[_Param, ...]) -> dict[str, f
 
 @functools.lru_cache(maxsize=128)
 def _scipy_model(name: str, params: tuple[tuple[str, float], ...]) -> ScipyLatency:
-    """One frozen scipy model per distinct spec: freezing costs ~0.5 ms, and a model is immutable
+    """One frozen scipy model per distinct spec: freezing costs ~0.3 ms, and a model is immutable
     (it draws only from the generator it is given)."""
     values = dict(params)
     return ScipyLatency(name, values, _FAMILIES[name].build(values))

@@ -1,9 +1,10 @@
 """The learning problem the workers share: a model, its training data, and a gradient cache.
 
 Rules ask for the gradient of a range of training rows at a given parameter version. Identical
-requests (several workers holding one partition, LWPD workers sharing a data block) are computed once:
-results are cached by ``(version, rows)`` in a small least-recently-used table. Every computation is
-counted, so a run can report how many gradients it evaluated and how long they took.
+requests (GC workers whose partitions overlap, LWPD workers sharing a data block) are computed once:
+results are cached by ``(version, rows)`` in a small least-recently-used table. Rules that never
+ask twice pass ``share=False`` and skip it. Every computation is counted, so a run can report how
+many gradients it evaluated and how long they took.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def versions() -> dict[str, str]:
 
 
 @functools.cache
-def _versions() -> dict[str, str]:  # read once per process: reading package metadata takes ~10 ms
+def _versions() -> dict[str, str]:  # read once per process: reading package metadata takes 5-10 ms
     out = {"python": platform.python_version()}
     for name in TRACKED_PACKAGES:
         try:
