@@ -39,21 +39,22 @@ class Draws:
         return self.buf[w].pop()
 
 
-def simulated(rule: dict) -> tuple[np.ndarray, int]:
+def simulated(rule: dict, network: dict | None = None) -> tuple[np.ndarray, int]:
     raw = tiny([rule], train={"max_updates": UPDATES})
-    raw["cluster"] = {"workers": N, "latency": LATENCY}
+    raw["cluster"] = {"workers": N, "latency": LATENCY, "network": network or {}}
     sc = lwpdsim.load_scenario(raw)
     (res,) = lwpdsim.simulate(sc).values()
     assert res.status == "max_updates"
     return res.updates["time"].to_numpy()[1:], sc.seed
 
 
-def replay_waiting(seed: int, needed: int, units: float) -> list[float]:
+def replay_waiting(seed: int, needed: int, units: float, send=lambda t: t) -> list[float]:
     """Sync, K-sync and GC: every worker starts at each update; the step comes with the
-    ``needed``-th fastest; the rest are cancelled (their draws are spent all the same)."""
+    ``needed``-th fastest; the rest are cancelled (their draws are spent all the same). ``send``
+    maps the time a message leaves to the time it arrives."""
     draws, now, times = Draws(seed, N), 0.0, []
     for _ in range(UPDATES):
-        finish = sorted(now + units * draws.next(w) * 1.0 for w in range(N))
+        finish = sorted(send(send(now) + units * draws.next(w) * 1.0) for w in range(N))
         now = finish[needed - 1]
         times.append(now)
     return times
@@ -108,3 +109,15 @@ def test_waiting_rules_replay_exactly(rule: dict, needed: int, units: float) -> 
 def test_asynchronous_rules_replay_exactly(rule: dict, K: int, units: float, at_once: bool) -> None:
     times, seed = simulated(rule)
     assert times.tolist() == replay_async(seed, K, units, at_once)
+
+
+def test_messages_on_a_network_replay_exactly() -> None:
+    # every message of least squares on 4 features is 5 numbers of 4 bytes: 20 bytes
+    network = {"latency": 0.05, "bandwidth": 400.0, "itemsize": 4}
+
+    def send(t: float) -> float:
+        return t + 20 / 400.0 + 0.05  # serialisation, then latency, added in this order
+
+    times, seed = simulated({"name": "ksync", "K": 5}, network)
+    assert times.tolist() == replay_waiting(seed, 5, 1.0, send)
+    assert times.tolist() != replay_waiting(seed, 5, 1.0)
