@@ -181,22 +181,21 @@ def backproject(
     estimate unbiased when each arrival is a uniformly random row, because ``C^T C = R I``.
     """
     c = _matrix(C)
-    n, k = c.shape
-    idx = _workers(workers, n, distinct=False)
+    idx = _workers(workers, c.shape[0], distinct=False)
     m = _messages(messages, idx.size)
     if idx.size == 0:
         raise DecodingError("backproject needs at least one message, got none")
-    if scale is None:
-        scale = k / idx.size  # n / (R m) with R = n / k
     return backproject_rows(c, idx, m, scale)
 
 
 def backproject_rows(
-    c: np.ndarray, rows: np.ndarray, messages: np.ndarray, scale: float
+    c: np.ndarray, rows: np.ndarray, messages: np.ndarray, scale: float | None = None
 ) -> np.ndarray:
     """:func:`backproject` without its input checks, for callers that hold a float64 code matrix,
-    an integer array of rows and a ``(len(rows), L)`` float64 array of messages (the LWPD rule,
-    once per update)."""
+    a non-empty integer array of rows and a ``(len(rows), L)`` float64 array of messages (the LWPD
+    rule, once per update)."""
+    if scale is None:
+        scale = c.shape[1] / rows.size  # k / m = n / (R m) with R = n / k
     return scale * (c[rows].T @ messages)
 
 

@@ -104,8 +104,7 @@ class LWPD(Scheme):
             msgs = (
                 used[0].message[None, :] if len(used) == 1 else np.stack([r.message for r in used])
             )
-            # the default scale of code.backproject: k / M, unbiased for uniformly random arrivals
-            slots = code.backproject_rows(self.C, rows, msgs, self.k / len(used))
+            slots = code.backproject_rows(self.C, rows, msgs)
             return Decision(step=self._step_from(slots), used=used, restart=restart)
         if self.decoder == "group":
             return self._on_group(result, restart)
