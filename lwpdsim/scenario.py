@@ -483,8 +483,14 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     if "=" not in item:
         raise ScenarioError("--set", item, "KEY=VALUE, e.g. cluster.workers=16 or scheme.K=3")
     key, text = item.split("=", 1)
-    key = key.strip()
-    value = parse_value(text)
+    set_value(raw, key.strip(), parse_value(text), item)
+
+
+def set_value(raw: dict[str, Any], key: str, value: Any, item: str | None = None) -> None:
+    """Set ``key`` (a dotted path as in :func:`apply_override`) to ``value`` in a raw scenario dict,
+    in place: an override given as a value, never through text. ``item`` is what errors quote
+    (default ``KEY=VALUE``)."""
+    item = f"{key}={value!r}" if item is None else item
     parts = key.split(".")
     if not key or any(not p for p in parts):
         raise ScenarioError("--set", item, "KEY=VALUE with a dotted key, e.g. train.lr=0.1")

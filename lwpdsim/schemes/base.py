@@ -66,6 +66,7 @@ class Scheme:
     summary: ClassVar[str] = ""
     params: ClassVar[dict[str, Any]] = {}
     label_keys: ClassVar[tuple[str, ...]] = ()  # parameters always shown in the default label
+    color: ClassVar[str] = ""  # the rule's colour in figures ("": a spare colour is given)
 
     # ----------------------------------------------------------------- configuration
 

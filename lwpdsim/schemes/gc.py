@@ -16,6 +16,7 @@ from .waiting import WaitForFastest
 
 class GradientCoding(WaitForFastest):
     name = "gc"
+    color = "#8c564b"
     summary = "gradient coding: wait for any n-s coded messages and decode the exact gradient"
     params: ClassVar[dict[str, Any]] = {"s": REQUIRED, "construction": "frc"}
 

@@ -10,6 +10,7 @@ from .base import Decision, KRule, Result
 
 class KAsync(KRule):
     name = "kasync"
+    color = "#2ca02c"
     summary = "step after K distinct workers return (stale results included); only those K restart"
     reuses_gradients = False  # a worker never computes twice at one version
 

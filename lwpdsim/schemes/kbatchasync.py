@@ -10,6 +10,7 @@ from .base import Decision, KRule, Result
 
 class KBatchAsync(KRule):
     name = "kbatchasync"
+    color = "#9467bd"
     summary = "step after every K results from any workers; a returning worker restarts at once"
 
     def __init__(self, *args: Any, **kw: Any) -> None:

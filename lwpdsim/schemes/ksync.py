@@ -8,6 +8,7 @@ from .waiting import WaitForFastest
 
 class KSync(WaitForFastest, KRule):
     name = "ksync"
+    color = "#ff7f0e"
     summary = "wait for the fastest K of n, cancel the rest, all restart"
     reuses_gradients = False  # a worker never computes twice at one version
 

@@ -23,6 +23,7 @@ DECODERS = ("backproject", "group", "lstsq")
 
 class LWPD(Scheme):
     name = "lwpd"
+    color = "#d62728"
     summary = "LWPD code C^(n,k,t): one compressed block per task, folded in as it arrives"
     params: ClassVar[dict[str, Any]] = {
         "k": REQUIRED,

@@ -7,6 +7,7 @@ from .waiting import WaitForFastest
 
 class Sync(WaitForFastest):
     name = "sync"
+    color = "#1f77b4"
     summary = "wait for all n workers, then step with the full gradient"
     reuses_gradients = False  # a worker never computes twice at one version
 
