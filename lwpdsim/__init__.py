@@ -6,9 +6,9 @@
 >>> results["sync"].summary["final_loss"]                             # doctest: +SKIP
 """
 
+from .config import Scenario, load_scenario
 from .errors import DecodingError, LwpdsimError, ScenarioError
 from .results import RunResult
-from .scenario import Scenario, load_scenario
 from .simulate import simulate
 from .sweep import run_sweep
 

@@ -19,7 +19,7 @@ RESULTS_MARKER = "summary.csv"
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .scenario import load_scenario
+    from .config import load_scenario
     from .sweep import is_sweep_file, plan_sweep
 
     bad = 0
@@ -99,8 +99,8 @@ def _prepare_out(out: Path, force: bool) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .analysis.plots import draw_run
     from .analysis.tables import format_summary, format_wall_split, summary_table
+    from .config import load_scenario
     from .results import safe_name
-    from .scenario import load_scenario
     from .simulate import simulate
 
     scenario = load_scenario(args.file, overrides=args.set)

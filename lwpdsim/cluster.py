@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from .config import Scenario
 from .errors import LwpdsimError
 from .latency import LatencyModel
 from .problem import Problem
 from .results import OUTCOMES
-from .scenario import Scenario
 from .schemes.base import Decision, Result, Scheme
 
 #: Why a run stopped.

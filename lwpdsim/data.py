@@ -9,7 +9,6 @@ only when one of its datasets is loaded, because importing it costs about two se
 from __future__ import annotations
 
 import csv
-import difflib
 import itertools
 import math
 import numbers
@@ -20,26 +19,35 @@ from typing import Any
 
 import numpy as np
 
+from lwpdsim.config.validate import is_number, suggest
 from lwpdsim.errors import ScenarioError
 
-#: Built-in dataset names; anything else must be a path ending in ``.npz`` or ``.csv``.
-DATASETS: tuple[str, ...] = (
-    "synthetic_regression",
-    "synthetic_classification",
-    "digits",
-    "breast_cancer",
-    "wine",
-    "iris",
-    "diabetes",
-)
+#: The learning task each built-in dataset poses (``classification``: binary or multiclass by its
+#: number of classes). Any other dataset name must be a path ending in ``.npz`` or ``.csv``.
+DATASET_TASKS: dict[str, str] = {
+    "synthetic_regression": "regression",
+    "synthetic_classification": "classification",
+    "digits": "multiclass",
+    "breast_cancer": "binary",
+    "wine": "multiclass",
+    "iris": "multiclass",
+    "diabetes": "regression",
+}
 
-#: scikit-learn loader function of each bundled dataset, and whether its target is a class label.
-_BUNDLED: dict[str, tuple[str, bool]] = {
-    "digits": ("load_digits", True),
-    "breast_cancer": ("load_breast_cancer", True),
-    "wine": ("load_wine", True),
-    "iris": ("load_iris", True),
-    "diabetes": ("load_diabetes", False),
+#: Built-in dataset names.
+DATASETS: tuple[str, ...] = tuple(DATASET_TASKS)
+
+#: The built-in datasets a scenario may name: all but ``diabetes``, which only :func:`load_dataset`
+#: loads.
+SCENARIO_DATASETS: tuple[str, ...] = tuple(name for name in DATASETS if name != "diabetes")
+
+#: scikit-learn loader function of each bundled dataset.
+_BUNDLED: dict[str, str] = {
+    "digits": "load_digits",
+    "breast_cancer": "load_breast_cancer",
+    "wine": "load_wine",
+    "iris": "load_iris",
+    "diabetes": "load_diabetes",
 }
 
 #: A user file whose labels are integers with at most this many distinct values is a classification task.
@@ -151,8 +159,7 @@ def load_dataset(
         X, y = _synthetic_classification(rng, samples, features, classes, noise)
         is_class, n_classes = True, int(classes)
     else:
-        close = difflib.get_close_matches(name, DATASETS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = suggest(name, DATASETS, ignore_case=False)
         raise ScenarioError("model.dataset", name, _known_names_text() + hint)
 
     X = np.asarray(X, dtype=np.float64)
@@ -201,8 +208,12 @@ def _check_int(value: Any, field: str, low: int, allowed: str) -> int:
 
 def _check_real(value: Any, field: str, low: float, high: float | None, allowed: str) -> float:
     """Accept a finite real ``low <= value`` (and ``value < high`` when ``high`` is given)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and value >= low and (high is None or value < high)
+    ok = (
+        is_number(value)
+        and math.isfinite(value)
+        and value >= low
+        and (high is None or value < high)
+    )
     if not ok:
         raise ScenarioError(field, value, allowed)
     return float(value)
@@ -270,9 +281,8 @@ def _synthetic_classification(
 def _load_bundled(name: str) -> tuple[np.ndarray, np.ndarray, bool]:
     import sklearn.datasets
 
-    loader, is_class = _BUNDLED[name]
-    X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
-    return X, y, is_class
+    X, y = getattr(sklearn.datasets, _BUNDLED[name])(return_X_y=True)
+    return X, y, DATASET_TASKS[name] != "regression"
 
 
 def _file_error(value: str, allowed: str) -> ScenarioError:

@@ -50,10 +50,11 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from scipy import stats
 
 from .analysis import data, plots
+from .config import Scenario, load_scenario, read_toml
+from .config.validate import as_bool, as_choice, as_float, as_int, as_list, as_str, check_keys
 from .errors import LwpdsimError, ScenarioError
 from .latency import from_spec
 from .results import RunResult, json_ready, versions
-from .scenario import Scenario, load_scenario, read_toml
 from .simulate import simulate
 from .sweep import (
     SweepPlan,
@@ -64,7 +65,6 @@ from .sweep import (
     plan_sweep,
     run_updates,
 )
-from .validation import as_bool, as_choice, as_float, as_int, as_list, as_str, check_keys
 
 KINDS = ("compare", "timeline", "intervals")
 #: Step-size selection rules: name -> what it does (quoted in the index).
@@ -1408,7 +1408,7 @@ def select_specs(
         return specs
     for name in only:
         if name not in names:
-            from .validation import suggest
+            from .config.validate import suggest
 
             raise ScenarioError(
                 "--only", name, f"a spec name{suggest(name, names)}: {', '.join(names)}"

@@ -10,17 +10,25 @@ sense when the rows are one data block).
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from abc import ABC, abstractmethod
 
 import numpy as np
 
+from lwpdsim.config.validate import suggest
 from lwpdsim.data import Dataset
 from lwpdsim.errors import ScenarioError
 
+#: The tasks (see :data:`lwpdsim.data.DATASET_TASKS`) each model kind can learn.
+MODEL_TASKS: dict[str, tuple[str, ...]] = {
+    "least_squares": ("regression",),
+    "logistic": ("binary",),
+    "softmax": ("binary", "multiclass"),
+    "mlp": ("regression", "binary", "multiclass"),
+}
+
 #: Model kinds accepted by :func:`make_model`.
-MODELS: tuple[str, ...] = ("least_squares", "logistic", "softmax", "mlp")
+MODELS: tuple[str, ...] = tuple(MODEL_TASKS)
 
 _LINEAR_INIT_SCALE = 0.01
 
@@ -403,8 +411,7 @@ class MLP(Model):
 def make_model(kind: str, dataset: Dataset, *, hidden: int = 32) -> Model:
     """Build the model ``kind`` sized for ``dataset``; reject kinds that do not fit its task."""
     if kind not in MODELS:
-        close = difflib.get_close_matches(str(kind), MODELS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = suggest(kind, MODELS, ignore_case=False)
         raise ScenarioError("model.kind", kind, f"one of {', '.join(map(repr, MODELS))}{hint}")
     p, task = dataset.n_features, dataset.task
     if kind == "least_squares":

@@ -13,13 +13,13 @@ from threadpoolctl import threadpool_limits
 
 from . import latency as latency_models
 from .cluster import UPDATE_COLUMNS, Cluster
+from .config import Scenario, SchemeSpec
 from .data import Dataset, load_dataset
 from .errors import ScenarioError
 from .models import make_model
 from .problem import Problem
 from .results import RunResult, summarize, versions
 from .rng import Streams
-from .scenario import Scenario, SchemeSpec
 from .schemes import REGISTRY
 
 

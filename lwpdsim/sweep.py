@@ -56,11 +56,11 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from .config import Scenario, load_scenario, parse_value, read_toml
+from .config.validate import as_bool, as_int, as_str, check_keys, suggest
 from .errors import ScenarioError
 from .results import json_ready, versions
-from .scenario import Scenario, load_scenario, parse_value, read_toml
 from .simulate import simulate
-from .validation import as_bool, as_int, as_str, check_keys, suggest
 
 SWEEP_KEYS = (
     "base",
@@ -627,7 +627,7 @@ def run_id(scenario: Scenario, replicate: int) -> str:
 
 
 def _toml_value(value: Any, where: str) -> str:
-    """``value`` as TOML text that :func:`lwpdsim.scenario.parse_value` reads back to it."""
+    """``value`` as TOML text that :func:`lwpdsim.config.parse_value` reads back to it."""
     text = _toml_text(value, where)
     if parse_value(text) != value:
         raise ScenarioError(where, value, "a value that TOML can write and read back")

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from lwpdsim.data import DATASETS, Dataset, load_dataset, partition
+from lwpdsim.data import DATASET_TASKS, DATASETS, Dataset, load_dataset, partition
 from lwpdsim.errors import ScenarioError
 
 
@@ -62,6 +62,7 @@ def test_bundled_datasets(name):
     )
     assert data.n_train + data.n_test == rows
     assert data.n_test == round(0.2 * rows) and data.has_test
+    assert DATASET_TASKS[name] == task  # the table scenarios check model kinds against
     check_types(data)
     check_standardised(data)
     if task != "regression":

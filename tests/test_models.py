@@ -7,7 +7,16 @@ import pytest
 
 from lwpdsim.data import Dataset
 from lwpdsim.errors import ScenarioError
-from lwpdsim.models import MLP, MODELS, LeastSquares, Logistic, Model, Softmax, make_model
+from lwpdsim.models import (
+    MLP,
+    MODEL_TASKS,
+    MODELS,
+    LeastSquares,
+    Logistic,
+    Model,
+    Softmax,
+    make_model,
+)
 
 ROWS = 23  # not a multiple of the partition counts used below
 
@@ -308,3 +317,16 @@ def test_wrong_shapes_and_empty_rows():
         model.loss(theta, X[:0], y[:0])
     # an empty share of a sum contributes nothing
     np.testing.assert_array_equal(model.gradient(theta, X[:0], y[:0], total_rows=5), 0.0)
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_model_tasks_table_matches_make_model(kind: str) -> None:
+    """Scenarios reject a model kind by MODEL_TASKS; make_model must accept exactly those tasks."""
+    for task, n_classes in (("regression", 0), ("binary", 2), ("multiclass", 3)):
+        data = toy_dataset(task, n_classes)
+        if task in MODEL_TASKS[kind]:
+            assert isinstance(make_model(kind, data), Model)
+        else:
+            with pytest.raises(ScenarioError) as info:
+                make_model(kind, data)
+            assert info.value.field == "model.kind"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from lwpdsim.config import ClusterSpec, load_scenario, set_value
+from lwpdsim.config.validate import HINT_AFTER_LIST, suggest
 from lwpdsim.errors import ScenarioError
-from lwpdsim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -210,3 +213,61 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as e:
         load_scenario(tmp_path / "missing.toml")
     assert "missing.toml" in str(e.value)
+
+
+def test_cluster_spec_is_the_resolved_cluster_table() -> None:
+    sc = load_scenario(base())
+    assert isinstance(sc.cluster, ClusterSpec)
+    assert sc.cluster.worker_slowdown() == (1.0,) * 8
+
+
+def test_set_value_sets_a_value_without_reading_text() -> None:
+    raw = base()
+    set_value(raw, "cluster.slowdown", [1.0] * 7 + [3.0])
+    set_value(raw, "scheme.lr", 0.25)
+    sc = load_scenario(raw)
+    assert sc.cluster.slowdown[-1] == 3.0 and {s.lr for s in sc.schemes} == {0.25}
+    raw = base()
+    set_value(raw, "cluster.workers", "8")  # a string stays a string: not read as TOML
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(raw)
+    assert e.value.field == "cluster.workers" and e.value.value == "8"
+    with pytest.raises(ScenarioError) as e:
+        set_value(base(), "scheme.lrr", 3)
+    assert e.value.field == "scheme.lrr" and "did you mean 'lr'" in e.value.allowed
+    with pytest.raises(ScenarioError) as e:
+        set_value(base(), "cluster..workers", 3)
+    assert e.value.value == "cluster..workers=3"  # errors quote KEY=VALUE by default
+
+
+def test_suggest_is_the_one_did_you_mean_hint() -> None:
+    assert suggest("wokers", ["workers", "latency"]) == " (did you mean 'workers'?)"
+    assert suggest("WORKERS", ["workers"]) == " (did you mean 'workers'?)"
+    assert suggest("WORKERS", ["workers"], ignore_case=False) == ""
+    assert suggest("qqqq", ["workers"]) == ""
+    assert suggest("sh", ["rate", "shift"]) == ""  # too short to be close ...
+    hint = suggest("sh", ["rate", "shift"], hint=HINT_AFTER_LIST, abbreviations=True)
+    assert hint == "; did you mean 'shift'?"  # ... but it abbreviates 'shift'
+    assert suggest(3, ["3x"]) == " (did you mean '3x'?)"  # a non-string is compared as text
+
+
+def test_every_module_imports_first_without_a_cycle() -> None:
+    """config.validate is used by the latency models, datasets, model kinds and rules, and the
+    config parser uses them: whichever module is imported first, no import cycle breaks."""
+    code = """
+import importlib, pathlib, sys, types
+root = pathlib.Path(sys.argv[1])
+names = sorted(".".join(p.relative_to(root.parent).with_suffix("").parts) for p in root.rglob("*.py"))
+for name in (n.removesuffix(".__init__") for n in names):
+    for key in [k for k in sys.modules if k.split(".")[0] == "lwpdsim"]:
+        del sys.modules[key]
+    package = types.ModuleType("lwpdsim")
+    package.__path__ = [str(root)]
+    sys.modules["lwpdsim"] = package  # lwpdsim/__init__ does not run: `name` is imported first
+    importlib.import_module(name)
+"""
+    root = Path(__file__).resolve().parent.parent / "lwpdsim"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -11,8 +11,8 @@ import pytest
 from helpers import tiny
 
 import lwpdsim
+from lwpdsim.config import load_scenario
 from lwpdsim.results import OUTCOMES
-from lwpdsim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 

@@ -23,8 +23,8 @@ from lwpdsim.analysis.sweep_plots import (
     replot_sweep,
 )
 from lwpdsim.cli import main
+from lwpdsim.config import parse_value
 from lwpdsim.errors import ScenarioError
-from lwpdsim.scenario import parse_value
 
 BASE = """
 name = "sweepbase"

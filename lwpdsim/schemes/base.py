@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..config.validate import REQUIRED, as_int, check_keys, get
 from ..data import partition
 from ..problem import Problem
-from ..validation import REQUIRED, as_int, check_keys, get
 
 
 @dataclass(eq=False, slots=True)

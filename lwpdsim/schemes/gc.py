@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..codes import gradient_coding as code
+from ..config.validate import REQUIRED, as_choice, as_int
 from ..errors import ScenarioError
-from ..validation import REQUIRED, as_choice, as_int
 from .base import Result
 from .waiting import WaitForFastest
 

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..codes import lwpd as code
+from ..config.validate import REQUIRED, as_choice, as_int
 from ..data import partition
 from ..errors import ScenarioError
-from ..validation import REQUIRED, as_choice, as_int
 from .base import Decision, Result, Scheme
 
 DECODERS = ("backproject", "group", "lstsq")

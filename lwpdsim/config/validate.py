@@ -1,16 +1,23 @@
-"""Small checks that turn raw TOML values into typed ones, or raise a ScenarioError naming the field.
+"""The validation kit: checks that turn raw TOML values into typed ones, or raise a ScenarioError
+naming the field, and the one did-you-mean hint of the whole package.
 
-Field paths are dotted (``cluster.latency.rate``); every error says what is allowed.
+Field paths are dotted (``cluster.latency.rate``); every error says what is allowed. This module
+imports nothing of lwpdsim but :mod:`lwpdsim.errors`, so every layer (latency models, datasets,
+models, update rules, scenarios, sweeps) can use it without an import cycle.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable, Mapping
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from .errors import ScenarioError
+import numpy as np
+
+from ..errors import ScenarioError
 
 #: Marker for a parameter that has no default.
 REQUIRED: Any = object()
@@ -20,11 +27,33 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """A ``" (did you mean 'x'?)"`` hint, or the empty string."""
-    by_lower = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1, cutoff=0.6)
-    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
+#: The hint's wording after an "unknown key" or a list of choices in parentheses (the default).
+HINT = " (did you mean {!r}?)"
+#: The hint's wording after a list that ends the sentence: ``"...; did you mean 'x'?"``.
+HINT_AFTER_LIST = "; did you mean {!r}?"
+
+
+def suggest(
+    word: Any,
+    choices: Iterable[str],
+    *,
+    hint: str = HINT,
+    ignore_case: bool = True,
+    abbreviations: bool = False,
+) -> str:
+    """A did-you-mean ``hint`` naming the choice closest to ``word``, or the empty string.
+
+    The closest choice is the best ``difflib`` match (similarity >= 0.6), compared ignoring case
+    unless ``ignore_case`` is false; with ``abbreviations``, when nothing is that close, the first
+    choice that ``word`` abbreviates (is a prefix of).
+    """
+    text = str(word)
+    fold: Callable[[str], str] = str.lower if ignore_case else str
+    by_key = {fold(c): c for c in choices}
+    close = difflib.get_close_matches(fold(text), list(by_key), n=1, cutoff=0.6)
+    if not close and abbreviations:
+        close = [c for c in by_key if text and c.startswith(fold(text))][:1]
+    return hint.format(by_key[close[0]]) if close else ""
 
 
 def check_keys(table: Any, allowed: Iterable[str], prefix: str) -> Mapping[str, Any]:
@@ -130,3 +159,37 @@ def _bounds_text(lo: int | None, hi: int | None) -> str:
     if hi is not None:
         return f" <= {hi}"
     return ""
+
+
+# --- number rules: a finite number meeting a condition, errors saying "..., not a str" ---------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a numeric parameter must be: the text saying so and the test of a finite float."""
+
+    allowed: str
+    ok: Callable[[float], bool]
+
+
+REAL = Rule("a finite number", lambda x: True)
+POSITIVE = Rule("a finite number > 0", lambda x: x > 0)
+NONNEGATIVE = Rule("a finite number >= 0", lambda x: x >= 0)
+AT_LEAST_ONE = Rule("a finite number >= 1", lambda x: x >= 1)
+PROBABILITY = Rule("a number in [0, 1]", lambda x: 0 <= x <= 1)
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number (numpy scalars included), booleans excluded."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def as_number(value: Any, field: str, rule: Rule) -> float:
+    """A finite real number obeying ``rule``, as a float; a non-number's error names its type."""
+    if not is_number(value):
+        kind = "a bool" if isinstance(value, bool | np.bool_) else f"a {type(value).__name__}"
+        raise ScenarioError(field, value, f"{rule.allowed}, not {kind}")
+    x = float(value)
+    if not math.isfinite(x) or not rule.ok(x):
+        raise ScenarioError(field, value, rule.allowed)
+    return x

@@ -1,9 +1,10 @@
-"""Scenarios: the schema, its defaults, validation with field-named errors, and overrides.
+"""Loading scenarios: read a TOML file (or take a dict), apply overrides, validate every section.
 
-A scenario is a TOML file (or a dict with the same shape). :func:`load_scenario` validates it into a
-frozen, fully defaulted :class:`Scenario`; every problem raises one :class:`ScenarioError` naming the
-file, the field, the value and what is allowed. ``KEY=VALUE`` overrides (``cluster.workers=16``,
-``scheme.K=3``, ``schemes[1].lr=0.05``) go through the same validation.
+:func:`load_scenario` validates a scenario into a frozen, fully defaulted
+:class:`~lwpdsim.config.scenario.Scenario`; every problem raises one :class:`ScenarioError` naming
+the file, the field, the value and what is allowed. The lists of latency models, model kinds,
+datasets and update rules come from the modules that implement them (imported when a scenario is
+parsed, since those modules use :mod:`lwpdsim.config.validate` themselves).
 """
 
 from __future__ import annotations
@@ -13,14 +14,22 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import latency as latency_models
-from .errors import ScenarioError
-from .schemes import REGISTRY
-from .validation import (
+from ..errors import ScenarioError
+from .overrides import apply_override
+from .scenario import (
+    SCHEME_COMMON_KEYS,
+    ClusterSpec,
+    Failure,
+    ModelSpec,
+    Network,
+    Scenario,
+    SchemeSpec,
+    Train,
+)
+from .validate import (
     REQUIRED,
     as_bool,
     as_choice,
@@ -33,27 +42,11 @@ from .validation import (
     suggest,
 )
 
-#: Bundled dataset names and the learning task each one poses (files are checked when loaded).
-DATASET_TASKS: dict[str, str] = {
-    "synthetic_regression": "regression",
-    "synthetic_classification": "classification",
-    "digits": "multiclass",
-    "breast_cancer": "binary",
-    "wine": "multiclass",
-    "iris": "multiclass",
-}
-MODEL_KINDS = ("least_squares", "logistic", "softmax", "mlp")
-#: The tasks each model kind can learn.
-MODEL_TASKS: dict[str, tuple[str, ...]] = {
-    "least_squares": ("regression",),
-    "logistic": ("binary",),
-    "softmax": ("binary", "multiclass"),
-    "mlp": ("regression", "binary", "multiclass"),
-}
 #: How a task's work units are counted (see ``docs``/SCHEMES.md): ``work`` charges each rule for the
 #: fraction of a full gradient it computes, ``rows`` for the data rows it touches, ``unit`` one unit.
 COST_MODELS = ("work", "rows", "unit")
 
+#: The keys each table of a scenario may have.
 TOP_KEYS = ("name", "seed", "description", "cluster", "model", "schemes", "train")
 CLUSTER_KEYS = ("workers", "latency", "network", "slowdown", "stragglers", "failures", "cost")
 NETWORK_KEYS = ("latency", "bandwidth", "itemsize", "shared_master_link", "loss", "retry_after")
@@ -68,132 +61,9 @@ MODEL_KEYS = (
     "noise",
     "label_noise",
 )
-SCHEME_COMMON_KEYS = ("name", "label", "lr")
 TRAIN_KEYS = ("lr", "max_updates", "max_time", "target_loss", "eval_every")
+#: The latency table of a scenario that has none.
 DEFAULT_LATENCY = {"dist": "shifted_exponential", "shift": 1.0, "rate": 1.0}
-
-
-@dataclass(frozen=True)
-class Network:
-    """Links between the master and each worker: ``latency + bytes / bandwidth`` per message."""
-
-    latency: float = 0.0
-    bandwidth: float = math.inf  # bytes per simulated second
-    itemsize: int = 4  # bytes per element (4 = float32)
-    shared_master_link: bool = False  # messages to and from the master queue on one link
-    loss: float = 0.0  # probability that a message is dropped
-    retry_after: float = math.inf  # a dropped message is re-sent after this long (inf: never)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Worker ``worker`` goes down at time ``at`` and, if ``recover`` is set, comes back then."""
-
-    worker: int
-    at: float
-    recover: float | None = None
-
-
-@dataclass(frozen=True)
-class Cluster:
-    workers: int
-    latency: Mapping[str, Any]  # canonical latency spec (see lwpdsim.latency)
-    network: Network
-    slowdown: tuple[float, ...]  # per-worker multiplier of compute time (1 = nominal)
-    stragglers: tuple[int, ...]  # persistent stragglers ...
-    straggler_factor: float  # ... whose compute time is multiplied by this
-    failures: tuple[Failure, ...]
-    cost: str
-
-    def worker_slowdown(self) -> tuple[float, ...]:
-        """Effective compute-time multiplier of each worker (slowdown times straggler factor)."""
-        return tuple(
-            s * (self.straggler_factor if w in self.stragglers else 1.0)
-            for w, s in enumerate(self.slowdown)
-        )
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    kind: str
-    dataset: str
-    hidden: int
-    test_fraction: float
-    samples: int
-    features: int
-    classes: int
-    noise: float
-    label_noise: float = 0.0  # fraction of classification labels redrawn uniformly at random
-
-
-@dataclass(frozen=True)
-class SchemeSpec:
-    """One update rule to run: its registry name, a unique label, its step size and parameters."""
-
-    name: str
-    label: str
-    lr: float
-    params: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Train:
-    lr: float
-    max_updates: int
-    max_time: float
-    target_loss: float | None
-    eval_every: int
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A fully validated, fully defaulted scenario."""
-
-    name: str
-    seed: int
-    description: str
-    cluster: Cluster
-    model: ModelSpec
-    schemes: tuple[SchemeSpec, ...]
-    train: Train
-    source: str | None = field(default=None, compare=False)
-    base_dir: str | None = field(default=None, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved scenario as plain TOML/JSON-friendly data (infinity written as "inf")."""
-        raw = asdict(self)
-        raw.pop("source")
-        raw.pop("base_dir")
-        cluster = raw["cluster"]
-        cluster["latency"] = dict(self.cluster.latency)
-        cluster["stragglers"] = {
-            "workers": list(self.cluster.stragglers),
-            "factor": self.cluster.straggler_factor,
-        }
-        del cluster["straggler_factor"]
-        cluster["slowdown"] = list(cluster["slowdown"])
-        cluster["failures"] = [
-            {k: v for k, v in f.items() if v is not None} for f in cluster["failures"]
-        ]
-        raw["schemes"] = [
-            {"name": s.name, "label": s.label, "lr": s.lr, **dict(s.params)} for s in self.schemes
-        ]
-        if raw["train"]["target_loss"] is None:
-            del raw["train"]["target_loss"]
-        return _inf_to_text(raw)
-
-
-def _inf_to_text(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _inf_to_text(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_inf_to_text(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    return value
-
-
-# --------------------------------------------------------------------------- loading
 
 
 def load_scenario(
@@ -258,12 +128,14 @@ def parse_scenario(
     return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
 
 
-def _parse_cluster(raw: Any, base_dir: str | None) -> Cluster:
+def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
+    from ..latency import from_spec
+
     check_keys(raw, CLUSTER_KEYS, "cluster")
     n = as_int(get(raw, "workers", 8, "cluster"), "cluster.workers", lo=1)
     spec = get(raw, "latency", DEFAULT_LATENCY, "cluster")
     try:
-        model = latency_models.from_spec(spec, base_dir=Path(base_dir) if base_dir else None)
+        model = from_spec(spec, base_dir=Path(base_dir) if base_dir else None)
     except ScenarioError as err:
         raise err.with_prefix("cluster.latency") from None
     net = check_keys(get(raw, "network", {}, "cluster"), NETWORK_KEYS, "cluster.network")
@@ -335,7 +207,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> Cluster:
                 )
         failures.append(Failure(worker, at, recover))
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
-    return Cluster(
+    return ClusterSpec(
         workers=n,
         latency=model.spec,
         network=network,
@@ -348,14 +220,17 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> Cluster:
 
 
 def _parse_model(raw: Any) -> ModelSpec:
+    from ..data import DATASET_TASKS, SCENARIO_DATASETS
+    from ..models import MODELS
+
     check_keys(raw, MODEL_KEYS, "model")
-    kind = as_choice(get(raw, "kind", "softmax", "model"), "model.kind", MODEL_KINDS)
+    kind = as_choice(get(raw, "kind", "softmax", "model"), "model.kind", MODELS)
     dataset = as_str(get(raw, "dataset", "digits", "model"), "model.dataset")
-    if dataset not in DATASET_TASKS and not dataset.endswith((".npz", ".csv")):
+    if dataset not in SCENARIO_DATASETS and not dataset.endswith((".npz", ".csv")):
         raise ScenarioError(
             "model.dataset",
             dataset,
-            f"one of {', '.join(DATASET_TASKS)}{suggest(dataset, DATASET_TASKS)}, "
+            f"one of {', '.join(SCENARIO_DATASETS)}{suggest(dataset, SCENARIO_DATASETS)}, "
             "or a path to a .npz (arrays X, y) or .csv (last column the label) file",
         )
     classes = as_int(get(raw, "classes", 3, "model"), "model.classes", lo=2)
@@ -387,10 +262,12 @@ def _parse_model(raw: Any) -> ModelSpec:
 
 def _check_model_fits(kind: str, task: str | None) -> None:
     """Reject model kinds that cannot learn the dataset's task (files are checked when loaded)."""
+    from ..models import MODEL_TASKS
+
     if task is None:
         return
     if task not in MODEL_TASKS[kind]:
-        fitting = [k for k in MODEL_KINDS if task in MODEL_TASKS[k]]
+        fitting = [k for k, tasks in MODEL_TASKS.items() if task in tasks]
         raise ScenarioError(
             "model.kind", kind, f"a model for a {task} dataset: {', '.join(fitting)}"
         )
@@ -415,6 +292,8 @@ def _parse_train(raw: Any) -> Train:
 
 
 def _parse_schemes(raw: Any, n: int, default_lr: float) -> tuple[SchemeSpec, ...]:
+    from ..schemes import REGISTRY
+
     if raw is None:
         raise ScenarioError(
             "schemes",
@@ -458,92 +337,3 @@ def _parse_schemes(raw: Any, n: int, default_lr: float) -> tuple[SchemeSpec, ...
                 f"schemes[{i}].label", label, "a label different from the other schemes' labels"
             )
     return tuple(specs)
-
-
-# --------------------------------------------------------------------------- overrides
-
-_PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
-
-
-def parse_value(text: str) -> Any:
-    """Read an override's value as a TOML value (``3``, ``0.5``, ``true``, ``[1, 2]``, ``"x"``),
-    falling back to the bare text (so ``model.dataset=wine`` works)."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text.strip()
-
-
-def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Apply one ``KEY=VALUE`` override to a raw scenario dict, in place.
-
-    ``scheme.KEY`` sets KEY on every scheme that has that parameter (or ``lr``/``label``);
-    ``schemes[i].KEY`` sets it on scheme i only. Other keys are dotted paths into the tables.
-    """
-    if "=" not in item:
-        raise ScenarioError("--set", item, "KEY=VALUE, e.g. cluster.workers=16 or scheme.K=3")
-    key, text = item.split("=", 1)
-    set_value(raw, key.strip(), parse_value(text), item)
-
-
-def set_value(raw: dict[str, Any], key: str, value: Any, item: str | None = None) -> None:
-    """Set ``key`` (a dotted path as in :func:`apply_override`) to ``value`` in a raw scenario dict,
-    in place: an override given as a value, never through text. ``item`` is what errors quote
-    (default ``KEY=VALUE``)."""
-    item = f"{key}={value!r}" if item is None else item
-    parts = key.split(".")
-    if not key or any(not p for p in parts):
-        raise ScenarioError("--set", item, "KEY=VALUE with a dotted key, e.g. train.lr=0.1")
-    if parts[0] == "scheme":
-        _override_all_schemes(raw, parts[1:], value, item)
-        return
-    node: Any = raw
-    for depth, part in enumerate(parts):
-        match = _PATH_PART.match(part)
-        if not match:
-            raise ScenarioError("--set", item, "a dotted key such as cluster.latency.rate")
-        name, index = match.group(1), match.group(2)
-        last = depth == len(parts) - 1
-        if index is not None:
-            seq = node.get(name) if isinstance(node, dict) else None
-            if not isinstance(seq, list) or int(index) >= len(seq):
-                size = len(seq) if isinstance(seq, list) else 0
-                raise ScenarioError(
-                    ".".join(parts[: depth + 1]), key, f"an index from 0 to {size - 1}"
-                )
-            if last:
-                seq[int(index)] = value
-            else:
-                node = seq[int(index)]
-            continue
-        if not isinstance(node, dict):
-            raise ScenarioError(".".join(parts[:depth]), node, "a table, to set a key inside it")
-        if last:
-            node[name] = value
-        else:
-            node = node.setdefault(name, {})
-
-
-def _override_all_schemes(raw: dict[str, Any], rest: list[str], value: Any, item: str) -> None:
-    if len(rest) != 1:
-        raise ScenarioError("--set", item, "scheme.KEY=VALUE, e.g. scheme.K=3")
-    key = rest[0]
-    schemes = raw.get("schemes")
-    if not isinstance(schemes, list) or not schemes:
-        raise ScenarioError("--set", item, "a scenario with at least one [[schemes]] table")
-    hit = False
-    for scheme in schemes:
-        if not isinstance(scheme, dict):
-            continue
-        cls = REGISTRY.get(scheme.get("name", ""))
-        if key in SCHEME_COMMON_KEYS[1:] or (cls is not None and key in cls.params):
-            scheme[key] = value
-            hit = True
-    if not hit:
-        known = sorted({*SCHEME_COMMON_KEYS[1:], *(k for c in REGISTRY.values() for k in c.params)})
-        raise ScenarioError(
-            f"scheme.{key}",
-            value,
-            f"a parameter of one of this scenario's schemes{suggest(key, known)}; "
-            f"parameters: {', '.join(known)}",
-        )

@@ -1,0 +1,141 @@
+"""The resolved scenario: frozen, fully defaulted dataclasses, and their plain-data form.
+
+:func:`lwpdsim.config.load_scenario` builds a :class:`Scenario`; :meth:`Scenario.to_dict` writes it
+back as TOML/JSON-friendly data that loads into an equal scenario.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
+SCHEME_COMMON_KEYS = ("name", "label", "lr")
+
+
+@dataclass(frozen=True)
+class Network:
+    """Links between the master and each worker: ``latency + bytes / bandwidth`` per message."""
+
+    latency: float = 0.0
+    bandwidth: float = math.inf  # bytes per simulated second
+    itemsize: int = 4  # bytes per element (4 = float32)
+    shared_master_link: bool = False  # messages to and from the master queue on one link
+    loss: float = 0.0  # probability that a message is dropped
+    retry_after: float = math.inf  # a dropped message is re-sent after this long (inf: never)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Worker ``worker`` goes down at time ``at`` and, if ``recover`` is set, comes back then."""
+
+    worker: int
+    at: float
+    recover: float | None = None
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The simulated cluster as the scenario describes it: workers, their speeds, links, failures."""
+
+    workers: int
+    latency: Mapping[str, Any]  # canonical latency spec (see lwpdsim.latency)
+    network: Network
+    slowdown: tuple[float, ...]  # per-worker multiplier of compute time (1 = nominal)
+    stragglers: tuple[int, ...]  # persistent stragglers ...
+    straggler_factor: float  # ... whose compute time is multiplied by this
+    failures: tuple[Failure, ...]
+    cost: str
+
+    def worker_slowdown(self) -> tuple[float, ...]:
+        """Effective compute-time multiplier of each worker (slowdown times straggler factor)."""
+        return tuple(
+            s * (self.straggler_factor if w in self.stragglers else 1.0)
+            for w, s in enumerate(self.slowdown)
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model to train and the dataset it learns from."""
+
+    kind: str
+    dataset: str
+    hidden: int
+    test_fraction: float
+    samples: int
+    features: int
+    classes: int
+    noise: float
+    label_noise: float = 0.0  # fraction of classification labels redrawn uniformly at random
+
+
+@dataclass(frozen=True)
+class SchemeSpec:
+    """One update rule to run: its registry name, a unique label, its step size and parameters."""
+
+    name: str
+    label: str
+    lr: float
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Train:
+    """When training stops and how often it is evaluated; ``lr`` is the schemes' default step."""
+
+    lr: float
+    max_updates: int
+    max_time: float
+    target_loss: float | None
+    eval_every: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A fully validated, fully defaulted scenario."""
+
+    name: str
+    seed: int
+    description: str
+    cluster: ClusterSpec
+    model: ModelSpec
+    schemes: tuple[SchemeSpec, ...]
+    train: Train
+    source: str | None = field(default=None, compare=False)
+    base_dir: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as plain TOML/JSON-friendly data (infinity written as "inf")."""
+        raw = asdict(self)
+        raw.pop("source")
+        raw.pop("base_dir")
+        cluster = raw["cluster"]
+        cluster["latency"] = dict(self.cluster.latency)
+        cluster["stragglers"] = {
+            "workers": list(self.cluster.stragglers),
+            "factor": self.cluster.straggler_factor,
+        }
+        del cluster["straggler_factor"]
+        cluster["slowdown"] = list(cluster["slowdown"])
+        cluster["failures"] = [
+            {k: v for k, v in f.items() if v is not None} for f in cluster["failures"]
+        ]
+        raw["schemes"] = [
+            {"name": s.name, "label": s.label, "lr": s.lr, **dict(s.params)} for s in self.schemes
+        ]
+        if raw["train"]["target_loss"] is None:
+            del raw["train"]["target_loss"]
+        return _inf_to_text(raw)
+
+
+def _inf_to_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _inf_to_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_inf_to_text(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return value

@@ -1,0 +1,177 @@
+"""Building latency models from a scenario's latency table (:func:`from_spec`), with every
+parameter checked by the rules of :mod:`lwpdsim.config.validate`.
+
+Errors are :class:`~lwpdsim.errors.ScenarioError` whose ``field`` is relative to the table
+(``"rate"``, ``"base.rate"``, ``"file"``); the caller adds the prefix, e.g.
+``err.with_prefix("cluster.latency")``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config.validate import (
+    AT_LEAST_ONE,
+    HINT_AFTER_LIST,
+    POSITIVE,
+    PROBABILITY,
+    as_number,
+    suggest,
+)
+from ..errors import ScenarioError
+from .families import FAMILIES, Param
+from .models import (
+    DISTRIBUTIONS,
+    BimodalLatency,
+    ConstantLatency,
+    EmpiricalLatency,
+    LatencyModel,
+    ScipyLatency,
+)
+from .traces import read_trace
+
+_CONSTANT_VALUE = Param("value", 1.0, POSITIVE)
+_BIMODAL_P = Param("p", 0.1, PROBABILITY)
+_BIMODAL_FACTOR = Param("factor", 10.0, AT_LEAST_ONE)
+_DEFAULT_BASE: dict[str, Any] = {"dist": "constant", "value": 1.0}
+_EMPIRICAL_SCALE = Param("scale", 1.0, POSITIVE)
+
+_KEYS: dict[str, tuple[str, ...]] = {
+    **{name: tuple(p.name for p in fam.params) for name, fam in FAMILIES.items()},
+    "constant": ("value",),
+    "bimodal": ("p", "factor", "base"),
+    "empirical": ("file", "column", "scale", "samples"),
+}
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING = _Missing()
+
+
+def _hint(word: str, choices: tuple[str, ...]) -> str:
+    """A "; did you mean 'x'?" hint: the closest choice ignoring case, else one it abbreviates."""
+    return suggest(word, choices, hint=HINT_AFTER_LIST, abbreviations=True)
+
+
+def _param(spec: Mapping[str, Any], param: Param) -> float:
+    """The value of numeric parameter ``param`` in ``spec`` (or its default), checked by its rule."""
+    return as_number(spec.get(param.name, param.default), param.name, param.rule)
+
+
+def _numbers(spec: Mapping[str, Any], params: tuple[Param, ...]) -> dict[str, float]:
+    return {p.name: _param(spec, p) for p in params}
+
+
+@functools.lru_cache(maxsize=128)
+def _scipy_model(name: str, params: tuple[tuple[str, float], ...]) -> ScipyLatency:
+    """One frozen scipy model per distinct spec: freezing costs ~0.3 ms, and a model is immutable
+    (it draws only from the generator it is given)."""
+    values = dict(params)
+    return ScipyLatency(name, values, FAMILIES[name].build(values))
+
+
+def from_spec(spec: Mapping[str, Any], *, base_dir: Path | None = None) -> LatencyModel:
+    """Build a latency model from a latency table such as ``{dist = "exponential", rate = 2.0}``.
+
+    Missing parameters take their defaults (see :data:`DISTRIBUTIONS` and the module docs); a trace
+    file of an ``empirical`` model is resolved against ``base_dir`` when it is relative. Raises
+    :class:`ScenarioError` naming the offending key (relative to the table) for any invalid input.
+    """
+    if not isinstance(spec, Mapping):
+        raise ScenarioError("", spec, 'a table such as {dist = "exponential", rate = 1.0}')
+    name = _dist_name(spec.get("dist", _MISSING))
+    known = _KEYS[name]
+    for key in spec:
+        if key == "dist":
+            continue
+        if not isinstance(key, str) or key not in known:
+            hint = _hint(key, known) if isinstance(key, str) else ""
+            allowed = f"not a key of the {name} model; known keys: {', '.join(known)}{hint}"
+            raise ScenarioError(str(key), spec[key], allowed)
+
+    if name == "constant":
+        return ConstantLatency(_param(spec, _CONSTANT_VALUE))
+    if name == "bimodal":
+        return _bimodal(spec, base_dir)
+    if name == "empirical":
+        return _empirical(spec, base_dir)
+
+    params = _numbers(spec, FAMILIES[name].params)
+    try:
+        model = _scipy_model(name, tuple(params.items()))
+        mean = model.mean
+    except OverflowError:
+        mean = math.inf
+    if not (math.isfinite(mean) and mean > 0):
+        allowed = f"parameters giving a finite mean time > 0 (these give mean {mean!r})"
+        raise ScenarioError("", dict(spec), allowed)
+    return model
+
+
+def _dist_name(value: Any) -> str:
+    allowed = f"one of {', '.join(DISTRIBUTIONS)}"
+    if value is _MISSING:
+        raise ScenarioError("dist", value, f"required: {allowed}")
+    if not isinstance(value, str):
+        raise ScenarioError("dist", value, f"a string, {allowed}")
+    normal = value.strip().lower().replace("-", "_").replace(" ", "_")
+    if normal not in DISTRIBUTIONS:
+        raise ScenarioError("dist", value, allowed + _hint(normal, DISTRIBUTIONS))
+    return normal
+
+
+def _bimodal(spec: Mapping[str, Any], base_dir: Path | None) -> BimodalLatency:
+    p = _param(spec, _BIMODAL_P)
+    factor = _param(spec, _BIMODAL_FACTOR)
+    base_spec = spec.get("base", _DEFAULT_BASE)
+    if not isinstance(base_spec, Mapping):
+        raise ScenarioError("base", base_spec, 'a table such as {dist = "constant", value = 1.0}')
+    try:
+        base = from_spec(base_spec, base_dir=base_dir)
+    except ScenarioError as err:
+        raise err.with_prefix("base") from None
+    return BimodalLatency(base, p, factor)
+
+
+def _empirical(spec: Mapping[str, Any], base_dir: Path | None) -> EmpiricalLatency:
+    file = spec.get("file", _MISSING)
+    if isinstance(file, os.PathLike):
+        file = os.fspath(file)
+    if not isinstance(file, str) or not file.strip():
+        raise ScenarioError("file", file, "the path of a CSV file of recorded times (a string)")
+    column = spec.get("column", 0)
+    if isinstance(column, bool | np.bool_) or not isinstance(column, int | str):
+        raise ScenarioError("column", column, "a column name (string) or a 0-based index (int)")
+    if isinstance(column, int) and column < 0:
+        raise ScenarioError("column", column, "a 0-based column index >= 0, or a column name")
+    scale = _param(spec, _EMPIRICAL_SCALE)
+
+    path = Path(file).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    times = read_trace(path, column, file)
+
+    samples = spec.get("samples", _MISSING)
+    if samples is not _MISSING and (
+        isinstance(samples, bool) or not isinstance(samples, int) or samples != times.size
+    ):
+        raise ScenarioError(
+            "samples",
+            samples,
+            f"the number of times in {path} ({times.size}); omit it to accept the file as it is",
+        )
+    model = EmpiricalLatency(file, column, scale, times)
+    if not model.mean > 0:
+        raise ScenarioError("file", file, f"a trace with at least one time > 0 ({path} has none)")
+    return model
