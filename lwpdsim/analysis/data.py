@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,10 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ScenarioError
-from ..latency import LatencyModel, expected_order_statistic, from_spec
+from ..latency import from_spec
 from ..results import RunResult, safe_name
+from ..schemes import REGISTRY, Scheme
+from ..schemes.theory import IntervalTheory
 
 #: Phases of a task, in order: parameters travel to the worker, it computes, its message travels back.
 PHASES = ("download", "compute", "upload")
@@ -349,63 +350,6 @@ def update_intervals(result: RunResult | Sequence[RunResult]) -> np.ndarray:
     return np.concatenate(gaps) if gaps else np.empty(0)
 
 
-@dataclass(frozen=True)
-class IntervalTheory:
-    """What theory says about the time between updates of one run.
-
-    ``kind`` is ``"order_statistic"`` (the time is ``units * X_(j:n)``, the j-th smallest of n
-    i.i.d. compute times, with the CDF :meth:`cdf`) or ``"mean"`` (only the long-run mean is
-    known). :attr:`description` is the formula as text.
-    """
-
-    rule: str
-    kind: str
-    mean: float
-    n: int
-    j: int | None = None
-    units: float = 1.0
-    model: LatencyModel | None = None
-
-    @property
-    def factor(self) -> float:
-        """For ``kind == "mean"``: the mean as a multiple of E[X] / n."""
-        if self.model is None or not self.model.mean:
-            return math.nan
-        return self.mean * self.n / self.model.mean
-
-    @property
-    def description(self) -> str:
-        """The formula in plain text, e.g. ``2·X(7:8)`` or ``4·E[X]/8``."""
-        if self.has_cdf:
-            scale = "" if self.units == 1 else f"{self.units:g}·"
-            return f"{scale}X({self.j}:{self.n})"
-        return f"{self.factor:.4g}·E[X]/{self.n}"
-
-    @property
-    def mathtext(self) -> str:
-        """The formula for a matplotlib label, e.g. ``$2\\,X_{(7:8)}$``."""
-        if self.has_cdf:
-            scale = "" if self.units == 1 else f"{self.units:g}\\,"
-            return f"${scale}X_{{({self.j}:{self.n})}}$"
-        return f"${self.factor:.4g}\\,E[X]/{self.n}$"
-
-    @property
-    def has_cdf(self) -> bool:
-        return self.kind == "order_statistic"
-
-    @property
-    def continuous(self) -> bool:
-        """Whether the theoretical distribution is continuous (a KS test applies)."""
-        return self.has_cdf and self.model is not None and self.model.dist is not None
-
-    def cdf(self, x: Any) -> np.ndarray:
-        """P(T <= x) = P(Binomial(n, F(x / units)) >= j), elementwise."""
-        if not self.has_cdf or self.model is None or self.j is None:
-            raise ValueError(f"no theoretical distribution for {self.rule}, only its mean")
-        p = np.clip(np.asarray(self.model.cdf(np.asarray(x, dtype=float) / self.units)), 0, 1)
-        return np.asarray(stats.binom.sf(self.j - 1, self.n, p), dtype=float)
-
-
 def _as_float(value: Any) -> float:
     return float(value)  # accepts "inf" as saved in configs
 
@@ -429,25 +373,19 @@ def _homogeneous(cluster: Mapping[str, Any]) -> bool:
     )
 
 
-def _task_units(source: RunResult | Mapping[str, Any], entry: Mapping[str, Any], n: int) -> list:
-    """Work units of each worker's tasks: from the tasks table of a result, else from the cost
-    model of the scenario."""
+def _task_units(
+    source: RunResult | Mapping[str, Any],
+    rule: type[Scheme] | None,
+    entry: Mapping[str, Any],
+    n: int,
+) -> list[float]:
+    """Work units of each worker's tasks: from the tasks table of a result, else what ``rule``
+    charges under the scenario's cost model (one unit if the rule is unknown)."""
     if isinstance(source, RunResult) and len(source.tasks):
         per = source.tasks.groupby("worker")["units"].first()
         return [float(per.get(w, math.nan)) for w in range(n)]
     cost = scenario_config(source).get("cluster", {}).get("cost", "work")
-    rule = entry["name"]
-    if cost == "unit" or rule not in ("gc", "lwpd"):
-        return [1.0] * n
-    if rule == "gc":
-        return [float(entry["s"]) + 1.0] * n
-    k, t = int(entry["k"]), int(entry.get("t", 2))
-    if cost == "rows":
-        from ..codes.lwpd import code_matrix
-
-        C = code_matrix(n, k, t)
-        return [len({int(j) // t for j in np.flatnonzero(row)}) * n / (k // t) for row in C]
-    return [t * n / k] * n
+    return [1.0] * n if rule is None else rule.task_units(entry, n, cost)
 
 
 def interval_theory(
@@ -461,7 +399,8 @@ def interval_theory(
     ``source`` is a :class:`~lwpdsim.results.RunResult` or its ``config`` (``{"scheme": label,
     "scenario": {...}}``); ``label`` picks a scheme when ``source`` is a bare scenario dict.
     Theory needs i.i.d. compute times: no network cost (no latency, infinite bandwidth, no loss),
-    no slowdown, stragglers or failures, and equal work units on every worker:
+    no slowdown, stragglers or failures, and equal work units on every worker. The rule then says
+    what it is (:meth:`Scheme.interval_theory <lwpdsim.schemes.base.Scheme.interval_theory>`):
 
     - sync, ksync(K), gc(s): ``units * X_(j:n)`` with j = n, K, n - s;
     - kasync(K) with exponential compute times: X_(K:n) (memorylessness);
@@ -493,7 +432,8 @@ def theory_or_reason(
     if not _homogeneous(cluster):
         return None, "slowdown, stragglers or failures"
     n = int(cluster["workers"])
-    units_all = _task_units(source, entry, n)
+    rule = REGISTRY.get(str(entry["name"]))
+    units_all = _task_units(source, rule, entry, n)
     if not units_all or any(u != units_all[0] for u in units_all):
         return None, "unequal task sizes"
     units = float(units_all[0])
@@ -501,30 +441,10 @@ def theory_or_reason(
         model = from_spec(cluster["latency"], base_dir=Path(base_dir) if base_dir else None)
     except (ScenarioError, OSError):
         return None, "latency trace not found"
-    rule = str(entry["name"])
-    if rule in ("sync", "ksync", "gc") or (rule == "kasync" and _memoryless(model)):
-        j = {"sync": n, "gc": n - int(entry.get("s", 0))}.get(rule, int(entry.get("K", n)))
-        mean = units * float(expected_order_statistic(model, j, n))
-        return IntervalTheory(rule, "order_statistic", mean, n, j, units, model), ""
-    if rule == "kasync":
-        return None, "K-async needs exponential times"
-    if rule == "kbatchasync":
-        mean = int(entry["K"]) * units * model.mean / n
-        return IntervalTheory(rule, "mean", mean, n, units=units, model=model), ""
-    if rule == "lwpd":
-        every = int(entry.get("update_every", 1))
-        decoder = entry.get("decoder", "backproject")
-        if decoder == "backproject" or (decoder == "lstsq" and every == 1):
-            mean = every * units * model.mean / n
-            return IntervalTheory(rule, "mean", mean, n, units=units, model=model), ""
-        return None, f"decoder {decoder}"
-    return None, f"no theory for {rule}"
-
-
-def _memoryless(model: LatencyModel) -> bool:
-    return model.name == "exponential" or (
-        model.name == "shifted_exponential" and float(model.spec.get("shift", 0.0)) == 0.0
-    )
+    if rule is None:
+        return None, f"no theory for {entry['name']}"
+    theory = rule.interval_theory(entry, n, model, units)
+    return (theory, "") if isinstance(theory, IntervalTheory) else (None, theory)
 
 
 def interval_summary(

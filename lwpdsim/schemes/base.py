@@ -9,6 +9,11 @@ The protocol between the cluster (physics) and a rule (policy):
 3. The rule answers with a :class:`Decision`: an optional step (a full-gradient estimate, applied as
    ``theta -= lr * step``), the results that step used or that were thrown away, the running tasks to
    cancel, and the workers to send the (new) current parameters to.
+
+What analysis needs from a rule it asks the rule's class, since it works from a saved run's
+configuration: :meth:`Scheme.task_units` (what a task costs, the same numbers the cluster charges)
+and :meth:`Scheme.interval_theory` (the theory of the time between updates). Analysis never tests a
+rule's name.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import numpy as np
 
 from ..config.validate import REQUIRED, as_int, check_keys, get
 from ..data import partition
+from ..latency import LatencyModel
 from ..problem import Problem
+from .theory import IntervalTheory
 
 
 @dataclass(eq=False, slots=True)
@@ -58,8 +65,9 @@ class Scheme:
     """Base class of the update rules.
 
     Subclasses set :attr:`name`, :attr:`summary` and :attr:`params` (key -> default, or ``REQUIRED``),
-    override :meth:`check_params` to validate values against the number of workers ``n``, and
-    implement :meth:`units`, :meth:`compute` and :meth:`on_result`.
+    override :meth:`check_params` to validate values against the number of workers ``n``, implement
+    :meth:`compute` and :meth:`on_result`, and override :meth:`task_units` (if a task is not one
+    work unit) and :meth:`interval_theory` (if theory knows the time between updates).
     """
 
     name: ClassVar[str] = ""
@@ -67,6 +75,9 @@ class Scheme:
     params: ClassVar[dict[str, Any]] = {}
     label_keys: ClassVar[tuple[str, ...]] = ()  # parameters always shown in the default label
     color: ClassVar[str] = ""  # the rule's colour in figures ("": a spare colour is given)
+    #: Whether figures that compare several labels of this rule (e.g. LWPD's decoders) may give
+    #: each label a panel of its own, next to every other rule.
+    panel_per_label: ClassVar[bool] = False
 
     # ----------------------------------------------------------------- configuration
 
@@ -92,6 +103,33 @@ class Scheme:
         ]
         return f"{cls.name}({','.join(shown)})" if shown else cls.name
 
+    @classmethod
+    def param_or_default(cls, params: Mapping[str, Any], key: str) -> Any:
+        """``params[key]``, or the key's default when ``params`` (e.g. an older saved run's
+        configuration) lacks it."""
+        return params[key] if key in params or cls.params.get(key) is REQUIRED else cls.params[key]
+
+    # ----------------------------------------------------------------- what analysis reads
+    # Class methods: analysis has a saved configuration, not a live rule. ``params`` is the rule's
+    # resolved parameters (further keys, such as a saved entry's name, label and lr, are ignored).
+
+    @classmethod
+    def task_units(cls, params: Mapping[str, Any], n: int, cost: str) -> list[float]:
+        """Work units of one task of each of the ``n`` workers (1 unit = 1/n of a full-batch
+        gradient) under the cluster's cost model ``cost`` (``work``, ``rows`` or ``unit``). The
+        cluster charges exactly these, through :meth:`units`."""
+        return [1.0] * n
+
+    @classmethod
+    def interval_theory(
+        cls, params: Mapping[str, Any], n: int, model: LatencyModel, units: float
+    ) -> IntervalTheory | str:
+        """The theory of the time between updates when every task of the ``n`` workers costs
+        ``units`` and each unit's compute time is an i.i.d. draw of ``model`` (no network cost,
+        no slowdown, stragglers or failures: the caller checks these); or, when there is none, a
+        few words saying why."""
+        return f"no theory for {cls.name}"
+
     # ----------------------------------------------------------------- the protocol
 
     def __init__(
@@ -109,12 +147,15 @@ class Scheme:
         self.cost = cost
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.version = 0  # the master's current parameter version, kept in step by the cluster
+        self._units: list[float] | None = None
 
     # The cluster reads units() and the two message sizes once per worker, when a run starts.
 
     def units(self, worker: int) -> float:
-        """Work units of one task of ``worker`` (1 unit = 1/n of a full-batch gradient)."""
-        return 1.0
+        """Work units of one task of ``worker``: its entry of :meth:`task_units`."""
+        if self._units is None:
+            self._units = self.task_units(self.p, self.n, self.cost)
+        return self._units[worker]
 
     def upload_elements(self, worker: int) -> int:
         """Number of elements in ``worker``'s result message."""

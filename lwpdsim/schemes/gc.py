@@ -3,6 +3,7 @@ gradients, and the master decodes the exact full gradient from the first n - s t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,12 +55,14 @@ class GradientCoding(WaitForFastest):
         # FRC groups hold disjoint partitions, so only CRC's overlapping supports reuse gradients
         self.reuses_gradients = self.p["construction"] == "crc"
 
-    def units(self, worker: int) -> float:
-        # Both "work" and "rows" charge the s + 1 partitions a worker computes.
-        return 1.0 if self.cost == "unit" else float(self.support[worker].size)
+    @classmethod
+    def task_units(cls, params: Mapping[str, Any], n: int, cost: str) -> list[float]:
+        # Both "work" and "rows" charge the s + 1 partitions in the support of a row of B.
+        return [1.0 if cost == "unit" else float(int(params["s"]) + 1)] * n
 
-    def needed(self) -> int:
-        return self.n - self.s
+    @classmethod
+    def needed(cls, params: Mapping[str, Any], n: int) -> int:
+        return n - int(params["s"])
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
         if version != self._messages_version:  # rules that wait only read the current version

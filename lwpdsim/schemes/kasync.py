@@ -3,8 +3,11 @@ last step, stale results included. Returned workers wait; only they receive the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ..latency import LatencyModel
+from . import theory
 from .base import Decision, KRule, Result
 
 
@@ -13,6 +16,16 @@ class KAsync(KRule):
     color = "#2ca02c"
     summary = "step after K distinct workers return (stale results included); only those K restart"
     reuses_gradients = False  # a worker never computes twice at one version
+
+    @classmethod
+    def interval_theory(
+        cls, params: Mapping[str, Any], n: int, model: LatencyModel, units: float
+    ) -> theory.IntervalTheory | str:
+        # Only memoryless times make the n running tasks (of any age) race like fresh ones, so
+        # that the K-th result after a step comes at X_(K:n).
+        if not theory.memoryless(model):
+            return "K-async needs exponential times"
+        return theory.order_statistic(cls.name, model, n, int(params["K"]), units)
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)

@@ -3,8 +3,11 @@ returns takes the current parameters at once and never idles."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ..latency import LatencyModel
+from . import theory
 from .base import Decision, KRule, Result
 
 
@@ -12,6 +15,13 @@ class KBatchAsync(KRule):
     name = "kbatchasync"
     color = "#9467bd"
     summary = "step after every K results from any workers; a returning worker restarts at once"
+
+    @classmethod
+    def interval_theory(
+        cls, params: Mapping[str, Any], n: int, model: LatencyModel, units: float
+    ) -> theory.IntervalTheory | str:
+        # n workers never wait: in the long run a result arrives every units * E[X] / n
+        return theory.mean_only(cls.name, model, n, units, int(params["K"]))
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .base import KRule
 from .waiting import WaitForFastest
 
@@ -12,5 +15,6 @@ class KSync(WaitForFastest, KRule):
     summary = "wait for the fastest K of n, cancel the rest, all restart"
     reuses_gradients = False  # a worker never computes twice at one version
 
-    def needed(self) -> int:
-        return self.K
+    @classmethod
+    def needed(cls, params: Mapping[str, Any], n: int) -> int:
+        return int(params["K"])

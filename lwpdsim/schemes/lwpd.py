@@ -8,6 +8,7 @@ The construction and the three decoders are a reconstruction (see ``lwpdsim.code
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,6 +17,8 @@ from ..codes import lwpd as code
 from ..config.validate import REQUIRED, as_choice, as_int
 from ..data import partition
 from ..errors import ScenarioError
+from ..latency import LatencyModel
+from . import theory
 from .base import Decision, Result, Scheme
 
 DECODERS = ("backproject", "group", "lstsq")
@@ -32,6 +35,7 @@ class LWPD(Scheme):
         "update_every": 1,
     }
     label_keys = ("k", "t")
+    panel_per_label = True  # the decoders side by side
 
     @classmethod
     def check_params(cls, values: dict[str, Any], n: int, prefix: str) -> dict[str, Any]:
@@ -68,15 +72,32 @@ class LWPD(Scheme):
         self.runs_in: dict[int, dict[int, Result]] = {}  # group: codewords of incomplete runs
         self.decoded: list[np.ndarray] = []  # group: slots of complete runs since the last step
 
-    def units(self, worker: int) -> float:
-        if self.cost == "unit":
-            return 1.0
-        if self.cost == "rows":  # the rows of every data block the codeword touches
-            blocks = {int(j) // self.t for j in self.support[worker]}
-            return len(blocks) * self.n / self.q
-        return (
-            self.t * self.n / self.k
-        )  # t partials, each 1/q of the rows and 1/t of the parameters
+    @classmethod
+    def task_units(cls, params: Mapping[str, Any], n: int, cost: str) -> list[float]:
+        if cost == "unit":
+            return [1.0] * n
+        k, t = int(params["k"]), int(cls.param_or_default(params, "t"))
+        if cost == "rows":  # the rows of every data block the codeword touches
+            q = k // t
+            return [
+                len({int(j) // t for j in np.flatnonzero(row)}) * n / q
+                for row in code.code_matrix(n, k, t)
+            ]
+        return [t * n / k] * n  # t partials, each 1/q of the rows and 1/t of the parameters
+
+    @classmethod
+    def interval_theory(
+        cls, params: Mapping[str, Any], n: int, model: LatencyModel, units: float
+    ) -> theory.IntervalTheory | str:
+        # Workers never wait, so a step every `update_every` codewords comes, in the long run,
+        # every update_every * units * E[X] / n. The group decoder steps on complete runs, and
+        # lstsq with update_every > 1 drops a codeword that a newer one of its worker replaces
+        # before the step: their steps are not every `update_every` codewords.
+        every = int(cls.param_or_default(params, "update_every"))
+        decoder = cls.param_or_default(params, "decoder")
+        if decoder == "backproject" or (decoder == "lstsq" and every == 1):
+            return theory.mean_only(cls.name, model, n, units, every)
+        return f"decoder {decoder}"
 
     def upload_elements(self, worker: int) -> int:
         return self.block_len

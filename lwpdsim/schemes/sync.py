@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .waiting import WaitForFastest
 
 
@@ -11,5 +14,6 @@ class Sync(WaitForFastest):
     summary = "wait for all n workers, then step with the full gradient"
     reuses_gradients = False  # a worker never computes twice at one version
 
-    def needed(self) -> int:
-        return self.n
+    @classmethod
+    def needed(cls, params: Mapping[str, Any], n: int) -> int:
+        return n

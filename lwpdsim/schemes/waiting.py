@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from ..latency import LatencyModel
+from . import theory
 from .base import Decision, PartitionScheme, Result
 
 
@@ -13,13 +16,23 @@ class WaitForFastest(PartitionScheme):
     """Collect results computed at the current version until :meth:`needed` are in; then step with
     :meth:`combine`, cancel the tasks still running, and send every worker the new parameters."""
 
+    @classmethod
+    def needed(cls, params: Mapping[str, Any], n: int) -> int:
+        """How many of the ``n`` workers' results at the current version make a step."""
+        raise NotImplementedError
+
+    @classmethod
+    def interval_theory(
+        cls, params: Mapping[str, Any], n: int, model: LatencyModel, units: float
+    ) -> theory.IntervalTheory | str:
+        # every worker starts together and the step comes with the needed-th fastest
+        return theory.order_statistic(cls.name, model, n, cls.needed(params, n), units)
+
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.inbox: dict[int, Result] = {}
         self.everyone = tuple(range(self.n))
-
-    def needed(self) -> int:
-        raise NotImplementedError
+        self.wait_for = self.needed(self.p, self.n)
 
     def combine(self, results: list[Result]) -> np.ndarray:
         return self.estimate(results)
@@ -28,7 +41,7 @@ class WaitForFastest(PartitionScheme):
         if result.version != self.version or result.worker in self.inbox:
             return Decision(discarded=[result])
         self.inbox[result.worker] = result
-        if len(self.inbox) < self.needed():
+        if len(self.inbox) < self.wait_for:
             return Decision()
         used = list(self.inbox.values())
         self.inbox = {}
