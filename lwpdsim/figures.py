@@ -19,7 +19,7 @@ Three kinds:
 Every figure ``<name>_<figure>.png`` comes with ``<name>_<figure>.csv`` (the numbers it draws);
 ``<name>_runs.csv`` holds one row per (rule, step size, seed) run, ``<name>.json`` records the
 resolved spec and scenario, and ``README.md`` indexes every figure in the folder. Runs go through
-:func:`lwpdsim.sweep.execute_sweep`, so a spec's grid is validated like a sweep's before anything
+:func:`lwpdsim.sweep.run_tasks`, so a spec's grid is validated like a sweep's before anything
 runs and the numbers do not depend on the executor.
 """
 
