@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 import lwpdsim
-from lwpdsim.results import json_ready
+from lwpdsim.io.jsonable import json_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import lwpdsim
-from lwpdsim.sweep import execute_sweep
+from lwpdsim.sweep import SweepOptions, execute_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,19 +53,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for executor in ("serial", "processes", "dask"):
             started = time.perf_counter()
-            report = execute_sweep(
-                spec,
-                executor=executor,
-                max_workers=args.workers,
-                out=Path(tmp) / executor,
-                plots=False,
+            options = SweepOptions(
+                executor=executor, max_workers=args.workers, out=Path(tmp) / executor, plots=False
             )
+            report = execute_sweep(spec, options)
             times[executor] = time.perf_counter() - started
             tables[executor] = (Path(tmp) / executor / "runs.csv").read_bytes()
             runs = report.computed
             busy = sum(
                 json.loads(p.read_text())["wall_seconds"]
-                for p in (Path(tmp) / executor / "runs").glob("*.json")
+                for p in (Path(tmp) / executor / "runs").glob("*/run.json")
             )
             print(
                 f"{executor:>9}: {runs} runs in {times[executor]:6.2f} s "

@@ -6,16 +6,13 @@ Exit status: 0 on success, 2 on bad input (one message, no traceback), 1 on a fa
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import LwpdsimError, ScenarioError
-
-#: The file every results directory written by ``lwpdsim run`` contains.
-RESULTS_MARKER = "summary.csv"
+from .io.files import RUN_FOLDER, SWEEP_FOLDER
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -78,45 +75,25 @@ def _check_dataset_file(scenario: Any) -> None:
         ) from None
 
 
-def _prepare_out(out: Path, force: bool) -> None:
-    """Refuse to overwrite an existing results directory unless ``force``; with ``force`` clear it,
-    but only if it is empty or was written by lwpdsim (so a mistyped --out cannot wipe a folder)."""
-    if not out.exists():
-        return
-    if not force:
-        raise ScenarioError(
-            "--out", str(out), "a directory that does not exist yet (use --force to overwrite it)"
-        )
-    if not out.is_dir() or (any(out.iterdir()) and not (out / RESULTS_MARKER).exists()):
-        raise ScenarioError(
-            "--out",
-            str(out),
-            f"an lwpdsim results directory (one with {RESULTS_MARKER}) or an empty one",
-        )
-    shutil.rmtree(out)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     from .analysis.plots import draw_run
-    from .analysis.tables import format_summary, format_wall_split, summary_table
+    from .analysis.tables import format_summary, format_wall_split
     from .config import load_scenario
+    from .io.codec import save_results
+    from .io.files import prepare_out
     from .results import safe_name
     from .simulate import simulate
 
     scenario = load_scenario(args.file, overrides=args.set)
     _check_dataset_file(scenario)
     out = Path(args.out) if args.out else Path("results") / scenario.name
-    _prepare_out(out, args.force)
+    prepare_out(out, RUN_FOLDER, force=args.force)
     quiet = args.quiet
     if not quiet:
         labels = ", ".join(s.label for s in scenario.schemes)
         print(f"{scenario.name}: {scenario.cluster.workers} workers; rules: {labels}", flush=True)
     results = simulate(scenario, progress=not quiet and sys.stderr.isatty())
-    out.mkdir(parents=True, exist_ok=True)
-    for label, res in results.items():
-        res.save(out / safe_name(label))
-    table = summary_table(results)
-    table.to_csv(out / RESULTS_MARKER)
+    table = save_results(results, out)
     figures = ", ".join(path.name for path in draw_run(results, out, scenario))
     print(format_summary(table))
     if not quiet:
@@ -138,7 +115,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from .analysis.tables import format_summary, summary_table
 
     directory = Path(args.directory)
-    if (directory / "sweep.json").is_file() and not (directory / RESULTS_MARKER).exists():
+    if (directory / SWEEP_FOLDER.marker).is_file() and not (directory / RUN_FOLDER.marker).exists():
         from .analysis.sweep_plots import replot_sweep
 
         if args.out:
@@ -155,14 +132,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import check_out, execute_sweep, plan_sweep
+    from .io.files import check_out
+    from .sweep import SweepOptions, execute_sweep, plan_sweep
 
     if args.scheduler and args.executor not in (None, "dask"):
         raise ScenarioError("--scheduler", args.scheduler, "only with --executor dask")
     executor = args.executor or "dask"
     plan = plan_sweep(args.file, skip_invalid=True if args.skip_invalid else None)
     out = Path(args.out) if args.out else plan.default_out()
-    check_out(out, resume=args.resume, force=args.force)
+    check_out(out, SWEEP_FOLDER, resume=args.resume, force=args.force)
     for point in plan.skipped[:20]:
         print(f"skipped point {point.index} ({point.describe()}): {point.error}", file=sys.stderr)
     if len(plan.skipped) > 20:
@@ -175,8 +153,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             flush=True,
         )
     try:
-        report = execute_sweep(
-            plan,
+        options = SweepOptions(
             executor=executor,
             scheduler=args.scheduler,
             out=out,
@@ -185,6 +162,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             max_workers=args.max_workers,
             progress=not args.quiet and sys.stderr.isatty(),
         )
+        report = execute_sweep(plan, options)
     except KeyboardInterrupt:
         print(
             f"finished runs are kept in {out}/runs/ (table: {out}/runs.csv); "
@@ -212,7 +190,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     for row in failed.head(20).itertuples():
         print(
             f"error: run {row.run_id} (point {row.point}, replicate {row.replicate}, "
-            f"{row.scheme}) failed: {row.error} (record: {out / 'runs' / f'{row.run_id}.json'})",
+            f"{row.scheme}) failed: {row.error} (record: {out / 'runs' / str(row.run_id) / 'run.json'})",
             file=sys.stderr,
         )
     if len(failed) > 20:
@@ -332,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0, help="seed of the random CRC construction")
     p.set_defaults(func=_cmd_codes)
 
-    p = sub.add_parser("sweep", help="run a sweep: a grid of scenarios, one result file per run")
+    p = sub.add_parser("sweep", help="run a sweep: a grid of scenarios, one results folder per run")
     p.add_argument("file", metavar="FILE", help="sweep TOML file (see scenarios/sweeps/)")
     p.add_argument(
         "--executor",

@@ -19,7 +19,7 @@ Three kinds:
 Every figure ``<name>_<figure>.png`` comes with ``<name>_<figure>.csv`` (the numbers it draws);
 ``<name>_runs.csv`` holds one row per (rule, step size, seed) run, ``<name>.json`` records the
 resolved spec and scenario, and ``README.md`` indexes every figure in the folder. Runs go through
-:func:`lwpdsim.sweep.execute_sweep`, so a spec's grid is validated like a sweep's before anything
+:func:`lwpdsim.sweep.run_tasks`, so a spec's grid is validated like a sweep's before anything
 runs and the numbers do not depend on the executor.
 """
 
@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -50,21 +49,23 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from scipy import stats
 
 from .analysis import data, plots
-from .config import Scenario, load_scenario, read_toml
+from .config import Scenario, read_toml
 from .config.validate import as_bool, as_choice, as_float, as_int, as_list, as_str, check_keys
 from .errors import LwpdsimError, ScenarioError
+from .io.jsonable import json_ready
 from .latency import from_spec
-from .results import RunResult, json_ready, versions
+from .results import RunResult, versions
 from .simulate import simulate
 from .sweep import (
+    RunOutcome,
     SweepPlan,
     cpu_count,
-    execute_sweep,
-    load_run,
     load_sweep,
     plan_sweep,
-    run_updates,
+    resolve_scenario,
+    run_tasks,
 )
+from .sweep.execute import progress_bar
 
 KINDS = ("compare", "timeline", "intervals")
 #: Step-size selection rules: name -> what it does (quoted in the index).
@@ -320,10 +321,7 @@ def _plan(
         sweep["factors"] = {"cluster.workers": list(workers)}
         sweep["derived"] = table.get("derived", {})
     parsed = load_sweep(sweep)
-    base_scenario = (
-        {"name": name, **parsed.base} if isinstance(parsed.base, Mapping) else parsed.base
-    )
-    load_scenario(base_scenario, overrides=list(parsed.base_overrides))  # one error, field named
+    resolve_scenario(parsed)  # one error, field named
     return plan_sweep(parsed)
 
 
@@ -415,13 +413,6 @@ def _pool(jobs: int) -> Iterator[Executor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _as_result(record: Mapping[str, Any], label: str) -> RunResult:
-    """A run record's scheme as a :class:`RunResult` (no tasks table)."""
-    summary = next(s["summary"] for s in record["schemes"] if s["label"] == label)
-    config = {"scheme": label, "scenario": record["scenario"]}
-    return RunResult(label, run_updates(record, label), pd.DataFrame(), dict(summary), config)
-
-
 @dataclass
 class SpecRuns:
     """The runs of one spec: ``runs[(factor value, replicate)][label]``."""
@@ -443,24 +434,21 @@ def run_spec(spec: FigureSpec, pool: Executor | None = None, *, progress: bool =
         labels = list(results)
     else:
         factor = "scheme.lr" if spec.kind == "compare" else "cluster.workers"
-        with tempfile.TemporaryDirectory(prefix="lwpdsim-figures-") as tmp:
-            out = Path(tmp) / spec.name
-            execute_sweep(
-                spec.plan,
-                executor=pool if pool is not None else "serial",
-                out=out,
-                plots=False,
-                progress=progress,
-            )
-            for task in spec.plan.runs:
-                record = load_run(out / "runs" / f"{task.run_id}.json")
-                key = (task.factors[factor], task.replicate)
-                if record["status"] != "ok":
-                    problems.append(
-                        f"{spec.name}: run {factor}={key[0]}, seed {key[1]} failed: {record['error']}"
-                    )
-                    continue
-                runs[key] = {s["label"]: _as_result(record, s["label"]) for s in record["schemes"]}
+        outcomes: dict[str, RunOutcome] = {}
+        executor = pool if pool is not None else "serial"
+        with progress_bar(len(spec.plan.runs), desc=spec.plan.name, enabled=progress) as tick:
+            for task, outcome in run_tasks(spec.plan.runs, executor=executor):
+                outcomes[task.run_id] = outcome
+                tick(outcome)
+        for task in spec.plan.runs:
+            outcome = outcomes[task.run_id]
+            key = (task.factors[factor], task.replicate)
+            if not outcome.ok:
+                problems.append(
+                    f"{spec.name}: run {factor}={key[0]}, seed {key[1]} failed: {outcome.error}"
+                )
+                continue
+            runs[key] = dict(outcome.results)
     for (value, seed), results in runs.items():
         for label, res in results.items():
             if res.status == "error":

@@ -1,13 +1,12 @@
-"""Results of a run: tables as pandas DataFrames, a summary, the resolved config, and saving."""
+"""Results of a run: tables as pandas DataFrames, a summary and the resolved config (saved and
+loaded by :mod:`lwpdsim.io.codec`)."""
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import platform
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -46,19 +45,6 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_") or "scheme"
 
 
-def json_ready(value: Any) -> Any:
-    """Plain JSON data: NaN becomes null, infinities "inf"/"-inf", numpy scalars Python numbers."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
-
-
 @dataclass
 class RunResult:
     """One rule's run: ``updates`` (one row per update, cumulative bytes), ``tasks`` (one row per
@@ -78,45 +64,18 @@ class RunResult:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``updates.csv``, ``tasks.csv``, ``manifest.json`` and ``timing.json`` into
-        ``directory``. Every file but ``timing.json`` (the wall-clock split of this machine's run)
-        is identical for the same scenario and seed."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        self.updates.to_csv(out / "updates.csv", index=False)
-        self.tasks.to_csv(out / "tasks.csv", index=False)
-        summary = {k: v for k, v in self.summary.items() if k != "wall_seconds"}
-        manifest = {
-            "label": self.label,
-            "status": self.summary.get("status"),
-            "summary": summary,
-            "config": self.config,
-            **self.manifest,
-        }
-        (out / "manifest.json").write_text(json.dumps(json_ready(manifest), indent=2) + "\n")
-        timing = {"wall_seconds": self.summary.get("wall_seconds", {})}
-        (out / "timing.json").write_text(json.dumps(json_ready(timing), indent=2) + "\n")
-        return out
+        ``directory`` (see :mod:`lwpdsim.io.codec`). Every file but ``timing.json`` (the wall-clock
+        split of this machine's run) is identical for the same scenario and seed."""
+        from .io.codec import save_result
+
+        return save_result(self, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> RunResult:
-        """Read a result written by :meth:`save`."""
-        d = Path(directory)
-        manifest = json.loads((d / "manifest.json").read_text())
-        timing = d / "timing.json"
-        if timing.exists():
-            manifest["summary"].update(json.loads(timing.read_text()))
-        return cls(
-            label=manifest["label"],
-            updates=pd.read_csv(d / "updates.csv"),
-            tasks=pd.read_csv(d / "tasks.csv", keep_default_na=False, na_values=[""]),
-            summary=manifest["summary"],
-            config=manifest["config"],
-            manifest={
-                k: v
-                for k, v in manifest.items()
-                if k not in ("label", "status", "summary", "config")
-            },
-        )
+        """Read a result written by :meth:`save`: equal to the saved one, tables included."""
+        from .io.codec import load_result
+
+        return load_result(directory)
 
 
 def _outcome_counts(outcome: pd.Series) -> dict[str, int]:

@@ -66,7 +66,15 @@ def test_run_writes_results_and_refuses_to_overwrite(
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
     assert main(["run", str(scenario), "--out", str(foreign), "--force", "--quiet"]) == 2
+    assert "an lwpdsim results directory (one with summary.csv)" in capsys.readouterr().err
     assert (foreign / "thesis.tex").exists()
+    # an empty folder may be used with --force; a file never
+    (tmp_path / "empty").mkdir()
+    assert main(["run", str(scenario), "--out", str(tmp_path / "empty"), "--force", "--quiet"]) == 0
+    assert (tmp_path / "empty" / "summary.csv").exists()
+    capsys.readouterr()
+    assert main(["run", str(scenario), "--out", str(foreign / "thesis.tex"), "--quiet"]) == 2
+    assert "is not allowed: a directory\n" in capsys.readouterr().err
 
 
 def test_run_says_where_the_wall_time_went(scenario: Path, tmp_path: Path, capsys) -> None:

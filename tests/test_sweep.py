@@ -1,10 +1,11 @@
-"""Sweeps: grid expansion and up-front validation, executors giving identical tables, per-run files
+"""Sweeps: grid expansion and up-front validation, executors giving identical tables, per-run folders
 and resume, failing runs, figures, and the ``lwpdsim sweep`` command."""
 
 from __future__ import annotations
 
 import json
 import math
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 import lwpdsim
 from lwpdsim import sweep as sw
+from lwpdsim.analysis import load_results_dir
 from lwpdsim.analysis.sweep_plots import (
     plot_heatmap,
     plot_metric_vs_factor,
@@ -25,6 +27,8 @@ from lwpdsim.analysis.sweep_plots import (
 from lwpdsim.cli import main
 from lwpdsim.config import parse_value
 from lwpdsim.errors import ScenarioError
+from lwpdsim.sweep import execute as sweep_execute
+from lwpdsim.sweep.spec import check_value, override_texts
 
 BASE = """
 name = "sweepbase"
@@ -262,7 +266,59 @@ def test_expressions_are_arithmetic_only() -> None:
     )
 )
 def test_factor_values_become_overrides_that_read_back(value: Any) -> None:
-    assert parse_value(sw._toml_value(value, "x")) == value
+    check_value(value, "x")
+    assert parse_value(sw.value_text(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        (math.nan, "a number, not nan"),
+        ([1, None], "a number, string, boolean, list or table"),
+        ([math.nan, None], "a number, not nan"),
+        ((1, 2), "a value that TOML can write and read back"),
+        ({1: 2}, "a value that TOML can write and read back"),
+        (np.float64(0.5), "a value that TOML can write and read back"),
+        (np.int64(3), "a number, string, boolean, list or table"),
+    ],
+)
+def test_factor_values_a_scenario_file_cannot_hold_are_refused(value: Any, allowed: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        check_value(value, "factors.x")
+    assert info.value.field == "factors.x" and info.value.allowed == allowed
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_points_apply_values_as_the_same_overrides_in_text_would(
+    tmp_path: Path, base: Path, inline: bool
+) -> None:
+    nkt = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps" / "nkt.toml"
+    sweep = {
+        "base": {"name": "sweepbase", **tomllib.loads(BASE)} if inline else str(base),
+        "base_overrides": {
+            "train.max_updates": 7,
+            "schemes": [{"name": "lwpd", "k": 4, "t": 2}, {"name": "kasync", "K": 2}],
+        },
+        "factors": {"cluster.workers": [4, 8], "model.dataset": ["synthetic_regression"]},
+        "zip": [{"train.lr": [0.5, 0.25], "train.max_time": [math.inf, 20.0]}],
+        "derived": {"schemes[1].K": "cluster.workers // 2"},
+    }
+    for source in (sweep, nkt) if not inline else (sweep,):
+        plan = sw.plan_sweep(source)
+        spec = plan.spec
+        base_source = {"name": spec.name, **spec.base} if inline else spec.base
+        assert len(plan.points) == (4 if source is sweep else 6)
+        ids = {(t.point, t.replicate): t.run_id for t in plan.runs}
+        for point in plan.points:
+            texts = [*override_texts(spec.base_overrides), *point.overrides]
+            scenario = lwpdsim.load_scenario(base_source, overrides=texts)
+            assert point.scenario == scenario
+            assert point.scenario.to_dict() == scenario.to_dict()
+            for r in range(spec.replicates):  # so the run ids are those of the text path
+                assert ids[(point.index, r)] == sw.run_id(scenario, r)
+    points = sw.plan_sweep(sweep).points
+    assert [p.scenario.train.max_time for p in points if p.scenario] == [math.inf, 20.0] * 2
+    assert points[1].overrides[-2:] == ("train.max_time=20.0", "schemes[1].K=2")
 
 
 def test_run_ids_depend_on_the_numbers_only(base: Path) -> None:
@@ -341,22 +397,30 @@ def test_default_dask_local_cluster(tmp_path: Path, grid: Path) -> None:
     pd.testing.assert_frame_equal(dask, serial, check_exact=True)
 
 
-def test_run_records_hold_factors_summaries_and_curves(tmp_path: Path, grid: Path) -> None:
+def test_run_folders_hold_factors_summaries_and_curves(tmp_path: Path, grid: Path) -> None:
     out = tmp_path / "out"
     table = lwpdsim.run_sweep(grid, executor="serial", out=out, plots=False)
     first = table.iloc[0]
-    record = sw.load_run(out / "runs" / f"{first.run_id}.json")
+    folder = out / "runs" / first.run_id
+    record = sw.read_record(folder)
     assert record["status"] == "ok" and record["error"] is None
     assert record["factors"] == {"cluster.workers": 4, "schemes[0].t": 2, "schemes[2].K": 2}
     assert record["replicate"] == 0 and record["run_index"] == 0
-    assert [s["label"] for s in record["schemes"]] == ["lwpd(k=4,t=2)", "gc(s=1)", "kasync(K=2)"]
-    assert record["scenario"]["cluster"]["workers"] == 4
-    # the curves can be redrawn, and they are the ones simulate() gives for this run
-    updates = sw.run_updates(record, "lwpd(k=4,t=2)")
+    labels = ["lwpd(k=4,t=2)", "gc(s=1)", "kasync(K=2)"]
+    assert [r["label"] for r in record["rules"]] == labels
+    assert [r["folder"] for r in record["rules"]] == ["lwpd_k=4_t=2", "gc_s=1", "kasync_K=2"]
+    outcome = sw.load_run(folder)
+    assert outcome.ok and list(outcome.results) == labels
+    stored = outcome.results["lwpd(k=4,t=2)"]
+    assert stored.config["scenario"]["cluster"]["workers"] == 4
+    # the curves and tasks are the ones simulate() gives for this run, to the last bit
     scenario = lwpdsim.load_scenario(grid.parent / "base.toml", overrides=record["overrides"])
     direct = lwpdsim.simulate(scenario, run_index=0)["lwpd(k=4,t=2)"]
-    pd.testing.assert_frame_equal(updates, direct.updates, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(stored.updates, direct.updates, check_exact=True)
+    pd.testing.assert_frame_equal(stored.tasks, direct.tasks, check_exact=True)
     assert first.final_loss == direct.summary["final_loss"]
+    # the folder is what `lwpdsim run` writes, so `lwpdsim plot` reads it
+    assert list(load_results_dir(folder)) == labels
     manifest = json.loads((out / "sweep.json").read_text())
     assert manifest["complete"] is True and manifest["runs"] == 8
     assert manifest["axes"] == [["cluster.workers"], ["schemes[0].t"]]
@@ -373,8 +437,9 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, grid: Pat
 
     with pytest.raises(KeyboardInterrupt):
         lwpdsim.run_sweep(grid, executor="serial", out=out, on_run=stop_after_two)
-    files = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
-    assert sorted(files) == sorted(f"{r}.json" for r in seen)
+    files = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/run.json")}
+    assert sorted(files) == sorted(seen)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(seen)  # no half-written run
     partial = read_table(out)  # written on the way out
     assert sorted(set(partial["run_id"])) == sorted(seen)
     assert json.loads((out / "sweep.json").read_text())["complete"] is False
@@ -388,7 +453,9 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, grid: Pat
     )
     assert len(computed) == 6 and not set(computed) & set(seen)
     assert {
-        p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json") if p.name in files
+        p.parent.name: p.stat().st_mtime_ns
+        for p in (out / "runs").glob("*/run.json")
+        if p.parent.name in files
     } == files
 
     fresh = lwpdsim.run_sweep(grid, executor="serial", out=tmp_path / "fresh")
@@ -409,16 +476,16 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, grid: Pat
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(
     tmp_path: Path, grid: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sw.simulate
+    real = sweep_execute.simulate
 
     def flaky(scenario: Any, *, run_index: int | None = None, **kw: Any) -> Any:
         if scenario.cluster.workers == 8 and run_index == 1:
             raise RuntimeError("boom")
         return real(scenario, run_index=run_index, **kw)
 
-    monkeypatch.setattr(sw, "simulate", flaky)
+    monkeypatch.setattr(sweep_execute, "simulate", flaky)
     out = tmp_path / "out"
-    report = sw.execute_sweep(grid, executor="serial", out=out)
+    report = sw.execute_sweep(grid, sw.SweepOptions(executor="serial", out=out))
     table = report.table
     failed = table[table["status"] == "failed"]
     assert len(report.failed_runs) == 2 and report.computed == 8
@@ -427,12 +494,13 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(
     assert failed["final_loss"].isna().all()
     assert table.loc[table["status"] == "ok", "final_loss"].notna().all()
     assert len(table) == 24  # failed runs keep their rows
-    record = sw.load_run(out / "runs" / f"{report.failed_runs[0]}.json")
+    record = sw.read_record(out / "runs" / report.failed_runs[0])
     assert record["status"] == "failed" and "boom" in record["traceback"]
+    assert record["error"] == "RuntimeError: boom" and record["rules"] == []
     assert len(report.figures) == 3  # drawn from the runs that worked
 
     # resume runs the failed ones again, and only those
-    monkeypatch.setattr(sw, "simulate", real)
+    monkeypatch.setattr(sweep_execute, "simulate", real)
     redo: list[str] = []
     table = lwpdsim.run_sweep(grid, executor="serial", out=out, resume=True, on_run=redo.append)
     assert sorted(r["run_id"] for r in redo) == sorted(report.failed_runs)
@@ -535,6 +603,10 @@ def test_cli_sweep_writes_table_and_figures(tmp_path: Path, grid: Path, capsys) 
     assert "--resume" in capsys.readouterr().err
     assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out), "--resume"]) == 0
     assert "0 runs computed, 8 reused" in capsys.readouterr().out
+    # a run's folder is a results directory of its own: `lwpdsim plot` redraws it
+    run = out / "runs" / read_table(out)["run_id"].iloc[0]
+    assert main(["plot", str(run)]) == 0
+    assert "lwpd(k=4,t=2)" in capsys.readouterr().out and (run / "loss_vs_time.png").exists()
 
 
 def test_cli_bad_sweep_exits_2_with_one_message(tmp_path: Path, base: Path, capsys) -> None:
@@ -558,12 +630,12 @@ def test_cli_reports_failed_runs_and_exits_1(
     def broken(*args: Any, **kw: Any) -> Any:
         raise RuntimeError("no luck")
 
-    monkeypatch.setattr(sw, "simulate", broken)
+    monkeypatch.setattr(sweep_execute, "simulate", broken)
     out = tmp_path / "out"
     assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.count("RuntimeError: no luck") == 8
-    assert str(out / "runs") in err
+    assert str(out / "runs") in err and "run.json" in err
 
 
 def test_shipped_sweeps_are_valid() -> None:

@@ -1,0 +1,319 @@
+"""Running a sweep's runs: one run in a worker, and the executors that spread runs over workers.
+
+:func:`run_tasks` is the in-memory entry point: it runs :class:`~.plan.RunTask` objects serially,
+on a process pool, on Dask (a local cluster or one at a scheduler's address), or on an
+``Executor`` / ``distributed.Client`` of the caller's, and yields ``(task, RunOutcome)`` as runs
+finish. A run's numbers depend only on its task, never on the executor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Executor, Future, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from ..errors import ScenarioError
+from ..results import RunResult
+from ..simulate import simulate
+from .plan import RunTask
+
+EXECUTORS = ("serial", "processes", "dask")
+
+
+@dataclass
+class RunOutcome:
+    """How one run ended: ``status`` "ok" with every rule's :class:`RunResult` by label, or
+    "failed" with the error and its traceback (and no results); and its wall-clock seconds."""
+
+    status: str
+    results: dict[str, RunResult] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    wall_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def run_tasks(
+    tasks: Sequence[RunTask],
+    *,
+    executor: str | Executor | Any = "serial",
+    scheduler: str | None = None,
+    max_workers: int | None = None,
+) -> Generator[tuple[RunTask, RunOutcome], None, None]:
+    """Run ``tasks`` and yield ``(task, outcome)`` as each run finishes (in task order when serial).
+
+    ``executor``: ``"serial"`` (here), ``"processes"`` (a pool of ``max_workers`` processes,
+    default the CPU count), ``"dask"`` (a local cluster of ``max_workers`` one-thread processes, or
+    the cluster at ``scheduler``), or an ``Executor`` / ``distributed.Client`` (left running). A
+    failing run yields a "failed" outcome; nothing is raised for it. Closing the iterator early
+    (``contextlib.closing``) stops the runs under way.
+    """
+    check_executor(executor, scheduler)
+    if not tasks:
+        return
+    with _open_executor(executor, scheduler, max_workers, len(tasks)) as pool:
+        yield from _outcomes(pool, tasks)
+
+
+def check_executor(executor: str | Executor | Any, scheduler: str | None) -> None:
+    """Raise a :class:`ScenarioError` for an unknown executor name, or a scheduler without Dask."""
+    if isinstance(executor, str) and executor not in EXECUTORS:
+        raise ScenarioError("--executor", executor, f"one of {', '.join(EXECUTORS)}")
+    if scheduler and executor != "dask":
+        raise ScenarioError("--scheduler", scheduler, "only with --executor dask")
+
+
+def execute_run(task: RunTask) -> RunOutcome:
+    """Run one (grid point, replicate): ``simulate(task.scenario, run_index=task.replicate)``.
+
+    Never raises on a failing run: the outcome then has ``status = "failed"``, the error and its
+    traceback. A top-level function, so process pools and Dask workers can import it.
+    """
+    started = time.perf_counter()
+    try:
+        with _one_blas_thread():
+            results = simulate(task.scenario, run_index=task.replicate)
+    except Exception as err:
+        return RunOutcome(
+            "failed",
+            error=f"{type(err).__name__}: {err}",
+            traceback=traceback.format_exc(),
+            wall_seconds=time.perf_counter() - started,
+        )
+    return RunOutcome("ok", results, wall_seconds=time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    total: int, *, desc: str, initial: int = 0, enabled: bool = True
+) -> Iterator[Callable[[RunOutcome], None]]:
+    """A progress bar on stderr over ``total`` runs (``initial`` of them already done), with the
+    counts of finished and failed runs; yields the function to call with each new outcome."""
+    if not enabled:
+        yield lambda _outcome: None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=total, initial=initial, desc=desc, unit="run", file=sys.stderr, dynamic_ncols=True
+    )
+    counts = {"done": initial, "failed": 0}
+    bar.set_postfix(counts)
+
+    def tick(outcome: RunOutcome) -> None:
+        counts["done" if outcome.ok else "failed"] += 1
+        bar.set_postfix(counts, refresh=False)
+        bar.update(1)
+
+    try:
+        yield tick
+    finally:
+        bar.close()
+
+
+# --------------------------------------------------------------------------- BLAS threads
+
+
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: dict[str, Any] = {"users": 0, "limiter": None}
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Limit BLAS to one thread while any run of this process is going.
+
+    ``threadpool_limits`` changes process-wide state and restores what it found, so two runs in
+    threads of one process (an in-process Dask cluster) could restore each other's limit midway; this
+    reference-counted guard sets the limit once and restores it when the last run ends.
+    """
+    with _BLAS_LOCK:
+        if _BLAS_STATE["users"] == 0:
+            _BLAS_STATE["limiter"] = threadpool_limits(1)
+        _BLAS_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["users"] -= 1
+            if _BLAS_STATE["users"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def cpu_count() -> int:
+    """CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _open_executor(
+    executor: str | Executor | Any, scheduler: str | None, max_workers: int | None, runs: int
+) -> Iterator[Executor | None]:
+    """A ``concurrent.futures`` executor (None for serial), shut down on exit unless it was given."""
+    workers = max(1, min(max_workers or cpu_count(), max(runs, 1)))
+    if isinstance(executor, Executor):
+        yield executor
+        return
+    if not isinstance(executor, str):  # a distributed.Client
+        if not hasattr(executor, "get_executor"):
+            raise ScenarioError(
+                "executor", executor, f"one of {', '.join(EXECUTORS)}, an Executor or a Client"
+            )
+        with _dask_executor(executor) as pool:
+            yield pool
+        return
+    check_executor(executor, scheduler)
+    if executor == "serial":
+        yield None
+    elif executor == "processes":
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=_process_context(), initializer=_ignore_sigint
+        )
+        try:
+            yield pool
+        except BaseException:  # Ctrl-C or an error: stop the runs under way, do not wait for them
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+    else:
+        with _dask_client(scheduler, workers) as client, _dask_executor(client) as pool:
+            yield pool
+
+
+def _ignore_sigint() -> None:
+    """Pool workers ignore Ctrl-C: one interrupted while it hands back a result can leave the
+    pool's queues locked; the calling process stops them instead (:func:`_stop_pool`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(pool: Any) -> None:
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(5)
+
+
+def _process_context() -> Any:
+    """Workers forked from a clean server that has imported lwpdsim once: fast to start, and free of
+    the threads (Dask, tqdm) the calling process may have when it forks."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        return None
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["lwpdsim.sweep"])
+    return ctx
+
+
+@contextlib.contextmanager
+def _dask_executor(client: Any) -> Iterator[Executor]:
+    pool = client.get_executor(pure=False)
+    try:
+        yield pool
+    except BaseException:  # cancel what is left on the cluster
+        pool.shutdown(wait=False)
+        raise
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as err:
+            raise ScenarioError(
+                "--scheduler", scheduler, f"the address of a running Dask scheduler ({err})"
+            ) from None
+        with client:
+            yield client
+        return
+    import dask
+
+    # The workers' sampling profiler costs ~10% of a run's time in pure-Python simulation code.
+    # Workers started while SIGINT is ignored inherit that: Ctrl-C then stops this process (which
+    # closes the cluster) without a traceback from every worker.
+    with dask.config.set({"distributed.worker.profile.enabled": False}), _sigint_ignored():
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def _outcomes(
+    pool: Executor | None, tasks: Sequence[RunTask]
+) -> Iterator[tuple[RunTask, RunOutcome]]:
+    """Outcomes as runs finish (in task order when serial)."""
+    if pool is None:
+        for task in tasks:
+            yield task, execute_run(task)
+        return
+    futures: dict[Future[RunOutcome], RunTask] = {pool.submit(execute_run, t): t for t in tasks}
+    try:
+        for future in as_completed(futures):
+            task = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as err:  # the worker died or the executor broke
+                outcome = RunOutcome(
+                    "failed",
+                    error=f"executor: {type(err).__name__}: {err}",
+                    traceback="".join(traceback.format_exception(err)),
+                )
+            yield task, outcome
+    finally:
+        for future in futures:
+            future.cancel()

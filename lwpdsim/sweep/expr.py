@@ -1,0 +1,133 @@
+"""The expression language of a sweep's ``[derived]`` keys: arithmetic on numbers and factor keys.
+
+An expression is parsed with :mod:`ast` and only numbers, factor keys (``cluster.workers``,
+``schemes[0].k``), ``+ - * / // % **``, unary signs and parentheses are accepted; exponents are
+bounded (at most 256) and the result must be a finite real number.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+class ExpressionError(ValueError):
+    """An expression that is not allowed, refers to no factor, or cannot be computed."""
+
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+}
+_EXPRESSION_HELP = (
+    "an arithmetic expression of numbers and factor keys with + - * / // % ** and parentheses, "
+    'e.g. "2 * scheme.k"'
+)
+
+
+def compile_expression(text: str) -> ast.Expression:
+    """Parse a derived-factor expression, accepting only arithmetic on numbers and factor keys."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ExpressionError(_EXPRESSION_HELP) from None
+
+    def check(node: ast.AST) -> None:
+        if isinstance(node, ast.Expression):
+            check(node.body)
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            check(node.left)
+            check(node.right)
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            check(node.operand)
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+                raise ExpressionError(f"{ast.unparse(node)} is not a number; {_EXPRESSION_HELP}")
+        elif isinstance(node, ast.Name | ast.Attribute | ast.Subscript):
+            _reference(node)
+        else:
+            raise ExpressionError(f"{ast.unparse(node)!r} is not allowed; {_EXPRESSION_HELP}")
+
+    check(tree)
+    return tree
+
+
+def _reference(node: ast.AST) -> str:
+    """The factor key a name node spells (``scheme.k``, ``schemes[0].s``)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_reference(node.value)}.{node.attr}"
+    if isinstance(node, ast.Subscript):
+        index = node.slice
+        if (
+            isinstance(index, ast.Constant)
+            and isinstance(index.value, int)
+            and not isinstance(index.value, bool)
+        ):
+            return f"{_reference(node.value)}[{index.value}]"
+    raise ExpressionError(f"{ast.unparse(node)!r} is not allowed; {_EXPRESSION_HELP}")
+
+
+def references(tree: ast.Expression) -> list[str]:
+    """The factor keys an expression refers to, in order."""
+    refs: list[str] = []
+
+    def walk(node: ast.AST) -> None:
+        if isinstance(node, ast.Name | ast.Attribute | ast.Subscript):
+            refs.append(_reference(node))
+            return
+        for child in ast.iter_child_nodes(node):
+            walk(child)
+
+    walk(tree)
+    return refs
+
+
+def evaluate_expression(text: str, values: Mapping[str, Any]) -> int | float:
+    """Evaluate a derived-factor expression with the factor values of one grid point."""
+    tree = compile_expression(text)
+
+    def ev(node: ast.AST) -> Any:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.BinOp):
+            left, right = ev(node.left), ev(node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > 256:
+                raise ExpressionError(f"exponent {right!r} is too large (at most 256)")
+            return _BINARY[type(node.op)](left, right)
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](ev(node.operand))
+        key = _reference(node)
+        if key not in values:
+            raise ExpressionError(f"{key!r} has no value here")
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ExpressionError(f"{key} = {value!r} is not a number")
+        return value
+
+    try:
+        result = ev(tree)
+    except (ArithmeticError, ValueError, TypeError) as err:
+        if isinstance(err, ExpressionError):
+            raise
+        raise ExpressionError(f"{text!r} cannot be computed: {err}") from None
+    if isinstance(result, bool) or not isinstance(result, int | float):
+        raise ExpressionError(f"{text!r} gives {result!r}, not a real number")
+    if isinstance(result, float) and not math.isfinite(result):
+        raise ExpressionError(f"{text!r} gives {result!r}")
+    return result

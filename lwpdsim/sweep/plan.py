@@ -1,0 +1,276 @@
+"""Planning a sweep: its grid of points, each point's scenario, and the runs (point x replicate).
+
+A point's scenario is the base scenario with the base overrides and then the point's factor values
+applied as values (:func:`lwpdsim.config.set_value`), never through text, and validated. Every
+point is resolved before anything runs: invalid points are reported together in one
+:class:`InvalidPointsError` (or skipped). A run's id is a short hash of its resolved scenario (name
+and description left out) and its replicate, so the same point gives the same runs in any grid.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import Scenario, parse_scenario, read_toml, set_value
+from ..errors import ScenarioError
+from .expr import ExpressionError, evaluate_expression
+from .spec import SweepSpec, load_sweep, override_texts, value_text
+
+#: Scenario fields that do not change a run's numbers, so they are left out of its id.
+_NOT_HASHED = ("name", "description")
+#: What a scenario error says when a varied key itself does not exist.
+_KEY_PROBLEMS = ("unknown key", "not a key of", "an index from", "a parameter of one of")
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One grid point: its factor values, the overrides they make, and the resolved scenario (or
+    the reason it is invalid)."""
+
+    index: int
+    factors: Mapping[str, Any]
+    overrides: tuple[str, ...]  # the factor values as ``KEY=VALUE`` text, for records
+    scenario: Scenario | None = None
+    error: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+    def describe(self) -> str:
+        """The factor values as ``key=value`` text."""
+        return ", ".join(override_texts(self.factors)) or "base"
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """What a worker needs to run one (grid point, replicate) pair; picklable."""
+
+    run: int  # position in the sweep's run order
+    run_id: str
+    point: int
+    replicate: int
+    factors: Mapping[str, Any]
+    overrides: tuple[str, ...]
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A sweep expanded and validated: its valid points, the skipped ones and every run."""
+
+    spec: SweepSpec
+    points: tuple[SweepPoint, ...]
+    skipped: tuple[SweepPoint, ...]
+    runs: tuple[RunTask, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def factor_keys(self) -> tuple[str, ...]:
+        return self.spec.factor_keys
+
+    def default_out(self) -> Path:
+        """``results/sweeps/<name>/``."""
+        return Path("results") / "sweeps" / self.name
+
+
+class InvalidPointsError(ScenarioError):
+    """Some grid points of a sweep give invalid scenarios; ``points`` lists them all."""
+
+    def __init__(self, points: Sequence[SweepPoint], total: int, *, source: str | None) -> None:
+        self.points = tuple(points)
+        self.total = total
+        allowed = "a valid scenario at every grid point (or skip_invalid = true / --skip-invalid)"
+        super().__init__("factors", f"{len(points)} of {total} points", allowed, source=source)
+
+    def _text(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        lines = [
+            f"{where}{len(self.points)} of {self.total} grid points are invalid "
+            "(set skip_invalid = true or pass --skip-invalid to run the others):"
+        ]
+        lines += [f"  point {p.index} ({p.describe()}): {p.error}" for p in self.points]
+        return "\n".join(lines)
+
+
+def plan_sweep(
+    source: str | Path | Mapping[str, Any] | SweepSpec, *, skip_invalid: bool | None = None
+) -> SweepPlan:
+    """Expand a sweep into grid points and runs, validating every point's scenario first.
+
+    Invalid points raise one :class:`InvalidPointsError` listing them all, unless ``skip_invalid``
+    (default: the sweep file's ``skip_invalid``), in which case they are left out and listed in
+    :attr:`SweepPlan.skipped`. Points resolving to the same scenario as an earlier one are invalid.
+    """
+    spec = source if isinstance(source, SweepSpec) else load_sweep(source)
+    skip = spec.skip_invalid if skip_invalid is None else skip_invalid
+    base = _Base.of(spec)
+    valid: list[SweepPoint] = []
+    invalid: list[SweepPoint] = []
+    seen: dict[str, int] = {}
+    key_errors: list[ScenarioError | None] = []
+    for index, values in enumerate(_grid(spec)):
+        point, err = _resolve_point(spec, base, index, values)
+        if point.scenario is not None:
+            digest = _config_digest(point.scenario)
+            if digest in seen:
+                point = SweepPoint(
+                    index,
+                    point.factors,
+                    point.overrides,
+                    error=f"the same resolved scenario as point {seen[digest]} (a factor has no effect?)",
+                )
+            else:
+                seen[digest] = index
+        if point.valid:
+            valid.append(point)
+        else:
+            invalid.append(point)
+            key_errors.append(None if err is None else _key_error(spec, err))
+    if not valid and key_errors and all(key_errors):
+        fields = {e.field for e in key_errors if e is not None}
+        if len(fields) == 1:  # a misspelt key fails every point: say so once
+            raise key_errors[0]  # type: ignore[misc]
+    total = len(valid) + len(invalid)
+    if invalid and not skip:
+        raise InvalidPointsError(invalid, total, source=spec.source)
+    runs: list[RunTask] = []
+    for point in valid:
+        assert point.scenario is not None
+        for r in range(spec.replicates):
+            runs.append(
+                RunTask(
+                    run=len(runs),
+                    run_id=run_id(point.scenario, r),
+                    point=point.index,
+                    replicate=r,
+                    factors=point.factors,
+                    overrides=point.overrides,
+                    scenario=point.scenario,
+                )
+            )
+    return SweepPlan(spec, tuple(valid), tuple(invalid), tuple(runs))
+
+
+def expand_sweep(
+    source: str | Path | Mapping[str, Any] | SweepSpec, *, skip_invalid: bool | None = None
+) -> list[SweepPoint]:
+    """The valid grid points of a sweep (see :func:`plan_sweep`; raises on invalid points unless
+    they are skipped)."""
+    return list(plan_sweep(source, skip_invalid=skip_invalid).points)
+
+
+def resolve_scenario(spec: SweepSpec, values: Mapping[str, Any] | None = None) -> Scenario:
+    """The scenario of ``spec``'s base with its base overrides and then ``values`` (key -> value)
+    applied; raises :class:`ScenarioError` (naming the base file) if it is invalid."""
+    return _Base.of(spec).scenario(spec, values or {})
+
+
+def run_id(scenario: Scenario, replicate: int) -> str:
+    """A run's id: 12 hex digits of the sha256 of its resolved scenario (without name and
+    description, which change no number) and its replicate."""
+    text = json.dumps({"config": _config_digest(scenario), "replicate": int(replicate)})
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class _Base:
+    """A sweep's base scenario as a raw table, read once (or why it cannot be read)."""
+
+    raw: dict[str, Any] | None
+    error: ScenarioError | None
+    default_name: str
+    base_dir: str | None
+    where: str | None
+
+    @classmethod
+    def of(cls, spec: SweepSpec) -> _Base:
+        if isinstance(spec.base, Mapping):
+            return cls({"name": spec.name, **spec.base}, None, "scenario", None, None)
+        path = Path(spec.base)
+        where, folder = str(path), str(path.resolve().parent)
+        try:
+            return cls(read_toml(path), None, path.stem, folder, where)
+        except ScenarioError as err:
+            return cls(None, err, path.stem, folder, where)
+
+    def scenario(self, spec: SweepSpec, values: Mapping[str, Any]) -> Scenario:
+        if self.raw is None:
+            assert self.error is not None
+            raise self.error
+        raw = copy.deepcopy(self.raw)
+        try:
+            for key, value in (*spec.base_overrides.items(), *values.items()):
+                set_value(raw, key, copy.deepcopy(value), f"{key}={value_text(value)}")
+            return parse_scenario(
+                raw, default_name=self.default_name, base_dir=self.base_dir, source=self.where
+            )
+        except ScenarioError as err:
+            raise err.with_source(self.where) if self.where and not err.source else err from None
+
+
+def _grid(spec: SweepSpec) -> Iterator[dict[str, Any]]:
+    """Factor values of each grid point, in order (the last axis varies fastest)."""
+    axes: list[list[dict[str, Any]]] = [
+        [{key: value} for value in values] for key, values in spec.factors.items()
+    ]
+    for table in spec.zips:
+        keys = list(table)
+        axes.append(
+            [dict(zip(keys, row, strict=True)) for row in zip(*table.values(), strict=True)]
+        )
+    for combo in itertools.product(*axes):
+        values: dict[str, Any] = {}
+        for part in combo:
+            values.update(part)
+        yield values
+
+
+def _resolve_point(
+    spec: SweepSpec, base: _Base, index: int, values: dict[str, Any]
+) -> tuple[SweepPoint, ScenarioError | None]:
+    values = dict(values)
+    for key, text in spec.derived.items():
+        try:
+            values[key] = evaluate_expression(text, values)
+        except ExpressionError as err:
+            return SweepPoint(index, values, (), error=f"derived.{key}: {err}"), None
+    overrides = override_texts(values)
+    try:
+        scenario = base.scenario(spec, values)
+    except ScenarioError as err:
+        return SweepPoint(index, values, overrides, error=_short(err)), err
+    return SweepPoint(index, values, overrides, scenario=scenario), None
+
+
+def _short(err: ScenarioError) -> str:
+    return f"{err.field} = {err.value!r} is not allowed: {err.allowed}"
+
+
+def _key_error(spec: SweepSpec, err: ScenarioError) -> ScenarioError | None:
+    """A sweep-file error when ``err`` says a varied key itself does not exist."""
+    if not any(text in err.allowed for text in _KEY_PROBLEMS):
+        return None
+    sections = {k: "factors" for k in spec.factors}
+    sections |= {k: f"zip[{i}]" for i, z in enumerate(spec.zips) for k in z}
+    sections |= {k: "derived" for k in spec.derived}
+    for key, section in sections.items():
+        if key == err.field or key.startswith((f"{err.field}.", f"{err.field}[")):
+            return ScenarioError(f"{section}.{key}", key, err.allowed, source=spec.source)
+    return None
+
+
+def _config_digest(scenario: Scenario) -> str:
+    config = {k: v for k, v in scenario.to_dict().items() if k not in _NOT_HASHED}
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()

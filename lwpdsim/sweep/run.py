@@ -1,0 +1,174 @@
+"""Running a sweep into its output folder: the runs, their store, the table, the figures.
+
+``OUT/sweep.json`` (the plan: base, factors, points, skipped points, executor, completeness) marks
+the folder as a sweep's; each run is stored in ``OUT/runs/<run id>/`` as soon as it finishes
+(:mod:`.store`), ``OUT/runs.csv`` (:mod:`.table`) and the figures follow at the end. ``resume``
+reuses the finished runs of an earlier, interrupted sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..io.files import SWEEP_FOLDER, prepare_out, write_text_atomic
+from ..io.jsonable import dumps
+from ..results import versions
+from .execute import check_executor, progress_bar, run_tasks
+from .plan import SweepPlan, plan_sweep
+from .spec import SweepSpec, override_texts
+from .store import finished_runs, write_run
+from .table import TABLE_NAME, run_rows, sweep_table
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How to run a sweep (the keywords of :func:`run_sweep`).
+
+    ``executor``: ``"serial"``, ``"processes"`` (a process pool of ``max_workers``, default the CPU
+    count), ``"dask"`` (a local Dask cluster of ``max_workers`` one-thread processes, or the
+    cluster at ``scheduler``, e.g. ``"tcp://host:8786"``), or an ``Executor`` /
+    ``distributed.Client`` of your own (left running). ``out`` defaults to
+    ``results/sweeps/<name>/``; an existing one is refused unless ``resume`` (reuse finished runs,
+    run the rest and any failed ones) or ``force`` (start over). ``skip_invalid`` overrides the
+    sweep file's setting; ``progress`` shows a bar; ``plots`` draws the figures; ``on_run`` is
+    called with each new run's record (its ``run.json``) once the run is on disk.
+    """
+
+    executor: str | Executor | Any = "dask"
+    scheduler: str | None = None
+    out: str | Path | None = None
+    resume: bool = False
+    force: bool = False
+    skip_invalid: bool | None = None
+    max_workers: int | None = None
+    progress: bool = False
+    plots: bool = True
+    on_run: Callable[[dict[str, Any]], None] | None = None
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did: the table, where it is, and how many runs were computed, reused, failed."""
+
+    plan: SweepPlan
+    out: Path
+    table: pd.DataFrame
+    computed: int = 0
+    reused: int = 0
+    failed_runs: list[str] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+    plot_error: str | None = None
+    interrupted: bool = False
+
+
+def run_sweep(source: str | Path | Mapping[str, Any], **options: Any) -> pd.DataFrame:
+    """Run every (grid point, replicate) of a sweep file and return the tidy table of all runs.
+
+    The keywords are those of :class:`SweepOptions`: ``executor`` (default ``"dask"``),
+    ``scheduler``, ``out``, ``resume``, ``force``, ``skip_invalid``, ``max_workers``,
+    ``progress``, ``plots`` and ``on_run``. Results are identical whichever executor runs them.
+    Each run is stored in ``out/runs/<run id>/`` as it finishes; ``runs.csv`` (the returned table)
+    and figures follow at the end. See :func:`execute_sweep` for the full report.
+    """
+    return execute_sweep(source, SweepOptions(**options)).table
+
+
+def execute_sweep(
+    source: str | Path | Mapping[str, Any] | SweepSpec | SweepPlan,
+    options: SweepOptions | None = None,
+) -> SweepReport:
+    """Run a sweep (a file, a dict, a parsed spec or a plan) and return a :class:`SweepReport`.
+
+    On ``KeyboardInterrupt`` the table of the finished runs is written before it propagates.
+    """
+    opts = options or SweepOptions()
+    plan = (
+        source
+        if isinstance(source, SweepPlan)
+        else plan_sweep(source, skip_invalid=opts.skip_invalid)
+    )
+    out = Path(opts.out) if opts.out is not None else plan.default_out()
+    check_executor(opts.executor, opts.scheduler)
+    prepare_out(out, SWEEP_FOLDER, resume=opts.resume, force=opts.force)
+    runs_dir = out / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    done = finished_runs(plan, runs_dir) if opts.resume else {}
+    rows = {
+        task.run_id: run_rows(task, "ok", None, done[task.run_id])
+        for task in plan.runs
+        if task.run_id in done
+    }
+    todo = [t for t in plan.runs if t.run_id not in done]
+    report = SweepReport(plan, out, pd.DataFrame(), reused=len(done))
+    executor = opts.executor if isinstance(opts.executor, str) else type(opts.executor).__name__
+    _write_manifest(report, executor, complete=False)
+    runs = run_tasks(
+        todo, executor=opts.executor, scheduler=opts.scheduler, max_workers=opts.max_workers
+    )
+    try:
+        with (
+            contextlib.closing(runs),
+            progress_bar(
+                len(plan.runs), desc=plan.name, initial=len(done), enabled=opts.progress
+            ) as tick,
+        ):
+            for task, outcome in runs:
+                record = write_run(runs_dir, task, outcome)
+                summaries = {label: r.summary for label, r in outcome.results.items()}
+                rows[task.run_id] = run_rows(task, outcome.status, outcome.error, summaries)
+                report.computed += 1
+                if not outcome.ok:
+                    report.failed_runs.append(task.run_id)
+                tick(outcome)
+                if opts.on_run is not None:
+                    opts.on_run(record)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        raise
+    finally:
+        report.table = sweep_table(plan, rows)
+        write_text_atomic(out / TABLE_NAME, report.table.to_csv(index=False))
+        _write_manifest(report, executor, complete=not report.interrupted)
+    if opts.plots:
+        from ..analysis.sweep_plots import plot_sweep
+
+        try:
+            report.figures = plot_sweep(report.table, plan.spec.axes, out, title=plan.name)
+        except Exception as err:  # the runs are safe on disk; a figure is not worth failing for
+            report.plot_error = f"{type(err).__name__}: {err}"
+    return report
+
+
+def _write_manifest(report: SweepReport, executor: str, complete: bool) -> None:
+    plan = report.plan
+    spec = plan.spec
+    manifest = {
+        "name": spec.name,
+        "description": spec.description,
+        "source": spec.source,
+        "base": str(spec.base) if isinstance(spec.base, Path) else dict(spec.base),
+        "base_overrides": list(override_texts(spec.base_overrides)),
+        "factors": list(spec.factor_keys),
+        "axes": [list(a) for a in spec.axes],
+        "derived": dict(spec.derived),
+        "replicates": spec.replicates,
+        "points": [
+            {"point": p.index, "factors": dict(p.factors), "overrides": list(p.overrides)}
+            for p in plan.points
+        ],
+        "skipped": [
+            {"point": p.index, "factors": dict(p.factors), "error": p.error} for p in plan.skipped
+        ],
+        "runs": len(plan.runs),
+        "executor": executor,
+        "complete": complete,
+        "versions": versions(),
+    }
+    write_text_atomic(report.out / SWEEP_FOLDER.marker, dumps(manifest))

@@ -1,0 +1,109 @@
+"""The tidy table of a sweep (``runs.csv``): one row per (run, rule) with its factors and numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from .plan import RunTask, SweepPlan
+from .spec import value_text
+
+TABLE_NAME = "runs.csv"
+#: Summary metrics in the table, in this order (other scalar summary keys follow them).
+METRIC_COLUMNS = (
+    "time_to_target",
+    "final_loss",
+    "final_accuracy",
+    "sim_time",
+    "updates",
+    "mean_time_between_updates",
+    "tasks",
+    "tasks_used",
+    "tasks_cancelled",
+    "tasks_discarded",
+    "tasks_failed",
+    "tasks_unfinished",
+    "bytes_up_total",
+    "bytes_down_total",
+    "gradient_evaluations",
+    "gradient_work",
+)
+#: Summary keys kept out of the table: shown elsewhere, or not reproducible (wall-clock times).
+_NOT_METRICS = ("status", "message", "wall_seconds")
+
+
+def run_rows(
+    task: RunTask,
+    status: str,
+    error: str | None,
+    summaries: Mapping[str, Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The table rows of one run, one per rule of its scenario: the run's ``status`` ("ok" or
+    "failed", with its ``error``) and each rule's summary (by label)."""
+    rows: list[dict[str, Any]] = []
+    for spec in task.scenario.schemes:
+        row: dict[str, Any] = {"point": task.point, "replicate": task.replicate}
+        row["run_id"] = task.run_id
+        row.update({k: _cell(v) for k, v in task.factors.items()})
+        row.update(scheme=spec.label, rule=spec.name)
+        summary = summaries.get(spec.label)
+        if status != "ok" or summary is None:
+            error = error or f"no result for scheme {spec.label!r}"
+            row.update(status="failed", scheme_status=None, message=None, error=error)
+            rows.append(row)
+            continue
+        failed = summary.get("status") == "error"
+        row["status"] = "failed" if failed else "ok"
+        row["scheme_status"] = summary.get("status")
+        for key, value in summary.items():
+            if key in _NOT_METRICS or isinstance(value, Mapping | list):
+                continue
+            row[key] = _number(value)
+        row["message"] = summary.get("message")
+        row["error"] = summary.get("message") if failed else None
+        rows.append(row)
+    return rows
+
+
+def sweep_table(plan: SweepPlan, rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> pd.DataFrame:
+    """The tidy table: the rows (:func:`run_rows`, by run id) of every run of ``plan`` that has
+    them, in run order, with the factors, replicate, run id, scheme, status, summary metrics and
+    error as columns."""
+    ordered = [row for task in plan.runs for row in rows.get(task.run_id, ())]
+    known = {"point", "replicate", "run_id", *plan.factor_keys, "scheme", "rule", "status"}
+    known |= {"scheme_status", *METRIC_COLUMNS, "message", "error"}
+    extra: list[str] = []
+    for row in ordered:
+        extra += [key for key in row if key not in known and key not in extra]
+    columns = [
+        "point",
+        "replicate",
+        "run_id",
+        *plan.factor_keys,
+        "scheme",
+        "rule",
+        "status",
+        "scheme_status",
+        *METRIC_COLUMNS,
+        *extra,
+        "message",
+        "error",
+    ]
+    table = pd.DataFrame(ordered, columns=columns)
+    for col in (*METRIC_COLUMNS, *extra):
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+    return table
+
+
+def _number(value: Any) -> Any:
+    """A summary entry as a table cell: a number (booleans as 0.0 and 1.0)."""
+    return float(value) if isinstance(value, bool) else value
+
+
+def _cell(value: Any) -> Any:
+    """A factor value as a table cell: scalars as they are, lists and tables as override text."""
+    if isinstance(value, list | tuple | Mapping):
+        return value_text(value)
+    return value
