@@ -75,12 +75,13 @@ def save(
     path: str | Path | None,
     *,
     dpi: float = DPI,
-    rc: Mapping[str, Any] | None = STYLE,
+    rc: Any = STYLE,
 ) -> Figure:
     """Write ``fig`` to ``path`` (nothing if None) at ``dpi`` under the rc settings ``rc`` (the
-    ones it was drawn with), without metadata that changes between builds; return it."""
+    ones it was drawn with; None: the current ones), without metadata that changes between
+    builds; return it."""
     if path is not None:
-        with mpl.rc_context(dict(rc or {})):
+        with mpl.rc_context(rc):
             fig.savefig(path, dpi=dpi, metadata={"Software": None})
     return fig
 

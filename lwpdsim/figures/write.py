@@ -218,7 +218,7 @@ def write_spec(sr: SpecRuns, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     _clear_previous(out, spec.name)
     extra: list[str] = []
-    results: list[dict[str, Any]] = []
+    results: list[dict[Any, Any]] = []
     if spec.kind == "compare":
         files, extra, summary = write_compare(sr, out)
         results = summary.replace({np.nan: None}).to_dict(orient="records")
