@@ -1,5 +1,6 @@
 """The numbers behind the figures (lwpdsim.analysis.data), the figures themselves (that they draw
-those numbers, byte-stable PNGs) and ``lwpdsim plot``."""
+those numbers, byte-stable PNGs), their shared look (lwpdsim.analysis.style), the intervals over
+seeds (lwpdsim.analysis.stats) and ``lwpdsim plot``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from matplotlib.colors import to_rgba
 from scipy import stats
 
 import lwpdsim
-from lwpdsim.analysis import data, plots
+from lwpdsim.analysis import data, plots, style, timeline_plots
+from lwpdsim.analysis.stats import mean_ci, t_interval
 from lwpdsim.cli import main
 from lwpdsim.latency import expected_order_statistic, from_spec
 
@@ -92,7 +94,7 @@ def test_timeline_window_cuts_segments(busy) -> None:
 
 def test_timeline_figure_draws_one_bar_per_segment(busy) -> None:
     res = busy["kasync(K=4)"]
-    fig = plots.plot_timeline({res.label: res}, t_max=8.0)
+    fig = timeline_plots.plot_timeline({res.label: res}, t_max=8.0)
     ax = fig.axes[0]
     seg = data.timeline(res, 8.0)
     bars, marks = ax.collections[:2]
@@ -106,7 +108,7 @@ def test_timeline_figure_draws_one_bar_per_segment(busy) -> None:
     np.testing.assert_allclose(row, seg["worker"])
     # outcome colours are fixed: compute phases of used tasks are the plain green
     faces = bars.get_facecolors()
-    green = np.array(to_rgba(plots.OUTCOME_COLORS["used"]))
+    green = np.array(to_rgba(timeline_plots.OUTCOME_COLORS["used"]))
     compute_used = ((seg["outcome"] == "used") & (seg["phase"] == "compute")).to_numpy()
     assert compute_used.any()
     np.testing.assert_allclose(faces[compute_used], np.tile(green, (compute_used.sum(), 1)))
@@ -335,12 +337,77 @@ def test_png_files_are_byte_stable(busy, tmp_path: Path) -> None:
 
 
 def test_colours_are_per_rule_and_consistent(plain) -> None:
-    colors = plots.scheme_colors(plain)
+    colors = style.scheme_colors(plain)
     assert len(set(colors.values())) == len(plain)
-    assert colors == plots.scheme_colors(dict(reversed(list(plain.items()))))
+    assert colors == style.scheme_colors(dict(reversed(list(plain.items()))))
     twice = {"a": plain["sync"], "b": plain["sync"]}
-    shades = plots.scheme_colors(twice)
+    shades = style.scheme_colors(twice)
     assert shades["a"] == colors["sync"] and shades["b"] != shades["a"]
+
+
+def test_each_rule_takes_its_class_colour() -> None:
+    from lwpdsim.schemes import REGISTRY
+
+    rules = {f"{name}(x)": name for name in REGISTRY}
+    colors = style.rule_colors(rules)
+    for label, rule in rules.items():  # the first label of a rule: its class colour, unshaded
+        assert colors[label] == to_rgba(REGISTRY[rule].color)[:3]
+    shaded = style.rule_colors({"a": "gc", "b": "gc", "c": "gc"})
+    assert shaded["a"] == to_rgba(REGISTRY["gc"].color)[:3]
+    assert len(set(shaded.values())) == 3
+    assert np.mean(shaded["b"]) < np.mean(shaded["a"]) < np.mean(shaded["c"])  # darker, lighter
+    spare = style.rule_colors({"x": "newrule", "y": "other", "z": "newrule", "s": "sync"})
+    assert spare["x"] == to_rgba(style.SPARE_COLORS[0])[:3]  # unknown rules: spare colours in order
+    assert spare["y"] == to_rgba(style.SPARE_COLORS[1])[:3]
+    assert spare["z"] != spare["x"] and np.mean(spare["z"]) < np.mean(spare["x"])
+    assert spare["s"] == to_rgba(REGISTRY["sync"].color)[:3]
+
+
+@pytest.mark.parametrize(
+    ("ylim", "minor"),
+    [((0.5, 2.0), {1.5: "1.5", 0.7: "0.7"}), ((0.1, 50.0), {2.0: "2", 3.0: "", 20.0: "20"})],
+)
+def test_log_axis_labels_minor_ticks_by_range(ylim, minor) -> None:
+    fig = style.figure(4, 3)
+    ax = fig.add_subplot()
+    ax.plot([1, 2], list(ylim))
+    ax.set_ylim(*ylim)
+    style.log_axis(ax, label_all_below=12, two_five_below=1000)
+    assert ax.get_yscale() == "log"
+    assert ax.yaxis.get_major_formatter()(0.5, 0) == "0.5"  # plain, not 5x10^-1
+    for value, text in minor.items():
+        assert ax.yaxis.get_minor_formatter()(value, 0) == text
+    ax.set_ylim(1e-3, 10.0)
+    style.log_axis(ax)  # four decades: no minor labels
+    assert ax.yaxis.get_minor_formatter()(0.02, 0) == ""
+
+
+def test_band_follows_the_steps_of_a_steps_post_line() -> None:
+    fig = style.figure(4, 3)
+    ax = fig.add_subplot()
+    style.band(ax, [0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [2.0, 3.0, 4.0], "red", alpha=0.2, steps=True)
+    style.band(ax, [0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [2.0, 3.0, 4.0], "red", alpha=0.2)
+    stepped, straight = (c.get_paths()[0].vertices for c in ax.collections)
+    assert len(stepped) > len(straight)  # the step band has a corner at every x
+    assert ax.collections[0].get_alpha() == 0.2
+
+
+def test_t_interval_is_the_student_interval_of_the_finite_values() -> None:
+    mean, lo, hi = t_interval([1.0, 2.0, 3.0, math.nan, math.inf])
+    half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)
+    assert mean == 2.0 and lo == pytest.approx(2.0 - half) and hi == pytest.approx(2.0 + half)
+    assert mean_ci([1.0, 2.0, 3.0, math.nan]) == (mean, pytest.approx(half), 3)
+    one = t_interval([5.0])
+    assert one[0] == 5.0 and math.isnan(one[1]) and math.isnan(one[2])
+    assert all(math.isnan(v) for v in t_interval([math.nan]))
+
+
+def test_saved_png_has_no_software_stamp(tmp_path: Path) -> None:
+    fig = style.figure(2, 2)
+    fig.add_subplot().plot([0, 1])
+    style.save(fig, tmp_path / "a.png")
+    assert b"Software" not in (tmp_path / "a.png").read_bytes()
+    assert style.save(fig, None) is fig
 
 
 TINY_TOML = """

@@ -6,6 +6,7 @@ import json
 import math
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,9 @@ import pytest
 
 from lwpdsim import simulate
 from lwpdsim.cli import main
-from lwpdsim.figures import find_specs, load_spec, noisy_digits
+from lwpdsim.figures import ensure_datasets, find_specs, load_spec, noisy_digits
+from lwpdsim.figures.curves import curve_panels
+from lwpdsim.figures.stats import chosen_lr, lr_grid_table, summary_table
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPARE = "paper_softmax_shiftexp"
@@ -220,3 +223,75 @@ def test_noisy_digits_file_is_reproducible(tmp_path: Path) -> None:
     assert 0.07 < changed < 0.11  # a tenth redrawn, some to their own class
     assert np.array_equal(committed["y"], again["y"])
     assert not math.isnan(changed)
+
+
+def test_validate_on_a_figure_spec_writes_no_file(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text((ROOT / "scenarios" / "paper" / "1_softmax_shiftexp.toml").read_text())
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main(["validate", str(spec)]) == 0
+    assert "figure spec 'paper_softmax_shiftexp'" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before == ["spec.toml"]
+    assert load_spec(spec).scenario.model.dataset == str(tmp_path / "digits_noisy.npz")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # loading writes nothing either
+
+
+def test_a_build_writes_the_noisy_digits_where_the_spec_expects_them(tmp_path: Path) -> None:
+    spec = tmp_path / "specs" / "spec.toml"
+    spec.parent.mkdir()
+    spec.write_text((ROOT / "scenarios" / "paper" / "1_softmax_shiftexp.toml").read_text())
+    loaded = load_spec(spec, quick=True)
+    assert ensure_datasets(loaded) == [tmp_path / "specs" / "digits_noisy.npz"]
+    assert ensure_datasets(loaded) == []  # once
+    written = np.load(tmp_path / "specs" / "digits_noisy.npz")
+    again = np.load(noisy_digits(tmp_path / "again.npz"))
+    assert np.array_equal(written["y"], again["y"]) and written["y"].dtype == np.uint8
+
+
+def test_lwpd_variants_get_a_panel_each_with_every_other_rule() -> None:
+    rules = {"sync": "sync", "lwpd(a)": "lwpd", "gc(s=1)": "gc", "lwpd(b)": "lwpd"}
+    assert curve_panels(rules, True) == [
+        ["sync", "gc(s=1)", "lwpd(a)"],
+        ["sync", "gc(s=1)", "lwpd(b)"],
+    ]
+    assert curve_panels(rules, False) == [list(rules)]
+    one = {"sync": "sync", "lwpd(a)": "lwpd"}
+    assert curve_panels(one, True) == [["sync", "lwpd(a)"]]
+
+
+def _runs(rows: list[tuple[str, float, float, float]]) -> pd.DataFrame:
+    """A runs table (as :func:`runs_table` gives) from (scheme, lr, final loss, time to target)."""
+    table = pd.DataFrame(rows, columns=["scheme", "lr", "final_loss", "time_to_target"])
+    table["rule"] = table["scheme"]
+    table["seed"] = table.groupby(["scheme", "lr"]).cumcount()
+    table["bytes_to_target"] = table["time_to_target"] * 100
+    for column in ("updates", "time_per_update", "bytes_per_update", "staleness", "wasted_tasks"):
+        table[column] = 1.0
+    return table
+
+
+def test_the_grid_choice_is_the_lowest_mean_final_loss_ties_to_the_smaller_lr() -> None:
+    inf = math.inf
+    runs = _runs(
+        [
+            ("a", 0.1, 1.0, 5.0),
+            ("a", 0.1, 3.0, math.nan),
+            ("a", 0.5, 2.0, 4.0),
+            ("a", 0.5, 2.0, 6.0),  # the same mean as lr 0.1: the smaller step size wins
+            ("a", 1.0, inf, math.nan),  # diverged
+            ("a", 1.0, 0.5, 1.0),
+            ("b", 0.1, 4.0, math.nan),
+            ("b", 0.5, 3.0, 2.0),
+            ("b", 1.0, 3.5, 1.0),
+        ]
+    )
+    grid = lr_grid_table(runs, SimpleNamespace(lr_grid=(0.1, 0.5, 1.0)))
+    a = grid[grid["scheme"] == "a"].set_index("lr")
+    assert list(a["mean_final_loss"]) == [2.0, 2.0, inf]
+    assert list(a["not_finite"]) == [0, 0, 1] and list(a["hi"]) == [3.0, 2.0, inf]
+    assert chosen_lr(grid) == {"a": 0.1, "b": 0.5}
+    summary = summary_table(runs, chosen_lr(grid)).set_index("scheme")
+    assert summary.loc["a", "reached"] == 1 and summary.loc["a", "time_to_target_mean"] == 5.0
+    assert math.isnan(summary.loc["a", "time_to_target_lo95"])  # one seed reached: no interval
+    assert summary.loc["b", "final_loss_mean"] == 3.0 and summary.loc["b", "seeds"] == 1
+    assert summary.loc["a", "bytes_to_target_mean"] == 500.0

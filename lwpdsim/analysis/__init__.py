@@ -1,7 +1,9 @@
 """Tables and figures from :class:`~lwpdsim.results.RunResult` objects (no SimPy here).
 
-:mod:`.data` computes the numbers behind each figure (pandas and numpy only); :mod:`.plots` draws
-them; :mod:`.tables` compares rules in one table.
+:mod:`.data` computes the numbers behind each figure (pandas and numpy only); :mod:`.plots` and
+:mod:`.timeline_plots` draw a run's figures, :mod:`.sweep_plots` a sweep's, all in the look of
+:mod:`.style`; :mod:`.stats` has the confidence intervals over seeds; :mod:`.tables` compares rules
+in one table.
 """
 
 from .data import (
@@ -20,18 +22,17 @@ from .data import (
     update_times,
 )
 from .plots import (
-    OUTCOME_COLORS,
     draw_all,
     draw_run,
     plot_communication,
     plot_curves,
     plot_loss_vs_time,
     plot_loss_vs_updates,
-    plot_timeline,
     plot_update_intervals,
-    scheme_colors,
 )
+from .style import scheme_colors
 from .tables import format_summary, summary_table
+from .timeline_plots import OUTCOME_COLORS, plot_timeline
 
 __all__ = [
     "OUTCOME_COLORS",

@@ -1,141 +1,40 @@
-"""Figures of runs: curves against simulated time and updates, traffic, worker timelines, and the
-time between updates against theory.
+"""Figures of runs: curves against simulated time and updates, traffic, and the time between
+updates against theory; :func:`draw_run` writes a run's figures, worker timelines included.
 
 Every function draws what a function of :mod:`lwpdsim.analysis.data` returns, takes a mapping
 ``label -> RunResult`` (curves also ``label -> [RunResult, ...]``, one run per seed, drawn as a mean
 with a min-max band) and an optional ``path``, and returns the :class:`~matplotlib.figure.Figure`.
-Figures are built without pyplot, so they never touch (or switch) the interactive backend and are
-saved with Agg; PNG files are byte-identical for the same data. A rule keeps its colour in every
-figure (:func:`scheme_colors`); task outcomes have fixed colours (:data:`OUTCOME_COLORS`).
+The look (slide style, byte-stable PNG files, log axes, a colour per rule) comes from
+:mod:`lwpdsim.analysis.style`; the worker timelines are :mod:`lwpdsim.analysis.timeline_plots`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.collections import PolyCollection
-from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from matplotlib.ticker import MaxNLocator
 
 from ..results import RunResult, safe_name
 from . import data
-
-#: Colours of task outcomes in timelines.
-OUTCOME_COLORS = {
-    "used": "#2ca02c",
-    "cancelled": "#9a9a9a",
-    "discarded": "#ff7f0e",
-    "failed": "#d62728",
-    "lost": "#9467bd",
-    "unfinished": "#9ecae1",
-}
-#: Colour of each rule; labels of one rule beyond the first get darker or lighter shades.
-RULE_COLORS = {
-    "sync": "#1f77b4",
-    "ksync": "#ff7f0e",
-    "kasync": "#2ca02c",
-    "kbatchasync": "#9467bd",
-    "gc": "#8c564b",
-    "lwpd": "#d62728",
-}
-_SPARE_COLORS = ("#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
-_SHADES = (0.0, -0.35, 0.4, -0.6, 0.6)
-#: Height of a task's bar in a timeline (rows are 1 apart).
-BAR_HEIGHT = 0.72
-#: Hatching colour of the time a worker is down (failed, not yet recovered).
-DOWN_COLOR = "#e08080"
-#: How much lighter download and upload are drawn than compute in a timeline.
-PHASE_LIGHTEN = {"download": 0.55, "compute": 0.0, "upload": 0.55}
-#: Text sizes for figures shown on a slide.
-STYLE: Any = {
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "figure.titlesize": 13,
-    "legend.fontsize": 9.5,
-    "legend.title_fontsize": 9.5,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-DPI = 120
-TIME_LABEL = "simulated wall-clock time"
-
-F = TypeVar("F", bound=Callable[..., Figure])
-
-
-def _styled(func: F) -> F:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Figure:
-        with mpl.rc_context(STYLE):
-            return func(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _shade(color: Any, amount: float) -> tuple[float, float, float]:
-    """``color`` mixed with white (amount > 0) or black (amount < 0)."""
-    rgb = np.array(to_rgb(color))
-    target = np.ones(3) if amount > 0 else np.zeros(3)
-    return tuple(float(v) for v in rgb + (target - rgb) * abs(amount))  # type: ignore[return-value]
-
-
-def scheme_colors(results: Mapping[str, Any]) -> dict[str, tuple[float, float, float]]:
-    """A colour per label: the rule's colour (:data:`RULE_COLORS`), shaded for the second and later
-    labels of the same rule; rules without a colour of their own take spare ones in order."""
-    out = {}
-    seen: dict[str, int] = {}
-    spare = iter(_SPARE_COLORS * 4)
-    extra: dict[str, str] = {}
-    for label, value in results.items():
-        runs = data.as_run_lists({label: value})[label]
-        rule = data.rule_name(runs[0])
-        if rule not in RULE_COLORS and rule not in extra:
-            extra[rule] = next(spare)
-        base = RULE_COLORS.get(rule) or extra[rule]
-        i = seen.get(rule, 0)
-        seen[rule] = i + 1
-        out[label] = _shade(base, _SHADES[i % len(_SHADES)])
-    return out
-
-
-def _save(fig: Figure, path: str | Path | None) -> Figure:
-    if path is not None:
-        with mpl.rc_context(STYLE):
-            fig.savefig(path, dpi=DPI, metadata={"Software": None})
-    return fig
-
-
-def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def _heading(what: str, title: str | None) -> str:
-    return f"{title}: {what}" if title else what
-
-
-def _log_y(ax: Axes) -> None:
-    """A log y axis with plain tick labels (0.3, 0.5, 1, 2 rather than powers of ten)."""
-    ax.set_yscale("log")
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    lo, hi = ax.get_ylim()
-    if lo > 0 and hi / lo < 20:  # label the minor ticks only when there are few decades
-        ax.yaxis.set_minor_formatter(plain)
-    else:
-        ax.yaxis.set_minor_formatter(NullFormatter())
-
+from .style import (
+    X_LABELS,
+    band,
+    figure,
+    heading,
+    log_axis,
+    save,
+    scheme_colors,
+    shade,
+    styled,
+)
+from .timeline_plots import plot_timeline
 
 # --------------------------------------------------------------------------- curves
 
@@ -145,10 +44,9 @@ _METRIC_LABELS = {
     "test_loss": "test loss",
     "test_accuracy": "test accuracy",
 }
-_X_LABELS = {"time": TIME_LABEL, "update": "updates (steps of the master)"}
 
 
-@_styled
+@styled
 def plot_curves(
     results: data.Runs,
     path: str | Path | None = None,
@@ -163,7 +61,7 @@ def plot_curves(
     over seeds with a band from the lowest to the highest run."""
     curves = data.loss_curves(results, x, metric=metric)
     colors = scheme_colors(results)
-    fig = _figure(8.4, 4.6)
+    fig = figure(8.4, 4.6)
     ax = fig.add_subplot()
     any_band = False
     for label in results:
@@ -176,23 +74,15 @@ def plot_curves(
         ax.plot(c["x"], c["mean"], label=name, color=colors[label], lw=1.6, drawstyle=style)
         if seeds > 1:
             any_band = True
-            ax.fill_between(
-                c["x"],
-                c["lo"],
-                c["hi"],
-                color=colors[label],
-                alpha=0.18,
-                lw=0,
-                step="post" if style == "steps-post" else None,
-            )
+            band(ax, c["x"], c["lo"], c["hi"], colors[label], alpha=0.18, steps=x == "time")
     if target is not None and metric.endswith("loss"):
         ax.axhline(target, color="0.35", ls=":", lw=1.2, label=f"target loss {target:g}")
     positive = curves["lo"].to_numpy(dtype=float)
     if metric.endswith("loss") and positive.size and np.nanmin(positive) > 0:
-        _log_y(ax)
+        log_axis(ax)
     if x == "update":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(_X_LABELS[x])
+    ax.set_xlabel(X_LABELS[x])
     ax.set_ylabel(_METRIC_LABELS[metric])
     ax.set_xlim(left=0)
     ax.grid(True, which="both", alpha=0.3)
@@ -207,8 +97,8 @@ def plot_curves(
             0.5, 0.5, f"no {_METRIC_LABELS[metric]} recorded", transform=ax.transAxes, ha="center"
         )
     vs = "simulated time" if x == "time" else "updates"
-    ax.set_title(_heading(f"{_METRIC_LABELS[metric]} vs {vs}", title))
-    return _save(fig, path)
+    ax.set_title(heading(f"{_METRIC_LABELS[metric]} vs {vs}", title))
+    return save(fig, path)
 
 
 def plot_loss_vs_time(
@@ -269,7 +159,7 @@ def _traffic_bars(
         pos[ok],
         down[ok] / scale,
         bottom=up[ok] / scale,
-        color=[_shade(c, 0.6) for c, k in zip(col, ok, strict=True) if k],
+        color=[shade(c, 0.6) for c, k in zip(col, ok, strict=True) if k],
         hatch="//",
         edgecolor="white",
         lw=0,
@@ -289,7 +179,7 @@ def _traffic_bars(
     return unit
 
 
-@_styled
+@styled
 def plot_communication(
     results: Mapping[str, RunResult],
     path: str | Path | None = None,
@@ -303,7 +193,7 @@ def plot_communication(
     table = data.communication(results, target)
     labels = list(results)
     colors = scheme_colors(results)
-    fig = _figure(14.5, 4.6)
+    fig = figure(14.5, 4.6)
     a1, a2, a3 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.25]})
     unit = _traffic_bars(
         a1,
@@ -341,7 +231,7 @@ def plot_communication(
     if len(goal):
         a3.axhline(goal.iloc[0], color="0.35", ls=":", lw=1.2, label=f"target {goal.iloc[0]:g}")
     if all((r.updates["loss"].dropna() > 0).all() for r in results.values()):
-        _log_y(a3)
+        log_axis(a3)
     a3.set_xlabel(f"{unit} uploaded (cumulative)")
     a3.set_ylabel("training loss")
     a3.set_title("loss vs bytes uploaded")
@@ -350,154 +240,17 @@ def plot_communication(
     handles, _ = a3.get_legend_handles_labels()
     handles += [
         Patch(facecolor="0.35", label="uploaded (workers → master)"),
-        Patch(facecolor=_shade("0.35", 0.6), hatch="//", edgecolor="white", label="downloaded"),
+        Patch(facecolor=shade("0.35", 0.6), hatch="//", edgecolor="white", label="downloaded"),
     ]
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
-    fig.suptitle(_heading("communication", title))
-    return _save(fig, path)
-
-
-# --------------------------------------------------------------------------- timeline
-
-
-def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bool, bool]:
-    """Draw one run's timeline; returns the outcomes shown, whether any transfer is visible and
-    whether any worker was down."""
-    seg = data.timeline(res, t_max)
-    cluster = data.scenario_config(res).get("cluster", {})
-    n = int(cluster.get("workers", 0)) or (
-        int(res.tasks["worker"].max()) + 1 if len(res.tasks) else 1
-    )
-    stopped = float(res.summary.get("sim_time", math.inf))
-    down = [
-        (int(f["worker"]), float(f["at"]), min(float(f.get("recover", math.inf)), stopped, t_max))
-        for f in cluster.get("failures", [])
-        if float(f["at"]) < min(stopped, t_max)
-    ]
-    for worker, at, until in down:
-        ax.barh(
-            worker,
-            until - at,
-            left=at,
-            height=BAR_HEIGHT,
-            color="none",
-            hatch="///",
-            edgecolor=DOWN_COLOR,
-            linewidth=0,
-            zorder=1,
-        )
-    colors = [
-        _shade(OUTCOME_COLORS.get(o, "#cccccc"), PHASE_LIGHTEN[p])
-        for o, p in zip(seg["outcome"], seg["phase"], strict=True)
-    ]
-    y = seg["worker"].to_numpy(dtype=float)
-    x0, x1 = seg["start"].to_numpy(dtype=float), seg["end"].to_numpy(dtype=float)
-    h = BAR_HEIGHT / 2
-    boxes = np.stack(
-        [np.column_stack(c) for c in ((x0, y - h), (x0, y + h), (x1, y + h), (x1, y - h))],
-        axis=1,
-    )  # one rectangle per segment, drawn as one collection (fast for thousands of tasks)
-    ax.add_collection(
-        PolyCollection(
-            list(boxes),
-            facecolors=colors,
-            edgecolors="white",
-            linewidths=0.7 if n <= 16 else 0.3,
-            zorder=2,
-        )
-    )
-    times = data.update_times(res, t_max)
-    ax.vlines(times, -0.5, n - 0.5, colors="0.15", lw=0.8, alpha=0.6, zorder=3)
-    ax.set_ylim(n - 0.5, -0.5)
-    step = max(1, math.ceil(n / 12))
-    ticks = list(range(0, n, step))
-    ax.set_yticks(ticks, [f"w{w}" for w in ticks])
-    ax.set_xlim(0, t_max)
-    if stopped < t_max:
-        ax.axvspan(stopped, t_max, color="0.94", lw=0, zorder=0)
-    if stopped < t_max * 0.85:
-        why = str(res.summary.get("status", "")).replace("_", " ")
-        ax.text(
-            (stopped + t_max) / 2,
-            (n - 1) / 2,
-            f"run stopped\n({why})" if why else "run stopped",
-            ha="center",
-            va="center",
-            fontsize=10,
-            color="0.45",
-        )
-    ax.set_title(res.label, loc="left", fontweight="bold")
-    ax.set_title(f"{times.size} updates by t = {t_max:.3g}", loc="right", fontsize=10)
-    ax.spines["left"].set_visible(False)
-    ax.tick_params(axis="y", length=0)
-    transfers = seg["phase"] != "compute"
-    width = (seg["end"] - seg["start"])[transfers]
-    return set(seg["outcome"]), bool((width > t_max * 1e-3).any()), bool(down)
-
-
-@_styled
-def plot_timeline(
-    results: Mapping[str, RunResult],
-    path: str | Path | None = None,
-    *,
-    t_max: float | None = None,
-    title: str | None = None,
-) -> Figure:
-    """Each worker's tasks over time (a Gantt chart), one panel per rule on a shared time axis:
-    bars coloured by the task's outcome, download and upload lighter than compute, and a vertical
-    line at each update of the master (the data of :func:`~lwpdsim.analysis.data.timeline`).
-    ``t_max`` defaults to :func:`~lwpdsim.analysis.data.timeline_window`."""
-    t_max = float(t_max) if t_max is not None else data.timeline_window(results)
-    labels = list(results)
-    ncols = 1 if len(labels) <= 2 else 2
-    nrows = math.ceil(len(labels) / ncols)
-    workers = max(
-        int(data.scenario_config(r).get("cluster", {}).get("workers", 0)) or 1
-        for r in results.values()
-    )
-    panel = min(0.24 * workers, 3.6) + 0.9  # many workers: thinner rows, not a taller figure
-    width = 10.5 if ncols == 1 else 15.0
-    fig = _figure(width, panel * nrows + 0.9)
-    axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False)
-    seen: set[str] = set()
-    transfers = failures = False
-    for ax, label in zip(axes.flat, labels, strict=False):
-        outcomes, moved, down = _draw_timeline(ax, results[label], t_max)
-        seen |= outcomes
-        transfers |= moved
-        failures |= down
-    for ax in axes.flat[len(labels) :]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel(TIME_LABEL)
-    if len(labels) % ncols and nrows > 1:  # the empty slot's neighbour above needs tick labels
-        axes[-2, -1].xaxis.set_tick_params(labelbottom=True)
-        axes[-2, -1].set_xlabel(TIME_LABEL)
-    handles: list[Any] = [
-        Patch(facecolor=OUTCOME_COLORS[o], label=o) for o in OUTCOME_COLORS if o in seen
-    ]
-    if failures:
-        handles.append(
-            Patch(facecolor="none", hatch="///", edgecolor=DOWN_COLOR, lw=0, label="worker down")
-        )
-    spacer = Line2D([], [], ls="none", label=" ")
-    handles.append(spacer)
-    if transfers:
-        used = OUTCOME_COLORS["used"]
-        handles += [
-            Patch(facecolor=used, label="compute"),
-            Patch(facecolor=_shade(used, PHASE_LIGHTEN["upload"]), label="download / upload"),
-        ]
-    handles.append(Line2D([], [], color="0.15", lw=0.8, alpha=0.6, label="update of the master"))
-    fig.legend(handles=handles, loc="outside right upper", frameon=False, title="task outcome")
-    fig.suptitle(_heading("what each worker does", title))
-    return _save(fig, path)
+    fig.suptitle(heading("communication", title))
+    return save(fig, path)
 
 
 # --------------------------------------------------------------------------- time between updates
 
 
-@_styled
+@styled
 def plot_update_intervals(
     results: Mapping[str, RunResult],
     path: str | Path | None = None,
@@ -514,7 +267,7 @@ def plot_update_intervals(
     summary = data.interval_summary(results, base_dir=base_dir)
     ncols = min(3, max(1, len(labels)))
     nrows = math.ceil(max(1, len(labels)) / ncols)
-    fig = _figure(4.6 * ncols + 2.2, 3.5 * nrows + 0.7)
+    fig = figure(4.6 * ncols + 2.2, 3.5 * nrows + 0.7)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, label in zip(axes.flat, labels, strict=False):
         res = results[label]
@@ -557,8 +310,8 @@ def plot_update_intervals(
         ax.set_ylabel("P(time between updates ≤ x)")
     for ax in axes[-1]:
         ax.set_xlabel("time between updates")
-    fig.suptitle(_heading("time between updates", title))
-    return _save(fig, path)
+    fig.suptitle(heading("time between updates", title))
+    return save(fig, path)
 
 
 # --------------------------------------------------------------------------- a run's figures

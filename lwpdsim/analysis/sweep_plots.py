@@ -3,7 +3,8 @@ interval over replicates, and heatmaps of the mean over two factors.
 
 The metric is the time to the target loss when any run reached it, the final loss otherwise. Runs that
 missed the target have no time to target: they are left out of the means and counted in the titles.
-PNG files are byte-stable for the same table.
+PNG files are byte-stable for the same table (:func:`lwpdsim.analysis.style.save`); the
+intervals are :func:`lwpdsim.analysis.stats.mean_ci`.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 from ..results import safe_name
+from .stats import mean_ci
+from .style import figure, save
 
 METRIC_LABELS = {
     "time_to_target": "time to target loss (simulated)",
@@ -31,6 +30,8 @@ METRIC_LABELS = {
     "final_accuracy": "final training accuracy",
     "sim_time": "simulated time",
 }
+#: Resolution of the sweep figures (drawn in matplotlib's default style, not the slide style).
+DPI = 110
 #: Factors that only pick random streams: pooled with the replicates, never an axis.
 REPLICATE_FACTORS = ("seed",)
 
@@ -104,21 +105,6 @@ def _missed_note(rows: pd.DataFrame, metric: str) -> str:
     return f"; {missed} of {len(rows)} scheme runs {what} (left out)"
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, int]:
-    """Mean, half-width of the Student-t confidence interval and count of the finite ``values``
-    (half-width NaN with fewer than two)."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        return math.nan, math.nan, 0
-    mean = float(x.mean())
-    if n < 2:
-        return mean, math.nan, n
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, half, n
-
-
 def plot_metric_vs_factor(
     table: pd.DataFrame,
     factor: str,
@@ -140,7 +126,8 @@ def plot_metric_vs_factor(
         .mean()  # skips NaN (runs that missed the target)
         .reset_index()
     )
-    fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    fig = figure(7, 4.2)
+    ax = fig.add_subplot()
     for key in dict.fromkeys(rows["_key"]):
         sub = per_rep[per_rep["_key"] == key]
         xs, means, halves = [], [], []
@@ -164,10 +151,7 @@ def plot_metric_vs_factor(
         ax.text(0.5, 0.5, "no finite values", transform=ax.transAxes, ha="center")
     note = "mean and 95% CI over replicates" + _missed_note(rows, metric)
     ax.set_title(f"{title}: {note}" if title else note, fontsize="medium")
-    if path is not None:
-        fig.savefig(path, dpi=110, metadata={"Software": None})
-        plt.close(fig)
-    return fig
+    return save(fig, path, dpi=DPI, rc=None)
 
 
 def plot_heatmap(
@@ -198,14 +182,9 @@ def plot_heatmap(
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     ncols = min(3, max(1, len(keys)))
     nrows = math.ceil(max(1, len(keys)) / ncols)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(3.6 * ncols + 1.2, 3.1 * nrows + 0.6),
-        layout="constrained",
-        squeeze=False,
-    )
-    cmap = plt.get_cmap("viridis").with_extremes(bad="0.88")
+    fig = figure(3.6 * ncols + 1.2, 3.1 * nrows + 0.6)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    cmap = mpl.colormaps["viridis"].with_extremes(bad="0.88")
     image = None
     for ax, key in zip(axes.flat, keys, strict=False):
         grid = np.ma.masked_invalid(grids[key])
@@ -233,10 +212,7 @@ def plot_heatmap(
         fig.colorbar(image, ax=axes, label=METRIC_LABELS.get(metric, metric), shrink=0.9)
     note = f"mean {metric} per cell" + _missed_note(rows, metric)
     fig.suptitle(f"{title}: {note}" if title else note, fontsize="medium")
-    if path is not None:
-        fig.savefig(path, dpi=110, metadata={"Software": None})
-        plt.close(fig)
-    return fig
+    return save(fig, path, dpi=DPI, rc=None)
 
 
 def plot_sweep(

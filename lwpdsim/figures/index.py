@@ -1,0 +1,148 @@
+"""The index of a figures folder, ``README.md``: written from the manifests found there, it gives
+every figure with one sentence, the method shared by all comparisons, what each spec fixed in
+advance, and each comparison's numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .spec import SELECT_RULES
+from .write import MANIFEST_FORMAT
+
+INDEX_NAME = "README.md"
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if value == "inf":
+        return "∞"
+    v = float(value)
+    return "-" if math.isnan(v) else f"{v:.{digits}g}"
+
+
+def _interval(mean: Any, lo: Any, hi: Any, scale: float = 1.0) -> str:
+    if mean is None:
+        return "-"
+    m = float(mean) / scale
+    if lo is None or hi is None:
+        return f"{m:.3g}"
+    low = max(float(lo), 0.0) / scale  # times and bytes are never negative (the CSV is unclipped)
+    return f"{m:.3g} [{low:.3g}, {float(hi) / scale:.3g}]"
+
+
+def _results_lines(manifest: Mapping[str, Any]) -> list[str]:
+    rows = manifest.get("results") or []
+    if not rows:
+        return []
+    target = manifest.get("target_loss")
+    lines = [
+        "",
+        f"| rule | chosen lr | final loss, mean [min, max] | time to loss {_fmt(target)} "
+        "| MB to that loss | reached |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        final = (
+            f"{_fmt(r['final_loss_mean'])} [{_fmt(r['final_loss_lo'])}, {_fmt(r['final_loss_hi'])}]"
+        )
+        lines.append(
+            f"| {r['scheme']} | {_fmt(r['lr'])} | {final} | "
+            f"{_interval(r['time_to_target_mean'], r['time_to_target_lo95'], r['time_to_target_hi95'])} | "
+            f"{_interval(r['bytes_to_target_mean'], r['bytes_to_target_lo95'], r['bytes_to_target_hi95'], 1e6)} | "
+            f"{r['reached']}/{r['seeds']} |"
+        )
+    lines.append("")
+    lines.append(
+        "Times are simulated seconds; intervals are 95% t-intervals over the seeds that reached "
+        "the loss."
+    )
+    return lines
+
+
+_SECTION_ORDER = {"paper": 0, "lecture": 1}
+_SECTION_TITLES = {
+    "paper": "The LWPD paper's comparison (scenarios/paper/)",
+    "lecture": "Figures of the lecture, docs/lecture.md (scenarios/lecture/)",
+}
+
+
+def write_index(out: Path) -> Path:
+    """(Re)write ``README.md`` in ``out`` from the manifests found there: every figure with one
+    sentence, the method, what was fixed in advance, and each comparison's numbers."""
+    manifests = []
+    for path in sorted(out.glob("*.json")):
+        try:
+            m = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(m, dict) and m.get("format") == MANIFEST_FORMAT:
+            manifests.append(m)
+    manifests.sort(
+        key=lambda m: (_SECTION_ORDER.get(m.get("section", ""), 9), m.get("order", 0), m["name"])
+    )
+    quick = any(m.get("quick") for m in manifests)
+    lines = [
+        "# Reference figures",
+        "",
+        "Written by `lwpdsim figures` (do not edit: rerun the command). Every figure `X.png` has "
+        "its numbers in `X.csv`; `<spec>_runs.csv` has one row per run (rule, step size, seed) "
+        "and `<spec>.json` the resolved scenario and package versions.",
+        "",
+    ]
+    if quick:
+        lines += [
+            "**Quick build (`--quick`)**: fewer seeds, a shorter grid and shorter runs than the "
+            "reference; for tests, not for conclusions.",
+            "",
+        ]
+    lines += [
+        "How the comparisons are made (the same for every spec, decided before any run):",
+        "",
+        "- All rules of a spec run on the same cluster, data split, initial parameters and "
+        "compute-time draws (replicate r of a scenario is `simulate(scenario, run_index=r)`), so "
+        "differences within a seed are the rules', not the dice's.",
+        "- Each rule's step size comes from one common grid, shown in the `*_lr_grid` figure, by "
+        "one stated rule: "
+        + SELECT_RULES["final_loss"]
+        + ". The final loss is the training loss at the end of the spec's simulated time budget.",
+        "- Curves show the mean over seeds with a min-max band; times and bytes to the target "
+        "loss show the mean with a 95% t-interval over the seeds that reached it, and how many "
+        "did. The target is only measured: no run stops at it.",
+        "- The figures show what the simulation gives: the scenarios, grids, targets and seeds "
+        "were fixed before the results were looked at, except where a spec says below what was "
+        "changed after a first build and why; nothing was changed to favour a rule.",
+        "",
+    ]
+    section = None
+    for m in manifests:
+        if m.get("section") != section:
+            section = str(m.get("section"))
+            lines += [f"## {_SECTION_TITLES.get(section, section)}", ""]
+        lines.append(f"### {m['name']}: {m['title']}")
+        lines.append("")
+        if m.get("description"):
+            lines += [m["description"], ""]
+        lines.append(f"Spec `{m['source']}`. Setting: {m['setting']}.")
+        if m["kind"] == "compare":
+            grid = ", ".join(f"{v:g}" for v in m["lr_grid"])
+            lines.append(f"Seeds: {m['seeds']}; step-size grid: {grid}.")
+        if m.get("fixed"):
+            lines.append(f"Fixed in advance: {m['fixed']}")
+        if m.get("changed"):
+            lines.append(f"Changed after a first build: {m['changed']}")
+        lines.append("")
+        for f in m["figures"]:
+            csv = ", ".join(f"[{c}]({c})" for c in f["csv"])
+            lines.append(f"- [{f['png']}]({f['png']}) ({csv}): {f['sentence']}")
+        lines += _results_lines(m)
+        for p in m.get("problems") or []:
+            lines.append(f"- problem: {p}")
+        lines.append("")
+    path = out / INDEX_NAME
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,228 @@
+"""The numbers behind a spec's figures, as tables (each written as the figure's CSV): one row per
+run, the step-size grid and each rule's choice, the summary at the chosen step sizes, the loss
+curves, and the time between updates against theory. Drawing modules consume these tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import data
+from ..analysis.stats import t_interval
+from ..latency import from_spec
+from ..results import RunResult
+from .run import SpecRuns
+from .spec import FigureSpec
+
+
+def final_loss(res: RunResult) -> float:
+    """The run's final training loss, +inf if it diverged or stopped with an error."""
+    value = float(res.summary.get("final_loss", math.nan))
+    if res.status in ("diverged", "error") or not math.isfinite(value):
+        return math.inf
+    return value
+
+
+def _staleness(res: RunResult) -> float:
+    """Mean staleness of the messages a run used, weighted by how many each update used."""
+    u = res.updates
+    used = u["messages_used"].to_numpy(dtype=float)[1:]
+    stale = u["staleness_mean"].to_numpy(dtype=float)[1:]
+    ok = np.isfinite(used) & np.isfinite(stale) & (used > 0)
+    return float((used[ok] * stale[ok]).sum() / used[ok].sum()) if ok.any() else math.nan
+
+
+def runs_table(sr: SpecRuns) -> pd.DataFrame:
+    """One row per (rule, step size, seed) of a compare spec."""
+    rows = []
+    target = sr.spec.target_loss
+    for (lr, seed), results in sorted(sr.runs.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        for label in sr.labels:
+            res = results.get(label)
+            if res is None:
+                continue
+            s = res.summary
+            reach = data.bytes_to_target(res, target) if target is not None else {}
+            tasks = float(s.get("tasks", 0)) or math.nan
+            wasted = float(s.get("tasks_cancelled", 0)) + float(s.get("tasks_discarded", 0))
+            updates = int(s["updates"])
+            rows.append(
+                {
+                    "scheme": label,
+                    "rule": data.rule_name(res),
+                    "lr": lr,
+                    "seed": seed,
+                    "status": res.status,
+                    "final_loss": final_loss(res),
+                    "sim_time": float(s["sim_time"]),
+                    "updates": updates,
+                    "time_per_update": float(s["mean_time_between_updates"]),
+                    "time_to_target": reach.get("time", math.nan),
+                    "updates_to_target": reach.get("update", math.nan),
+                    "bytes_to_target": reach.get("bytes", math.nan),
+                    "bytes_total": float(s["bytes_up_total"]) + float(s["bytes_down_total"]),
+                    "bytes_per_update": (float(s["bytes_up_total"]) + float(s["bytes_down_total"]))
+                    / updates
+                    if updates
+                    else math.nan,
+                    "staleness": _staleness(res),
+                    "wasted_tasks": wasted / tasks,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def lr_grid_table(runs: pd.DataFrame, spec: FigureSpec) -> pd.DataFrame:
+    """Per rule and step size: the mean, lowest and highest final loss over seeds, how many runs
+    diverged or failed, and whether the selection rule chose this step size."""
+    rows = []
+    for label in runs["scheme"].unique():
+        sub = runs[runs["scheme"] == label]
+        best_lr, best = None, math.inf
+        block = []
+        for lr in spec.lr_grid:
+            vals = sub.loc[sub["lr"] == lr, "final_loss"].to_numpy(dtype=float)
+            mean = float(vals.mean()) if vals.size else math.nan
+            block.append(
+                {
+                    "scheme": label,
+                    "rule": sub["rule"].iloc[0],
+                    "lr": lr,
+                    "seeds": int(vals.size),
+                    "not_finite": int((~np.isfinite(vals)).sum()),
+                    "mean_final_loss": mean,
+                    "lo": float(vals.min()) if vals.size else math.nan,
+                    "hi": float(vals.max()) if vals.size else math.nan,
+                }
+            )
+            if best_lr is None or mean < best:  # ascending grid: ties keep the smaller lr
+                best_lr, best = lr, mean
+        for row in block:
+            row["chosen"] = row["lr"] == best_lr
+        rows += block
+    return pd.DataFrame(rows)
+
+
+def chosen_lr(grid: pd.DataFrame) -> dict[str, float]:
+    """Each rule's chosen step size from a :func:`lr_grid_table`."""
+    picked = grid[grid["chosen"]]
+    return dict(zip(picked["scheme"], picked["lr"].astype(float), strict=True))
+
+
+def _chosen_runs(sr: SpecRuns, lrs: Mapping[str, float]) -> dict[str, list[RunResult]]:
+    """Each rule's runs (one per seed that ran) at its chosen step size."""
+    out: dict[str, list[RunResult]] = {}
+    for label in sr.labels:
+        if label not in lrs:
+            continue
+        out[label] = [
+            sr.runs[(lrs[label], seed)][label]
+            for seed in range(sr.spec.seeds)
+            if (lrs[label], seed) in sr.runs
+        ]
+    return out
+
+
+def summary_table(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame:
+    """Per rule at its chosen step size: final loss (mean, min, max), time and bytes to the target
+    (mean and 95% t-interval over the seeds that reached it), and per-update averages."""
+    rows = []
+    for label, lr in lrs.items():
+        sub = runs[(runs["scheme"] == label) & (runs["lr"] == lr)]
+        fl = sub["final_loss"].to_numpy(dtype=float)
+        t_mean, t_lo, t_hi = t_interval(sub["time_to_target"].tolist())
+        b_mean, b_lo, b_hi = t_interval(sub["bytes_to_target"].tolist())
+        rows.append(
+            {
+                "scheme": label,
+                "rule": sub["rule"].iloc[0],
+                "lr": lr,
+                "seeds": len(sub),
+                "final_loss_mean": float(fl.mean()),
+                "final_loss_lo": float(fl.min()),
+                "final_loss_hi": float(fl.max()),
+                "reached": int(np.isfinite(sub["time_to_target"].to_numpy(dtype=float)).sum()),
+                "time_to_target_mean": t_mean,
+                "time_to_target_lo95": t_lo,
+                "time_to_target_hi95": t_hi,
+                "bytes_to_target_mean": b_mean,
+                "bytes_to_target_lo95": b_lo,
+                "bytes_to_target_hi95": b_hi,
+                "updates_mean": float(sub["updates"].mean()),
+                "time_per_update_mean": float(sub["time_per_update"].mean()),
+                "bytes_per_update_mean": float(sub["bytes_per_update"].mean()),
+                "staleness_mean": float(sub["staleness"].mean()),
+                "wasted_tasks_mean": float(sub["wasted_tasks"].mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def curves_table(sr: SpecRuns, lrs: Mapping[str, float], x: str) -> pd.DataFrame:
+    """Loss against ``x`` for each rule at its chosen step size: mean, min and max over seeds."""
+    chosen = _chosen_runs(sr, lrs)
+    table = data.loss_curves(chosen, x)
+    table.insert(1, "lr", table["scheme"].map(lrs))
+    return table
+
+
+def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The mean time between updates per rule and cluster size (95% t-interval, theory), and the
+    distribution of the gaps at ``cdf_workers`` (empirical and theoretical CDF on one grid)."""
+    spec = sr.spec
+    rows = []
+    at_cdf: list[tuple[str, RunResult, np.ndarray]] = []
+    for position, label in enumerate(sr.labels):
+        for n in spec.workers:
+            runs = [
+                list(sr.runs[(n, r)].values())[position]
+                for r in range(spec.seeds)
+                if (n, r) in sr.runs
+            ]
+            if not runs:
+                continue
+            gaps = data.update_intervals(runs)
+            mean, lo, hi = t_interval(gaps.tolist())
+            theory = data.interval_theory(runs[0])
+            model = from_spec(data.scenario_config(runs[0])["cluster"]["latency"])
+            rows.append(
+                {
+                    "scheme": label,
+                    "label": runs[0].label,
+                    "workers": n,
+                    "gaps": int(gaps.size),
+                    "mean": mean,
+                    "lo95": lo,
+                    "hi95": hi,
+                    "theory_mean": theory.mean if theory else math.nan,
+                    "theory": theory.description if theory else "",
+                    "compute_mean": float(model.mean),
+                }
+            )
+            if n == spec.cdf_workers and gaps.size:
+                at_cdf.append((label, runs[0], np.sort(gaps)))
+    frames = []
+    if at_cdf:
+        xs = np.linspace(0.0, max(float(g[-1]) for _, _, g in at_cdf) * 1.05, 400)
+        for label, res, gaps in at_cdf:
+            theory = data.interval_theory(res)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "scheme": label,
+                        "label": res.label,
+                        "workers": spec.cdf_workers,
+                        "x": xs,
+                        "empirical": np.searchsorted(gaps, xs, side="right") / gaps.size,
+                        "theory": theory.cdf(xs)
+                        if theory is not None and theory.has_cdf
+                        else np.full_like(xs, np.nan),
+                    }
+                )
+            )
+    cdf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.DataFrame(rows), cdf

@@ -1,0 +1,267 @@
+"""Writing a spec's files: each figure's PNG and CSV, the per-run table, and the manifest
+``<spec>.json`` (the resolved spec and scenario, one sentence per figure, the numbers, the package
+versions) that the index is written from. A rebuild first removes what the previous build of the
+spec wrote."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import data
+from ..analysis.timeline_plots import plot_timeline
+from ..config import Scenario
+from ..io.jsonable import json_ready
+from ..latency import from_spec
+from ..results import versions
+from .curves import curve_panels, draw_curves
+from .intervals import draw_cdf, draw_intervals
+from .lr_grid import draw_lr_grid
+from .run import SpecRuns
+from .spec import SELECT_RULES
+from .stats import (
+    chosen_lr,
+    curves_table,
+    interval_tables,
+    lr_grid_table,
+    runs_table,
+    summary_table,
+)
+from .to_target import draw_to_target
+
+MANIFEST_FORMAT = "lwpdsim-figure/1"
+_FLOAT = "%.8g"
+
+
+@dataclass
+class FigureFile:
+    """One written figure: its PNG, its CSV files and a sentence for the index."""
+
+    png: str
+    csv: list[str]
+    sentence: str
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> str:
+    table.to_csv(path, index=False, float_format=_FLOAT)
+    return path.name
+
+
+def _rules_text(labels: Sequence[str]) -> str:
+    return ", ".join(labels[:-1]) + f" and {labels[-1]}" if len(labels) > 1 else labels[0]
+
+
+def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str], pd.DataFrame]:
+    """Figures and CSVs of a compare spec; returns them, the extra files and the summary."""
+    spec = sr.spec
+    name = spec.name
+    runs = runs_table(sr)
+    extra = [_write_csv(runs, out / f"{name}_runs.csv")]
+    grid = lr_grid_table(runs, spec)
+    lrs = chosen_lr(grid)
+    summary = summary_table(runs, lrs)
+    files = []
+    rules = sr.rules
+    rules_text = _rules_text(sr.labels)
+    seeds = f"{spec.seeds} seeds"
+    for x in spec.curves:
+        stem = f"{name}_loss_vs_{'time' if x == 'time' else 'updates'}"
+        curves = curves_table(sr, lrs, x)
+        draw_curves(spec, rules, curves, x, out / f"{stem}.png")
+        against = "simulated time" if x == "time" else "the number of updates"
+        side = (
+            "; the LWPD variants side by side, each panel with every other rule"
+            if len(curve_panels(rules, spec.split_lwpd)) > 1
+            else ""
+        )
+        files.append(
+            FigureFile(
+                f"{stem}.png",
+                [_write_csv(curves, out / f"{stem}.csv")],
+                f"Training loss against {against} for {rules_text}, each at its chosen step size: "
+                f"mean of {seeds} with a min-max band{side}.",
+            )
+        )
+    stem = f"{name}_lr_grid"
+    draw_lr_grid(spec, rules, grid, out / f"{stem}.png")
+    grid_text = ", ".join(f"{v:g}" for v in spec.lr_grid)
+    files.append(
+        FigureFile(
+            f"{stem}.png",
+            [_write_csv(grid, out / f"{stem}.csv")],
+            f"The common step-size grid ({grid_text}): mean final training loss of every rule at "
+            f"every step size (bars: min-max over {seeds}); the ringed point is each rule's "
+            "choice by the selection rule.",
+        )
+    )
+    if spec.target_loss is not None:
+        stem = f"{name}_to_target"
+        draw_to_target(spec, rules, summary, out / f"{stem}.png")
+        files.append(
+            FigureFile(
+                f"{stem}.png",
+                [_write_csv(summary, out / f"{stem}.csv")],
+                f"Simulated time and bytes moved until the training loss first reaches "
+                f"{spec.target_loss:g} (mean and 95% t-interval over the seeds that reached it), "
+                f"and the final loss, per rule at its chosen step size.",
+            )
+        )
+    else:
+        extra.append(_write_csv(summary, out / f"{name}_summary.csv"))
+    return files, extra, summary
+
+
+def write_timeline(sr: SpecRuns, out: Path) -> list[FigureFile]:
+    """The Gantt chart of a timeline spec's run and the segments it draws."""
+    spec = sr.spec
+    results = sr.runs[(None, 0)]
+    window = spec.window or data.timeline_window(results)
+    stem = f"{spec.name}_timeline"
+    plot_timeline(results, out / f"{stem}.png", t_max=window, title=spec.title)
+    frames = []
+    for label, res in results.items():
+        seg = data.timeline(res, window)
+        seg.insert(0, "scheme", label)
+        frames.append(seg)
+    table = pd.concat(frames, ignore_index=True)
+    return [
+        FigureFile(
+            f"{stem}.png",
+            [_write_csv(table, out / f"{stem}.csv")],
+            f"What each worker does in the first {window:g} simulated seconds of one run, one "
+            f"panel per rule ({_rules_text(list(results))}): bars coloured by the task's outcome, "
+            "transfers lighter than compute, a line at each update of the master.",
+        )
+    ]
+
+
+def write_intervals(sr: SpecRuns, out: Path) -> list[FigureFile]:
+    """The mean-gap and CDF figures of an intervals spec, with their tables."""
+    spec = sr.spec
+    table, cdf = interval_tables(sr)
+    rules = sr.rules
+    files = []
+    stem = f"{spec.name}_mean_gap"
+    draw_intervals(spec, rules, table, out / f"{stem}.png")
+    files.append(
+        FigureFile(
+            f"{stem}.png",
+            [_write_csv(table, out / f"{stem}.csv")],
+            f"Mean simulated time between updates for {_rules_text(sr.labels)} as the cluster "
+            f"grows ({', '.join(map(str, spec.workers))} workers; 95% t-interval) against the "
+            "order-statistic theory, and one task's mean compute time for scale.",
+        )
+    )
+    stem = f"{spec.name}_cdf"
+    draw_cdf(spec, rules, cdf, out / f"{stem}.png")
+    files.append(
+        FigureFile(
+            f"{stem}.png",
+            [_write_csv(cdf, out / f"{stem}.csv")],
+            f"Distribution of the time between updates with {spec.cdf_workers} workers, "
+            "simulated against the theoretical CDF of the order statistic each rule waits for.",
+        )
+    )
+    return files
+
+
+def _scenario_facts(scenario: Scenario) -> str:
+    """The setting in one line: cluster, compute times, network, model, data and budget."""
+    c, m, tr = scenario.cluster, scenario.model, scenario.train
+    lat = from_spec(c.latency)
+    net = c.network
+    parts = [f"{c.workers} workers", f"compute time per work unit {lat.describe()}"]
+    if math.isfinite(net.bandwidth) or net.latency > 0:
+        shared = ", one shared master link" if net.shared_master_link else ""
+        parts.append(f"links {net.latency:g} s + bytes / {net.bandwidth:g} B/s{shared}")
+    if c.stragglers and c.straggler_factor != 1:
+        parts.append(f"workers {list(c.stragglers)} {c.straggler_factor:g}x slower")
+    model = f"{m.kind} (hidden {m.hidden})" if m.kind == "mlp" else m.kind
+    parts.append(f"{model} on {Path(m.dataset).name}")
+    if math.isfinite(tr.max_time):
+        parts.append(f"{tr.max_time:g} simulated seconds")
+    else:
+        parts.append(f"{tr.max_updates} updates")
+    return "; ".join(parts)
+
+
+def _clear_previous(out: Path, name: str) -> None:
+    """Remove the files an earlier build of this spec wrote (so renamed figures do not linger)."""
+    manifest = out / f"{name}.json"
+    if not manifest.is_file():
+        return
+    try:
+        old = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if old.get("format") != MANIFEST_FORMAT:
+        return
+    names = [f["png"] for f in old.get("figures", [])]
+    names += [c for f in old.get("figures", []) for c in f.get("csv", [])]
+    names += old.get("files", [])
+    for item in names:
+        target = out / Path(item).name
+        if target.is_file():
+            target.unlink()
+
+
+def write_spec(sr: SpecRuns, out: Path) -> dict[str, Any]:
+    """Write a spec's figures, CSVs and manifest into ``out``; return the manifest."""
+    spec = sr.spec
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_previous(out, spec.name)
+    extra: list[str] = []
+    results: list[dict[Any, Any]] = []
+    if spec.kind == "compare":
+        files, extra, summary = write_compare(sr, out)
+        results = summary.replace({np.nan: None}).to_dict(orient="records")
+    elif spec.kind == "timeline":
+        files = write_timeline(sr, out)
+    else:
+        files = write_intervals(sr, out)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "name": spec.name,
+        "kind": spec.kind,
+        "section": spec.section,
+        "order": spec.order,
+        "title": spec.title,
+        "description": spec.description,
+        "fixed": spec.fixed,
+        "changed": spec.changed,
+        "source": spec.source,
+        "quick": spec.quick,
+        "seeds": spec.seeds,
+        "lr_grid": list(spec.lr_grid),
+        "select": spec.select if spec.kind == "compare" else None,
+        "select_rule": SELECT_RULES[spec.select] if spec.kind == "compare" else None,
+        "target_loss": spec.target_loss,
+        "workers": list(spec.workers),
+        "setting": _scenario_facts(spec.scenario),
+        "scenario": _portable(spec.scenario.to_dict(), spec.source),
+        "figures": [{"png": f.png, "csv": f.csv, "sentence": f.sentence} for f in files],
+        "files": extra,
+        "results": results,
+        "problems": sr.problems,
+        "versions": versions(),
+    }
+    text = json.dumps(json_ready(manifest), indent=2, allow_nan=False) + "\n"
+    (out / f"{spec.name}.json").write_text(text, encoding="utf-8")
+    return manifest
+
+
+def _portable(scenario: dict[str, Any], source: str) -> dict[str, Any]:
+    """The scenario with an absolute dataset path written relative to the spec's folder."""
+    dataset = scenario.get("model", {}).get("dataset", "")
+    if dataset.endswith((".npz", ".csv")) and Path(dataset).is_absolute():
+        folder = Path(source).resolve().parent
+        scenario["model"]["dataset"] = os.path.relpath(dataset, folder)
+    return scenario
