@@ -68,7 +68,7 @@ def _check_dataset_file(scenario: Any) -> None:
     if not scenario.model.dataset.endswith((".npz", ".csv")):
         return
     from .rng import Streams
-    from .simulate import build_dataset
+    from .sim import build_dataset
 
     try:
         build_dataset(scenario, Streams.from_seed(scenario.seed))
@@ -101,7 +101,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .analysis.tables import format_summary, format_wall_split, summary_table
     from .results import safe_name
     from .scenario import load_scenario
-    from .simulate import simulate
+    from .sim import simulate
 
     scenario = load_scenario(args.file, overrides=args.set)
     _check_dataset_file(scenario)

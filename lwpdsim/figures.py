@@ -54,7 +54,7 @@ from .errors import LwpdsimError, ScenarioError
 from .latency import from_spec
 from .results import RunResult, json_ready, versions
 from .scenario import Scenario, load_scenario, read_toml
-from .simulate import simulate
+from .sim import simulate
 from .sweep import (
     SweepPlan,
     cpu_count,

@@ -59,7 +59,7 @@ from threadpoolctl import threadpool_limits
 from .errors import ScenarioError
 from .results import json_ready, versions
 from .scenario import Scenario, load_scenario, parse_value, read_toml
-from .simulate import simulate
+from .sim import simulate
 from .validation import as_bool, as_int, as_str, check_keys, suggest
 
 SWEEP_KEYS = (
