@@ -228,7 +228,9 @@ class Cluster:
 
     # ----------------------------------------------------------------- failures
 
-    def _failure(self, worker: int, at: float, recover: float | None) -> Generator[simpy.Event, object, None]:
+    def _failure(
+        self, worker: int, at: float, recover: float | None
+    ) -> Generator[simpy.Event, object, None]:
         yield self.env.timeout(at)
         self.down.add(worker)
         self.cancel(worker, "failed")
