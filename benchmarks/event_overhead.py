@@ -29,9 +29,9 @@ import numpy as np
 import simpy
 
 import lwpdsim
-from lwpdsim.cluster import _DRAW_BLOCK
 from lwpdsim.latency import from_spec
 from lwpdsim.rng import Streams
+from lwpdsim.sim.cluster import DRAW_BLOCK
 
 N = 256
 SEED = 1
@@ -76,7 +76,7 @@ def bare_kasync(updates: int, K: int) -> tuple[float, list[float]]:
 
     def worker(w: int) -> Iterator[simpy.Event]:
         while True:
-            for duration in latency.sample(rngs[w], _DRAW_BLOCK):
+            for duration in latency.sample(rngs[w], DRAW_BLOCK):
                 yield env.timeout(float(duration))
                 wake[w] = env.event()
                 yield inbox.put(w)

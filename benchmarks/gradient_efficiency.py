@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 import lwpdsim
 from lwpdsim.models import Model, make_model
 from lwpdsim.rng import Streams
-from lwpdsim.simulate import build_dataset, run_scheme
+from lwpdsim.sim import build_dataset, run_scheme
 
 RULES = [
     {"name": "sync"},

@@ -9,7 +9,7 @@
 from .config import Scenario, load_scenario
 from .errors import DecodingError, LwpdsimError, ScenarioError
 from .results import RunResult
-from .simulate import simulate
+from .sim import simulate
 from .sweep import run_sweep
 
 __version__ = "0.1.0"

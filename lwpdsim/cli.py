@@ -65,7 +65,7 @@ def _check_dataset_file(scenario: Any) -> None:
     if not scenario.model.dataset.endswith((".npz", ".csv")):
         return
     from .rng import Streams
-    from .simulate import build_dataset
+    from .sim import build_dataset
 
     try:
         build_dataset(scenario, Streams.from_seed(scenario.seed))
@@ -82,7 +82,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .io.codec import save_results
     from .io.files import prepare_out
     from .results import safe_name
-    from .simulate import simulate
+    from .sim import simulate
 
     scenario = load_scenario(args.file, overrides=args.set)
     _check_dataset_file(scenario)

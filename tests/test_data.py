@@ -336,7 +336,7 @@ def test_import_does_not_load_sklearn():
 def test_label_noise_redraws_a_fraction_of_the_labels() -> None:
     import lwpdsim
     from lwpdsim.rng import Streams
-    from lwpdsim.simulate import build_dataset
+    from lwpdsim.sim import build_dataset
 
     def load(**model):
         sc = lwpdsim.load_scenario(

@@ -12,11 +12,11 @@ import pytest
 from helpers import SIX_RULES, tiny
 
 import lwpdsim
-from lwpdsim.cluster import TaskTable
 from lwpdsim.data import load_dataset
 from lwpdsim.models import make_model
 from lwpdsim.problem import Problem
 from lwpdsim.schemes import REGISTRY
+from lwpdsim.sim.records import TaskTable
 
 
 def run(raw: dict) -> dict[str, lwpdsim.RunResult]:

@@ -15,9 +15,9 @@ import pytest
 from helpers import tiny
 
 import lwpdsim
-from lwpdsim.cluster import _DRAW_BLOCK
 from lwpdsim.latency import from_spec
 from lwpdsim.rng import Streams
+from lwpdsim.sim.cluster import DRAW_BLOCK
 
 N = 8
 LATENCY = {"dist": "lognormal", "mu": 0.0, "sigma": 0.8}
@@ -35,7 +35,7 @@ class Draws:
 
     def next(self, w: int) -> float:
         if not self.buf[w]:
-            self.buf[w] = self.model.sample(self.rngs[w], _DRAW_BLOCK).tolist()[::-1]
+            self.buf[w] = self.model.sample(self.rngs[w], DRAW_BLOCK).tolist()[::-1]
         return self.buf[w].pop()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Dataset
-from ..simulate import with_label_noise
+from ..sim import with_label_noise
 from .spec import FigureSpec
 
 #: Where the paper and lecture specs expect the noisy digits (relative to the repository root).

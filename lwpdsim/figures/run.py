@@ -12,7 +12,7 @@ from typing import Any
 
 from ..analysis import data
 from ..results import RunResult
-from ..simulate import simulate
+from ..sim import simulate
 from ..sweep import RunOutcome, run_tasks
 from ..sweep.execute import progress_bar
 from .spec import FigureSpec

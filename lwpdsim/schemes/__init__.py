@@ -1,7 +1,7 @@
 """The update rules: one module per rule, all named in :data:`REGISTRY`.
 
 A rule is a policy: it says how many work units a worker's task costs, what a worker sends, and how
-the master turns arrived messages into a step. It knows nothing of SimPy; ``lwpdsim.cluster`` drives it.
+the master turns arrived messages into a step. It knows nothing of SimPy; ``lwpdsim.sim`` drives it.
 To add a rule, write one module with a :class:`~lwpdsim.schemes.base.Scheme` subclass and add it below.
 """
 

@@ -146,7 +146,7 @@ class Scheme:
         self.problem = problem
         self.cost = cost
         self.rng = rng if rng is not None else np.random.default_rng(0)
-        self.version = 0  # the master's current parameter version, kept in step by the cluster
+        self.version = 0  # the master's current parameter version, kept in step by the master
         self._units: list[float] | None = None
 
     # The cluster reads units() and the two message sizes once per worker, when a run starts.

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import ScenarioError
 from ..results import RunResult
-from ..simulate import simulate
+from ..sim import simulate
 from .plan import RunTask
 
 EXECUTORS = ("serial", "processes", "dask")

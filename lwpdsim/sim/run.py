@@ -1,26 +1,28 @@
-"""Run a scenario: build its data, model and cluster once, then every rule on the same draws."""
+"""Run a scenario: build its data and model once, then every rule on the same cluster and draws."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from . import latency as latency_models
-from .cluster import UPDATE_COLUMNS, Cluster
-from .config import Scenario, SchemeSpec
-from .data import Dataset, load_dataset
-from .errors import ScenarioError
-from .models import make_model
-from .problem import Problem
-from .results import RunResult, summarize, versions
-from .rng import Streams
-from .schemes import REGISTRY
+from .. import latency as latency_models
+from ..data import Dataset, load_dataset
+from ..errors import ScenarioError
+from ..models import make_model
+from ..problem import Problem
+from ..results import RunResult, summarize, versions
+from ..rng import Streams
+from ..schemes import REGISTRY
+from .cluster import Cluster
+from .master import Master
+
+if TYPE_CHECKING:
+    from ..config import Scenario, SchemeSpec
 
 
 def build_dataset(scenario: Scenario, streams: Streams) -> Dataset:
@@ -107,15 +109,13 @@ def run_scheme(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=scenario.train.max_updates, desc=spec.label, unit="upd", leave=False)
+    master = Master(scheme, problem, theta0, spec.lr, scenario.train, n, progress=bar)
     cluster = Cluster(
-        scenario,
+        scenario.cluster,
         scheme,
-        problem,
-        theta0,
-        spec.lr,
-        [streams.generator("latency", w) for w in range(n)],
+        master,
         lat,
-        progress=bar,
+        [streams.generator("latency", w) for w in range(n)],
         loss_rngs=[streams.generator("network", w) for w in range(n)],
     )
     try:
@@ -123,18 +123,18 @@ def run_scheme(
     finally:
         if bar is not None:
             bar.close()
-    updates = pd.DataFrame.from_records(cluster.updates, columns=list(UPDATE_COLUMNS))
+    updates = cluster.updates.frame()
     tasks = cluster.tasks.frame()
     wall = time.perf_counter() - started
     summary = summarize(
         updates,
         tasks,
-        status=cluster.status,
-        message=cluster.message,
+        status=master.status,
+        message=master.message,
         sim_time=cluster.end_time,
         bytes_up_total=cluster.bytes_up,
         bytes_down_total=cluster.bytes_down,
-        time_to_target=cluster.time_to_target,
+        time_to_target=master.time_to_target,
         gradient_evaluations=problem.gradient_evaluations,
         events=cluster.events,
         gradient_work=problem.gradient_work,
@@ -151,5 +151,6 @@ def run_scheme(
 
 
 def run_index_of(streams: Streams) -> int | None:
+    """The sweep run index ``streams`` were made for (``None`` for a plain run)."""
     key = streams.root.spawn_key
     return int(key[0]) if key else None

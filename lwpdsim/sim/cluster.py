@@ -1,0 +1,300 @@
+"""The simulated cluster: SimPy timeouts for tasks, links and failures, driving one update rule.
+
+This module is the physics. It never looks at which rule it drives: it starts tasks, moves bytes
+(:mod:`.network`), draws compute times, delivers results to the rule, applies the rule's
+:class:`Decision` (steps through the :class:`~.master.Master`) and records what happened
+(:mod:`.records`).
+
+A task of worker w runs in phases: download the parameters (``latency + bytes/bandwidth``), compute
+for ``units * X * slowdown[w]`` with X the worker's next latency draw, upload the message. Each
+phase is one SimPy timeout whose callback starts the next phase (cheaper than a SimPy process per
+task: one event per phase instead of three). Cancelling a task, or a failure, ends it at once; its
+pending timeout then fires without effect.
+
+Events at the same simulated time run in the order they were scheduled; at time 0 the tasks start in
+worker order. Compute times come from one generator per worker (``Streams.generator("latency", w)``),
+consumed in fixed blocks, so the i-th task of worker w gets the same draw under every rule.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from ..errors import LwpdsimError
+from ..schemes.base import Decision, Result, Scheme
+from .network import Links, Then, is_free
+from .records import TaskTable, UpdateLog
+
+if TYPE_CHECKING:
+    from ..config import ClusterSpec
+    from ..latency import LatencyModel
+    from .master import Master
+
+#: Compute times drawn per worker at a time.
+DRAW_BLOCK = 256
+
+
+class Draws:
+    """A worker's compute-time draws, taken from its own generator in blocks of
+    :data:`DRAW_BLOCK`."""
+
+    def __init__(self, model: LatencyModel, rng: np.random.Generator) -> None:
+        self.model, self.rng = model, rng
+        self.buf: list[float] = []
+        self.pos = 0
+
+    def next(self) -> float:
+        if self.pos == len(self.buf):
+            self.buf = np.asarray(self.model.sample(self.rng, DRAW_BLOCK), dtype=float).tolist()
+            self.pos = 0
+        self.pos += 1
+        return self.buf[self.pos - 1]
+
+
+class Cluster:
+    """One run of one rule on a cluster (``spec``: workers, network, slowdowns, failures).
+
+    After :meth:`run`: :attr:`tasks` and :attr:`updates` hold the records, :attr:`end_time` the
+    simulated time the run ended, :attr:`bytes_up` and :attr:`bytes_down` the traffic, and
+    :attr:`events` the SimPy events processed; the master holds the status."""
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        scheme: Scheme,
+        master: Master,
+        latency: LatencyModel,
+        latency_rngs: list[np.random.Generator],
+        loss_rngs: list[np.random.Generator] | None = None,
+    ) -> None:
+        self.spec, self.scheme, self.master = spec, scheme, master
+        self.n = spec.workers
+        self.env = simpy.Environment()
+        self._timeout = self.env.timeout
+        self.draws = [Draws(latency, rng) for rng in latency_rngs]
+        net = spec.network
+        if net.loss > 0 and len(loss_rngs or ()) != self.n:
+            raise ValueError("a lossy network needs one loss generator per worker")
+        self.running: dict[int, int] = {}  # worker -> its running task
+        self.links = Links(
+            self.env,
+            net,
+            loss_rngs or [],
+            after=self._after,
+            running=self.running,
+            lost=self._message_lost,
+            resent=self._message_resent,
+        )
+        self.free_network = is_free(net)  # no link cost and no loss: tasks skip the transfers
+        self.shared_link = net.shared_master_link
+        self.slowdown = spec.worker_slowdown()
+        # what a task of each worker costs, fixed for the run
+        workers = range(self.n)
+        self.task_units = [float(scheme.units(w)) for w in workers]
+        self.down_bytes = [scheme.download_elements(w) * net.itemsize for w in workers]
+        self.up_bytes = [scheme.upload_elements(w) * net.itemsize for w in workers]
+        self.tasks = TaskTable()
+        self.updates = UpdateLog()
+        self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
+        self.down: set[int] = set()  # failed, for now or for good
+        self.gone: set[int] = set()  # will never compute again (failed for good, or lost)
+        self.last_activity = 0.0
+        self.deliveries_since_step = 0
+        self.events = 0  # simulation events processed
+        self.bytes_up = 0
+        self.bytes_down = 0
+        self.end_time = math.nan
+
+    # ----------------------------------------------------------------- tasks
+    #
+    # A task is a chain of callbacks on SimPy timeouts, one event per phase; each callback first
+    # checks that its task is still the one running on its worker, so a cancelled task's pending
+    # timeout simply does nothing when it fires.
+
+    def _after(self, delay: float, then: Then, task: int, worker: int) -> None:
+        """Call ``then(task, worker)`` ``delay`` from now, unless the task has ended by then."""
+        running = self.running
+
+        def fire(_: simpy.Event) -> None:
+            if running.get(worker) == task:
+                then(task, worker)
+
+        self._timeout(delay).callbacks.append(fire)
+
+    def start_task(self, worker: int) -> None:
+        """Send ``worker`` the current parameters and start a task (cancelling a running one).
+        A worker that is down starts nothing."""
+        if worker in self.down:
+            return
+        if worker in self.running:
+            self.cancel(worker, "cancelled")
+        master = self.master
+        nbytes = self.down_bytes[worker]
+        task = self.tasks.add(worker, master.version, self.env.now, self.task_units[worker], nbytes)
+        self.bytes_down += nbytes
+        self.thetas[task] = master.theta
+        self.running[worker] = task
+        if self.free_network:
+            self._compute(task, worker)
+        else:
+            self.links.send(task, worker, nbytes, False, self._compute)
+
+    def _compute(self, task: int, worker: int) -> None:
+        """The parameters have arrived: compute for ``units * draw * slowdown``."""
+        t = self.tasks
+        t.received[task] = self.env.now
+        duration = t.units[task] * self.draws[worker].next() * self.slowdown[worker]
+        self._after(duration, self._computed, task, worker)
+
+    def _computed(self, task: int, worker: int) -> None:
+        """The result is ready: upload it to the master."""
+        t = self.tasks
+        t.computed[task] = self.env.now
+        nbytes = self.up_bytes[worker]
+        t.bytes_up[task] = nbytes
+        self.bytes_up += nbytes
+        if self.free_network:
+            self._deliver(task, worker)
+        else:
+            self.links.send(task, worker, nbytes, True, self._deliver)
+
+    def _message_lost(self, task: int, worker: int, for_good: bool) -> None:
+        self.tasks.lost[task] += 1
+        if for_good:  # the worker never hears back (or the master never hears from it)
+            del self.running[worker]
+            self._close(task, "lost")
+
+    def _message_resent(self, task: int, upload: bool, nbytes: int) -> None:
+        if upload:
+            self.tasks.bytes_up[task] += nbytes
+            self.bytes_up += nbytes
+        else:
+            self.tasks.bytes_down[task] += nbytes
+            self.bytes_down += nbytes
+
+    def cancel(self, worker: int, outcome: str) -> None:
+        """Stop ``worker``'s running task, if any, recording ``outcome``."""
+        task = self.running.pop(worker, None)
+        if task is None:
+            return
+        self._close(task, outcome)
+        if self.shared_link:
+            self.links.release(task)
+
+    def _close(self, task: int, outcome: str) -> None:
+        self.tasks.set_outcome(task, outcome)
+        self.tasks.end[task] = self.last_activity = self.env.now
+        self.thetas.pop(task, None)
+        if outcome == "lost":  # the worker never hears from the master again
+            self.gone.add(self.tasks.worker[task])
+
+    # ----------------------------------------------------------------- results and decisions
+
+    def _deliver(self, task: int, worker: int) -> None:
+        """A result reached the master: hand it to the rule and apply its decision."""
+        del self.running[worker]
+        self.tasks.end[task] = self.last_activity = self.env.now
+        self.deliveries_since_step += 1
+        theta = self.thetas.pop(task)
+        scheme = self.scheme
+        result = Result(worker, task, self.tasks.version[task], scheme.compute, theta)
+        self._apply(scheme.on_result(result))
+
+    def _apply(self, decision: Decision) -> None:
+        master = self.master
+        if master.status:
+            return
+        for r in decision.discarded:
+            self.tasks.set_outcome(r.task, "discarded")
+        for w in decision.cancel:
+            self.cancel(w, "cancelled")
+        if decision.step is not None:
+            stale = self.tasks.use(decision.used, master.version)
+            metrics = master.step(decision.step, self.env.now)
+            self.deliveries_since_step = 0
+            self.updates.add(
+                master.version, self.env.now, metrics, stale, self.bytes_up, self.bytes_down
+            )
+            if master.status:
+                return
+        for w in decision.restart:
+            self.start_task(w)
+
+    # ----------------------------------------------------------------- failures
+
+    def _failure(
+        self, worker: int, at: float, recover: float | None
+    ) -> Generator[simpy.Event, object, None]:
+        yield self.env.timeout(at)
+        self.down.add(worker)
+        self.cancel(worker, "failed")
+        if recover is None:
+            self.gone.add(worker)
+            return
+        yield self.env.timeout(recover - at)
+        self.down.discard(worker)
+        self._apply(self.scheme.on_recover(worker))
+
+    # ----------------------------------------------------------------- the run
+
+    def run(self) -> None:
+        """Simulate until the master stops the run (a stop rule holds, or nothing can happen any
+        more); then close the open tasks."""
+        master = self.master
+        for f in self.spec.failures:
+            self.env.process(self._failure(f.worker, f.at, f.recover))
+        # a diverging run is reported by its status, not by numpy's overflow warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self.updates.add(
+                master.version, self.env.now, master.evaluate(), [], self.bytes_up, self.bytes_down
+            )
+            for w in range(self.n):
+                self.start_task(w)
+            try:
+                self._loop()
+            except LwpdsimError as err:
+                master.fail(err)
+        # a stalled run ended with its last activity, not with a later unrelated event
+        self.end_time = {"max_time": master.max_time, "stalled": self.last_activity}.get(
+            master.status, self.env.now
+        )
+        for worker in list(self.running):
+            task = self.running.pop(worker)
+            self.tasks.end[task] = self.end_time
+        # still running, or received but neither used nor discarded
+        self.tasks.close_open("unfinished")
+
+    def _loop(self) -> None:
+        """Step the simulation until the master stops it; counts the events it processed."""
+        env, master = self.env, self.master
+        peek, step = env.peek, env.step
+        limit = master.stall_limit
+        horizon = min(master.max_time, sys.float_info.max)  # an empty schedule (inf) is past it
+        gone_checked = 0
+        events = 0
+        try:
+            while not master.status:
+                nxt = peek()
+                if (  # the common case: nothing to check
+                    nxt <= horizon
+                    and len(self.gone) == gone_checked
+                    and self.deliveries_since_step <= limit
+                ):
+                    step()
+                    events += 1
+                    continue
+                left = None
+                if len(self.gone) != gone_checked:
+                    gone_checked = len(self.gone)
+                    left = set(range(self.n)) - self.gone
+                if master.may_continue(nxt, self.deliveries_since_step, left):
+                    step()
+                    events += 1
+        finally:
+            self.events += events

@@ -1,0 +1,134 @@
+"""The master of one run: it owns the parameters and their version, applies the rule's steps,
+evaluates the loss, and decides when the run stops. It knows nothing of simulated time beyond the
+times the cluster hands it.
+
+Why a run stops (:data:`STATUSES`), checked in this order:
+
+- after a step: ``diverged`` (non-finite parameters or loss), ``target`` (the loss reached
+  ``train.target_loss``), ``max_updates`` (``train.max_updates`` steps taken);
+- before each simulation event (:meth:`Master.may_continue`): ``stalled`` (nothing left to
+  happen), ``max_time`` (the next event is past ``train.max_time``), ``stalled`` (the rule says it
+  can make no step with the workers left, or :data:`STALL_DELIVERIES` results per worker arrived
+  without a step);
+- ``error``: the rule raised a :class:`~lwpdsim.errors.LwpdsimError` (:meth:`Master.fail`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import LwpdsimError
+
+if TYPE_CHECKING:
+    from ..config import Train
+    from ..problem import Problem
+    from ..schemes.base import Scheme
+
+#: Why a run stopped.
+STATUSES = ("max_updates", "max_time", "target", "stalled", "diverged", "error")
+#: A run is stalled when this many results per worker arrive without any step (a backstop; rules
+#: that can tell they are stuck say so through ``Scheme.can_progress``).
+STALL_DELIVERIES = 1000
+
+
+class Master:
+    """The parameters ``theta`` at ``version``, updated as ``theta -= lr * step``.
+
+    The rule reads the current version as ``scheme.version``, a plain attribute (it reads it on
+    every result, so not a call): the master sets it when created and in :meth:`step`, nowhere
+    else does."""
+
+    def __init__(
+        self,
+        scheme: Scheme,
+        problem: Problem,
+        theta0: np.ndarray,
+        lr: float,
+        train: Train,
+        workers: int,
+        progress: Any = None,
+    ) -> None:
+        self.scheme, self.problem, self.lr, self.train = scheme, problem, lr, train
+        self.theta = np.array(theta0, dtype=float)
+        self.version = 0
+        scheme.version = 0
+        self.max_time = train.max_time
+        self.stall_limit = STALL_DELIVERIES * workers  # results without a step before "stalled"
+        self.status = ""  # one of STATUSES once the run has stopped
+        self.message = ""
+        self.time_to_target = math.nan
+        self.progress = progress  # anything with update(1), told of every step
+
+    def evaluate(self) -> dict[str, float]:
+        """Loss and accuracy (train and test) at the current parameters; an infinite loss when
+        the parameters are not finite."""
+        if not np.all(np.isfinite(self.theta)):
+            return {
+                "loss": math.inf,
+                "accuracy": math.nan,
+                "test_loss": math.nan,
+                "test_accuracy": math.nan,
+            }
+        with np.errstate(all="ignore"):
+            return self.problem.evaluate(self.theta)
+
+    def step(self, step: np.ndarray, now: float) -> dict[str, float] | None:
+        """Apply ``theta -= lr * step`` at time ``now``, evaluate when due (every
+        ``train.eval_every`` updates, at the last one, and whenever the parameters overflow), and
+        apply the stop rules. Returns the metrics, or ``None`` when not evaluated."""
+        step = np.asarray(step, dtype=float)
+        if step.shape != self.theta.shape:
+            raise LwpdsimError(
+                f"{self.scheme.name} stepped with shape {step.shape}, not {self.theta.shape}"
+            )
+        self.theta = self.theta - self.lr * step
+        self.version += 1
+        self.scheme.version = self.version
+        train = self.train
+        final = self.version >= train.max_updates
+        # a finite sum means finite parameters; only an overflowing sum needs a closer look
+        finite = math.isfinite(np.add.reduce(self.theta)) or bool(np.isfinite(self.theta).all())
+        evaluate = not finite or self.version % train.eval_every == 0 or final
+        metrics = self.evaluate() if evaluate else None
+        if self.progress is not None:
+            self.progress.update(1)
+        if metrics is not None and not math.isfinite(metrics["loss"]):
+            what = "parameters" if not finite else "loss"
+            self.stop("diverged", f"the {what} became non-finite at update {self.version}")
+        elif (
+            metrics is not None
+            and train.target_loss is not None
+            and metrics["loss"] <= train.target_loss
+        ):
+            self.time_to_target = now
+            self.stop("target", f"loss {metrics['loss']:.4g} <= target {train.target_loss:g}")
+        elif final:
+            self.stop("max_updates", f"reached {train.max_updates} updates")
+        return metrics
+
+    def may_continue(
+        self, next_event: float, results_without_step: int, workers_left: set[int] | None
+    ) -> bool:
+        """The stop rules that depend on the simulation, given the time of its next event
+        (``inf``: none), the results that arrived since the last step, and the workers that may
+        still compute if that set changed since the last call (else ``None``). Returns whether
+        the run goes on."""
+        if next_event == math.inf:
+            self.stop("stalled", "no worker can make progress (all remaining are down or waiting)")
+        elif next_event > self.max_time:
+            self.stop("max_time", f"reached simulated time {self.max_time:g}")
+        elif workers_left is not None and not self.scheme.can_progress(workers_left):
+            self.stop("stalled", "the rule can make no step with the workers left")
+        elif results_without_step > self.stall_limit:
+            self.stop("stalled", f"{results_without_step} results arrived without a step")
+        return not self.status
+
+    def fail(self, err: LwpdsimError) -> None:
+        """Stop because the rule failed (a decoding failure, a step of the wrong shape, ...)."""
+        self.stop("error", f"{type(err).__name__}: {err}")
+
+    def stop(self, status: str, message: str) -> None:
+        self.status, self.message = status, message

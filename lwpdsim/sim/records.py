@@ -1,0 +1,171 @@
+"""What a run records: one row per task (:class:`TaskTable`) and one row per update
+(:class:`UpdateLog`, columns :data:`UPDATE_COLUMNS`). Plain bookkeeping, no simulation."""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..results import OUTCOMES
+
+if TYPE_CHECKING:
+    from ..schemes.base import Result
+
+_OUTCOME_NAMES = np.array(("", *OUTCOMES), dtype=object)
+_OUTCOME_CODE = {name: code for code, name in enumerate(_OUTCOME_NAMES)}
+_USED = _OUTCOME_CODE["used"]
+
+
+class TaskTable:
+    """Task records kept as typed columns (``array.array``: 8 bytes a number, 1 an outcome code),
+    indexed by task id, so a million tasks take about 100 MB.
+
+    Columns grow by blocks of fresh records (NaN times, no outcome, nothing used or lost), so
+    starting a task only writes the fields it knows."""
+
+    _FLOATS = ("start", "received", "computed", "end", "units", "staleness")
+    _INTS = ("worker", "version", "bytes_down", "bytes_up", "used_by", "lost")
+    _BLOCK = 4096
+
+    def __init__(self) -> None:
+        self._fresh: dict[str, array[Any]] = {}
+        for name in (*self._FLOATS, *self._INTS, "outcome"):
+            code = "d" if name in self._FLOATS else "b" if name == "outcome" else "q"
+            value = math.nan if code == "d" else -1 if name == "used_by" else 0
+            setattr(self, name, array(code))
+            self._fresh[name] = array(code, [value]) * self._BLOCK
+        self.size = 0  # records in use; the columns may be longer
+
+    # typed attributes, for readers and type checkers
+    start: array[float]
+    received: array[float]  # parameters arrived, compute begins
+    computed: array[float]  # compute done, upload begins
+    end: array[float]
+    units: array[float]
+    staleness: array[float]
+    worker: array[int]
+    version: array[int]
+    bytes_down: array[int]
+    bytes_up: array[int]
+    used_by: array[int]  # update that used it, -1 if none
+    lost: array[int]  # messages of this task lost on the link
+    outcome: array[int]  # a code into _OUTCOME_NAMES; 0 while the task is open
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, worker: int, version: int, now: float, units: float, nbytes: int) -> int:
+        """Record a task that starts now; returns its id."""
+        task = self.size
+        if task == len(self.worker):
+            for name, block in self._fresh.items():
+                getattr(self, name).extend(block)
+        self.size += 1
+        self.worker[task] = worker
+        self.version[task] = version
+        self.start[task] = now
+        self.units[task] = units
+        self.bytes_down[task] = nbytes
+        return task
+
+    def set_outcome(self, task: int, outcome: str) -> None:
+        self.outcome[task] = _OUTCOME_CODE[outcome]
+
+    def use(self, results: Sequence[Result], version: int) -> list[int]:
+        """Mark the tasks of ``results`` used by the step from ``version`` to ``version + 1``;
+        returns the staleness of each result (a result listed twice counts twice)."""
+        outcome = self.outcome
+        stale = []
+        for r in results:
+            if outcome[r.task] != _USED:  # lstsq may reuse a codeword already counted
+                outcome[r.task] = _USED
+                self.staleness[r.task] = version - r.version
+                self.used_by[r.task] = version + 1
+            stale.append(version - r.version)
+        return stale
+
+    def close_open(self, outcome: str) -> None:
+        """Give every task that has no outcome yet ``outcome``."""
+        codes = np.frombuffer(self.outcome, dtype=np.int8)[: self.size]
+        codes[codes == 0] = _OUTCOME_CODE[outcome]
+        del codes  # release the buffer, so that the column may grow again
+
+    def frame(self) -> pd.DataFrame:
+        """The tasks table (outcomes as a categorical column of names)."""
+        n = self.size
+        cols: dict[str, Any] = {"task": np.arange(n, dtype=np.int64)}
+        for name in ("worker", "version", "start", "received", "computed", "end"):
+            cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))[:n]
+        codes = np.frombuffer(self.outcome, dtype=np.int8)[:n].copy()
+        cols["outcome"] = pd.Categorical.from_codes(codes, categories=list(_OUTCOME_NAMES))
+        for name in ("units", "bytes_down", "bytes_up", "staleness", "used_by", "lost"):
+            cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))[:n]
+        return pd.DataFrame(cols)  # copies the buffers, so the table outlives the cluster
+
+
+def _dtype(name: str) -> type:
+    return np.float64 if name in TaskTable._FLOATS else np.int64
+
+
+#: The columns of the updates table, one row per update (row 0: the initial parameters).
+UPDATE_COLUMNS = (
+    "update",
+    "time",
+    "loss",
+    "accuracy",
+    "test_loss",
+    "test_accuracy",
+    "messages_used",
+    "staleness_mean",
+    "staleness_max",
+    "bytes_up",
+    "bytes_down",
+)
+
+
+class UpdateLog:
+    """The updates table, one tuple per row in the order of :data:`UPDATE_COLUMNS`."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def add(
+        self,
+        version: int,
+        time: float,
+        metrics: Mapping[str, float] | None,
+        stale: list[int],
+        bytes_up: int,
+        bytes_down: int,
+    ) -> None:
+        """Record update ``version`` at ``time``: its metrics (``None`` when not evaluated, NaN
+        then), the staleness of each message it used, and the bytes moved so far."""
+        m = metrics or {}
+        nan = math.nan
+        self.rows.append(
+            (
+                version,
+                time,
+                m.get("loss", nan),
+                m.get("accuracy", nan),
+                m.get("test_loss", nan),
+                m.get("test_accuracy", nan),
+                len(stale),
+                sum(stale) / len(stale) if stale else nan,
+                float(max(stale)) if stale else nan,
+                bytes_up,
+                bytes_down,
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """The updates table."""
+        return pd.DataFrame.from_records(self.rows, columns=list(UPDATE_COLUMNS))
