@@ -233,3 +233,14 @@ class KRule(PartitionScheme):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.K = int(self.p["K"])
+
+
+class BufferedKRule(KRule):
+    """A K-rule that keeps the results of the coming step in :attr:`buffer` until it steps."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.buffer: list[Result] = []
+
+    def pending(self) -> list[Result]:
+        return list(self.buffer)
