@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..io.jsonable import json_ready
+
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
 SCHEME_COMMON_KEYS = ("name", "label", "lr")
 
@@ -128,14 +130,4 @@ class Scenario:
         ]
         if raw["train"]["target_loss"] is None:
             del raw["train"]["target_loss"]
-        return _inf_to_text(raw)
-
-
-def _inf_to_text(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _inf_to_text(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_inf_to_text(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    return value
+        return json_ready(raw)  # infinities as "inf", as scenario files write them
