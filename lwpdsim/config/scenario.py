@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
 SCHEME_COMMON_KEYS = ("name", "label", "lr")
@@ -128,7 +128,7 @@ class Scenario:
         ]
         if raw["train"]["target_loss"] is None:
             del raw["train"]["target_loss"]
-        return _inf_to_text(raw)
+        return cast(dict[str, Any], _inf_to_text(raw))  # a dict in, a dict out
 
 
 def _inf_to_text(value: Any) -> Any:
