@@ -6,8 +6,8 @@
 in one table.
 """
 
+from ..schemes.theory import IntervalTheory
 from .data import (
-    IntervalTheory,
     bytes_per_update,
     bytes_to_target,
     communication,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..io.jsonable import json_ready
 
@@ -130,4 +130,6 @@ class Scenario:
         ]
         if raw["train"]["target_loss"] is None:
             del raw["train"]["target_loss"]
-        return json_ready(raw)  # infinities as "inf", as scenario files write them
+        return cast(
+            dict[str, Any], json_ready(raw)
+        )  # a dict in, a dict out; "inf" as files write it

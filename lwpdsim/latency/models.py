@@ -130,7 +130,7 @@ class ConstantLatency(LatencyModel):
         return 0.0
 
     @property
-    def dist(self) -> None:  # type: ignore[override]
+    def dist(self) -> None:
         return None
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> FloatOrArray:
@@ -232,7 +232,7 @@ class BimodalLatency(LatencyModel):
         return max(second - self.mean**2, 0.0)
 
     @property
-    def dist(self) -> None:  # type: ignore[override]
+    def dist(self) -> None:
         return None
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> FloatOrArray:
@@ -307,7 +307,7 @@ class EmpiricalLatency(LatencyModel):
         return float(self.times.var()) * self.scale**2
 
     @property
-    def dist(self) -> None:  # type: ignore[override]
+    def dist(self) -> None:
         return None
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> FloatOrArray:
