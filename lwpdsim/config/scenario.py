@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from ..io.jsonable import json_ready
-
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
 SCHEME_COMMON_KEYS = ("name", "label", "lr")
 
@@ -130,6 +128,8 @@ class Scenario:
         ]
         if raw["train"]["target_loss"] is None:
             del raw["train"]["target_loss"]
-        return cast(
-            dict[str, Any], json_ready(raw)
-        )  # a dict in, a dict out; "inf" as files write it
+        # lwpdsim.io's one JSON form ("inf" as scenario files write it), imported here so that
+        # importing config loads nothing but lwpdsim.errors
+        from ..io.jsonable import json_ready
+
+        return cast(dict[str, Any], json_ready(raw))  # a dict in, a dict out

@@ -184,7 +184,7 @@ class Scheme:
         return Decision(restart=[worker])
 
     def pending(self) -> list[Result]:
-        """Results received but not yet used (reported as unfinished when the run stops)."""
+        """Results received but not yet used by a step (for tests and for a rule's own checks)."""
         return []
 
 
