@@ -184,10 +184,33 @@ def _open_executor(
     if executor == "serial":
         yield None
     elif executor == "processes":
-        from concurrent.futures import ProcessPoolExecutor
+        with _process_pool(workers) as pool:
+            yield pool
+    else:
+        with _dask_client(scheduler, workers) as client, _dask_executor(client) as pool:
+            yield pool
 
+
+@contextlib.contextmanager
+def _process_pool(workers: int) -> Iterator[Executor]:
+    """A process pool whose workers die with this process, however it ends.
+
+    Each worker watches the read end of a pipe whose only write end this process holds
+    (:func:`_init_worker`): when this process ends, even by SIGKILL, the kernel closes that end and
+    the workers exit. The forkserver and the resource tracker then follow by themselves (each waits
+    for its own pipe, which the workers hold open, to close).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = _process_context()
+    alive_r, alive_w = (context or multiprocessing).Pipe(duplex=False)
+    try:
         pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=_process_context(), initializer=_ignore_sigint
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(alive_r,),
         )
         try:
             yield pool
@@ -195,17 +218,30 @@ def _open_executor(
             _stop_pool(pool)
             raise
         pool.shutdown(wait=True)
-    else:
-        with _dask_client(scheduler, workers) as client, _dask_executor(client) as pool:
-            yield pool
+    finally:
+        alive_w.close()  # any worker still there exits
+        alive_r.close()
 
 
-def _ignore_sigint() -> None:
-    """Pool workers ignore Ctrl-C: one interrupted while it hands back a result can leave the
-    pool's queues locked; the calling process stops them instead (:func:`_stop_pool`)."""
+def _init_worker(parent_alive: Any) -> None:
+    """Set up a pool worker: it ignores Ctrl-C (one interrupted while it hands back a result can
+    leave the pool's queues locked; the calling process stops the workers instead, see
+    :func:`_stop_pool`), and exits at once when ``parent_alive`` reaches end of file."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch = threading.Thread(
+        target=_exit_when_closed, args=(parent_alive,), name="lwpdsim-parent-watch", daemon=True
+    )
+    watch.start()
+
+
+def _exit_when_closed(parent_alive: Any) -> None:
+    """Block until the calling process's end of the pipe closes (nothing is ever sent), then end
+    this worker without cleanup: its runs are of no use to anyone any more."""
+    with contextlib.suppress(EOFError, OSError):
+        parent_alive.recv_bytes()
+    os._exit(1)
 
 
 def _stop_pool(pool: Any) -> None:
