@@ -262,11 +262,12 @@ def test_a_killed_figures_build_leaves_no_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("executor", ["processes", "dask"])
 def test_ctrl_c_writes_the_table_of_finished_runs_and_leaves_no_process(
-    tmp_path: Path, grid: Path
+    tmp_path: Path, grid: Path, executor: str
 ) -> None:
     out = tmp_path / "out"
-    with lwpdsim(sweep_args(grid, out, "processes"), tmp_path) as tree:
+    with lwpdsim(sweep_args(grid, out, executor), tmp_path) as tree:
         start_sweep(tree, out)
         # a terminal's Ctrl-C reaches the whole foreground process group
         assert tree.end(signal.SIGINT, group=True) == 130
@@ -282,20 +283,23 @@ def test_ctrl_c_writes_the_table_of_finished_runs_and_leaves_no_process(
 
 
 @pytest.mark.slow
-def test_an_exception_in_the_main_process_stops_the_pool(tmp_path: Path, grid: Path) -> None:
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_an_exception_in_the_main_process_stops_the_pool(
+    tmp_path: Path, grid: Path, executor: str
+) -> None:
     out = tmp_path / "out"
     script = (
         "from lwpdsim.sweep import run_sweep\n"
         "def boom(record):\n"
         "    raise RuntimeError('boom after one run')\n"
-        f"run_sweep({str(grid)!r}, executor='processes', max_workers=2, out={str(out)!r},"
+        f"run_sweep({str(grid)!r}, executor={executor!r}, max_workers=2, out={str(out)!r},"
         " on_run=boom, plots=False)\n"
     )
     with lwpdsim(["-c", script], tmp_path) as tree:
         deadline = time.monotonic() + START_WITHIN
         while tree.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert tree.proc.returncode == 1
+        assert tree.proc.returncode == 1, tree.stderr()
         assert "RuntimeError: boom after one run" in tree.stderr()
         assert len(finished(out)) == 1
         assert len(tree.seen) >= 2, tree.describe(tree.seen)
@@ -319,3 +323,38 @@ def test_a_pool_worker_exits_when_the_pipe_from_its_parent_closes() -> None:
         if worker.is_alive():
             worker.kill()
         alive_r.close()
+
+
+# A worker ended in the middle of sending a result leaves half a message in the pool's result pipe:
+# the pool's manager thread then waited for the rest forever, and the interpreter's exit with it.
+MID_SEND = """
+import time
+from pathlib import Path
+from lwpdsim.sweep import execute
+
+with execute._process_pool(1) as pool:
+    pool.submit(int).result()  # the worker is up
+    wchan = Path(f"/proc/{next(iter(pool._processes))}/wchan")
+    future = pool.submit(bytes, 50_000_000)  # a 50 MB result: hundreds of pipe-fulls
+    deadline = time.monotonic() + 30
+    state = ""
+    while "pipe_write" not in state and not future.done() and time.monotonic() < deadline:
+        state = wchan.read_text()
+    raise SystemExit("mid-send" if "pipe_write" in state else "missed")
+"""
+
+
+@pytest.mark.slow
+def test_stopping_a_worker_in_the_middle_of_sending_a_result_does_not_hang(
+    tmp_path: Path,
+) -> None:
+    with lwpdsim(["-c", MID_SEND], tmp_path) as tree:
+        deadline = time.monotonic() + 60
+        while tree.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        err = tree.stderr()
+        if tree.proc.returncode is not None and "missed" in err:
+            pytest.skip("could not catch the worker in the middle of sending its result")
+        assert tree.proc.returncode == 1, f"still running 60 s after its pool was stopped: {err}"
+        assert err.strip().splitlines()[-1] == "mid-send"
+        tree.assert_all_gone()

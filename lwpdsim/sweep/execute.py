@@ -214,10 +214,10 @@ def _process_pool(workers: int) -> Iterator[Executor]:
         )
         try:
             yield pool
+            pool.shutdown(wait=True)
         except BaseException:  # Ctrl-C or an error: stop the runs under way, do not wait for them
             _stop_pool(pool)
             raise
-        pool.shutdown(wait=True)
     finally:
         alive_w.close()  # any worker still there exits
         alive_r.close()
@@ -245,16 +245,27 @@ def _exit_when_closed(parent_alive: Any) -> None:
 
 
 def _stop_pool(pool: Any) -> None:
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
+    """Stop a process pool without waiting for its runs: cancel those not started, end the workers
+    (SIGTERM, then SIGKILL after 5 s), and free the pool's manager thread.
+
+    A worker ended while it sent a result (a run's result is about a megabyte, many pipe-fulls)
+    leaves half a message in the result pipe, and the manager thread would wait for the rest forever,
+    which holds up this interpreter's exit. Once every worker is gone, closing this process's write
+    end of that pipe makes the thread read end-of-file instead and stop.
+    """
     processes = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown
+    results = getattr(pool, "_result_queue", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(5)
+        if process.exitcode is None:
+            process.kill()
+            process.join(5)
+    writer = getattr(results, "_writer", None)
+    if writer is not None and all(p.exitcode is not None for p in processes):
+        writer.close()
 
 
 def _process_context() -> Any:
