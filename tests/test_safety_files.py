@@ -519,7 +519,9 @@ def test_a_stale_lock_is_taken_over(tmp_path: Path, capsys) -> None:
 # --------------------------------------------------------------------------- failing writes
 
 
-@pytest.mark.parametrize("where", ["/dev/null/sub", "file/sub", "x" * 300, "ro/sub"])
+@pytest.mark.parametrize(
+    "where", ["/dev/null/sub", "file/sub", "x" * 300, "ro/sub", "/proc/lwpdsim/sub"]
+)
 def test_an_impossible_out_is_refused_before_simulating(
     tmp_path: Path, capsys, no_simulation, where: str
 ) -> None:
@@ -527,7 +529,9 @@ def test_an_impossible_out_is_refused_before_simulating(
     (tmp_path / "file").write_text("a file")
     (tmp_path / "ro").mkdir(mode=0o500)
     if where == "ro/sub" and os.access(tmp_path / "ro", os.W_OK):
-        pytest.skip("running as a user who may write anywhere")
+        pytest.skip("running as a user who may write anywhere (see /proc/lwpdsim/sub)")
+    if where.startswith("/proc") and not Path("/proc/self").exists():
+        pytest.skip("no /proc here")
     out = where if where.startswith("/") else str(tmp_path / where)
     assert run(str(spec), "--out", out) == 2
     one_line(capsys, "--out", out[:40])
@@ -606,3 +610,55 @@ def test_figures_never_write_over_or_remove_a_users_file(
     one_line(capsys, "--out", "lwpdsim run")
     with claim(tmp_path / "f2", FIGURES_FOLDER) as folder:
         assert folder.path == tmp_path / "f2"
+
+
+def test_plot_adds_figures_but_never_over_a_users_file(tmp_path: Path, capsys) -> None:
+    spec = scenario_file(tmp_path / "in")
+    out = tmp_path / "out"
+    assert run(str(spec), "--out", str(out)) == 0
+    elsewhere = tmp_path / "elsewhere"
+    mine = plant(elsewhere, {"update_intervals.png": b"my own figure", "notes.txt": b"n"})
+    assert main(["plot", str(out), "--out", str(elsewhere)]) == 2
+    one_line(capsys, "--out", "update_intervals.png")
+    intact(elsewhere, mine)
+    assert sorted(os.listdir(elsewhere)) == sorted(mine)
+    (elsewhere / "update_intervals.png").unlink()
+    del mine["update_intervals.png"]
+    assert main(["plot", str(out), "--out", str(elsewhere)]) == 0
+    intact(elsewhere, mine)
+    assert (elsewhere / "update_intervals.png").stat().st_size > 1000
+    capsys.readouterr()
+
+
+def test_a_record_never_makes_lwpdsim_remove_outside_the_folder(tmp_path: Path, capsys) -> None:
+    spec = scenario_file(tmp_path / "in")
+    out = tmp_path / "box" / "out"
+    assert run(str(spec), "--out", str(out)) == 0
+    outside = plant(tmp_path / "box", {"outside.txt": b"o"})
+    outside.update(plant(tmp_path, {"top.txt": b"t"}))
+    with open(out / MARKER, "a", encoding="utf-8") as record:  # paths no lwpdsim writes
+        for path in ("../outside.txt", str(tmp_path / "top.txt"), "sync/../../outside.txt", "."):
+            record.write(json.dumps({"f": path}) + "\n")
+    assert run(str(spec), "--out", str(out), "--force") == 0
+    intact(tmp_path / "box", {"outside.txt": b"o"})
+    intact(tmp_path, {"top.txt": b"t"})
+    # a record that is not lwpdsim's (no header) proves nothing: the folder is refused
+    mine = plant(out, {"thesis.tex": b"t"})
+    (out / MARKER).write_text('{"f": "thesis.tex"}\n')
+    assert run(str(spec), "--out", str(out), "--force") == 2
+    one_line(capsys, "--out", "damaged")
+    intact(out, mine)
+    capsys.readouterr()
+
+
+def test_different_labels_never_share_a_folder() -> None:
+    labels = ["α", "β", "..", ".", "", "_", "NUL", "nul", "a" * 150, "a" * 151, "x/y", "x.png"]
+    labels += [chr(c) for c in range(0x400, 0x480)]
+    folders = [safe_name(label) for label in labels]
+    assert len(set(folders)) == len(labels)
+    for folder in folders:
+        assert folder and len(folder) <= 120 and "/" not in folder and "\\" not in folder
+        assert not folder.startswith((".", "_")) and not folder.endswith(".png")
+        assert folder.split(".")[0].lower() not in ("nul", "con", "prn", "aux")
+    # readable labels keep their names; those that would collide are refused when read
+    assert safe_name("lwpd(k=4,t=2)") == "lwpd_k=4_t=2" == safe_name("lwpd k=4 t=2")

@@ -138,7 +138,7 @@ class OutputFolder:
                     "--out",
                     str(self.path),
                     f"a folder where lwpdsim can write {name}: {full} is in the way, {problem} "
-                    "(move it away)",
+                    "(move it away, or use another --out)",
                 )
 
     # ------------------------------------------------------------------ writing
