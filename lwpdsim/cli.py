@@ -167,6 +167,8 @@ def _replot_sweep(directory: Path) -> int:
     from .sweep.run import draw_sweep
 
     allowed = "a sweep's results folder (sweep.json and runs.csv, as 'lwpdsim sweep' writes them)"
+    if not (directory / "runs.csv").is_file():
+        raise ScenarioError("RESULTS_DIR", str(directory), f"{allowed}: no runs.csv")
     try:
         manifest = json.loads((directory / "sweep.json").read_text(encoding="utf-8"))
         table = pd.read_csv(directory / "runs.csv")

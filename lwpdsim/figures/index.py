@@ -78,6 +78,8 @@ def write_index(out: Path, writer: Writer = PLAIN) -> Path:
     numbers."""
     manifests = []
     for path in sorted(out.glob("*.json")):
+        if not path.is_file():  # read regular files only (never a pipe)
+            continue
         try:
             m = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -53,18 +53,25 @@ def save_result(result: RunResult, directory: str | Path, writer: Writer = PLAIN
     return out
 
 
+def _regular(path: Path) -> Path:
+    """``path``, if it is a regular file (never read a pipe or a device); else a ValueError."""
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    return path
+
+
 def load_result(directory: str | Path) -> RunResult:
     """Read a result written by :func:`save_result`: equal to the one saved, tables included."""
     d = Path(directory)
     manifest = _read_manifest(d)
-    tasks = pd.read_csv(d / TASKS, keep_default_na=False, na_values=[""], **_EXACT)
+    tasks = pd.read_csv(_regular(d / TASKS), keep_default_na=False, na_values=[""], **_EXACT)
     if "outcome" in tasks:
         tasks["outcome"] = pd.Categorical(
             tasks["outcome"].fillna(""), categories=list(OUTCOME_CATEGORIES)
         )
     return RunResult(
         label=manifest["label"],
-        updates=pd.read_csv(d / UPDATES, **_EXACT),
+        updates=pd.read_csv(_regular(d / UPDATES), **_EXACT),
         tasks=tasks,
         summary=manifest["summary"],
         config=manifest["config"],
@@ -97,10 +104,10 @@ def save_results(
 
 
 def _read_manifest(d: Path) -> dict[str, Any]:
-    manifest = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
+    manifest = json.loads(_regular(d / MANIFEST).read_text(encoding="utf-8"))
     summary = manifest["summary"]
     timing = d / TIMING
-    if timing.exists():
+    if timing.is_file():
         summary.update(json.loads(timing.read_text(encoding="utf-8")))
     manifest["summary"] = {k: v if k in _TEXT else _numbers(v) for k, v in summary.items()}
     return manifest

@@ -369,7 +369,17 @@ class OutputFolder:
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
-        """Rewrite the record: the header, and only the recorded paths that exist."""
+        """Remove the temporary files and staging folders a command that died left (the folder
+        is locked: nobody is writing them), then rewrite the record: the header, and only the
+        recorded paths that exist."""
+        for kind in ("t", "s"):
+            for rel in self.record.paths[kind]:
+                full = self.root / rel
+                info = _lstat(full)
+                if info is None or self._parents_problem(rel, {}) is not None:
+                    continue
+                with contextlib.suppress(OSError):
+                    _remove_tree(full) if stat.S_ISDIR(info.st_mode) else full.unlink()
         entries = [
             (kind, rel)
             for kind, rels in self.record.paths.items()
@@ -396,8 +406,10 @@ class OutputFolder:
         files = self.record.files
         if not any(os.path.lexists(self.root / rel) for rel in files):
             for rel in sorted(self.record.dirs, key=len, reverse=True):
-                with contextlib.suppress(OSError):
-                    (self.root / rel).rmdir()
+                info = _lstat(self.root / rel)
+                if info and stat.S_ISDIR(info.st_mode) and not self._parents_problem(rel, {}):
+                    with contextlib.suppress(OSError):
+                        (self.root / rel).rmdir()
             if not contents(self.root):
                 self.journal.remove()
                 self._lock.release()

@@ -135,7 +135,8 @@ class Journal:
         entry = {kind: rel, **extra}
         text = ("\n" if self._torn else "") + json.dumps(entry) + "\n"
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+            flags = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | flags)
             try:
                 written = os.write(fd, text.encode("utf-8"))
             finally:

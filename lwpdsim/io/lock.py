@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,13 @@ except ImportError:  # pragma: no cover - Windows: the pid alone tells a stale l
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".lwpdsim.lock"
-_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = (
+    os.O_RDWR
+    | os.O_CREAT
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
 
 
 def _process_start(pid: int) -> str | None:
@@ -107,6 +114,10 @@ class FolderLock:
                     "--out", str(folder), f"a folder lwpdsim can lock ({path}: {err.strerror})"
                 ) from None
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise ScenarioError(
+                        "--out", str(folder), f"a folder lwpdsim can lock ({path} is not a file)"
+                    )
                 if not cls._flock(fd):
                     raise cls._held(folder, path, _holder(cls._read(fd)))
                 if not cls._same_file(fd, path):  # removed by its holder meanwhile: try again
@@ -116,6 +127,12 @@ class FolderLock:
                 if _still_held(info):
                     raise cls._held(folder, path, info)
                 cls._write(fd, command)
+            except OSError as err:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                raise ScenarioError(
+                    "--out", str(folder), f"a folder lwpdsim can write ({path}: {err.strerror})"
+                ) from None
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.close(fd)

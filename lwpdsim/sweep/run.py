@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -38,11 +39,13 @@ class SweepOptions:
     count), ``"dask"`` (a local Dask cluster of ``max_workers`` one-thread processes, or the
     cluster at ``scheduler``, e.g. ``"tcp://host:8786"``), or an ``Executor`` /
     ``distributed.Client`` of your own (left running). ``out`` defaults to
-    ``results/sweeps/<name>/``; an existing one is refused unless ``resume`` (reuse finished runs,
-    run the rest and any failed ones) or ``force`` (start over). ``skip_invalid`` overrides the
+    ``results/sweeps/<name>/``; an existing one is refused unless ``resume`` (a folder of the same
+    sweep: reuse its finished runs, run the rest and any failed ones) or ``force`` (start over,
+    removing only what lwpdsim wrote there). ``skip_invalid`` overrides the
     sweep file's setting; ``progress`` shows a bar; ``plots`` draws the figures; ``on_run`` is
     called with each new run's record (its ``run.json``) once the run is on disk; ``log`` with
-    one line for each kind of earlier run that ``resume`` runs again rather than reuse.
+    one line for each kind of earlier run that ``resume`` runs again rather than reuse (default:
+    a ``RuntimeWarning``).
     """
 
     executor: str | Executor | Any = "dask"
@@ -133,7 +136,7 @@ def _reuse(plan: SweepPlan, opts: SweepOptions, folder: OutputFolder, runs_dir: 
     """The runs ``--resume`` keeps; says how many it runs again, and refuses (before running
     anything) when a run to redo cannot be replaced."""
     scan = scan_runs(plan, runs_dir) if opts.resume else RunScan()
-    say = opts.log or (lambda _text: None)
+    say = opts.log or (lambda text: warnings.warn(text, RuntimeWarning, stacklevel=4))
     if scan.other_version:
         run_id, why = scan.other_version[0]
         say(
