@@ -39,12 +39,18 @@ def _nearest_existing(path: Path) -> Path:
 
 def never_written(real: Path) -> str | None:
     """Why ``real`` (a resolved path) is a folder no command may take as a whole, or None."""
-    home = _real(Path.home())
-    cwd = _real(Path.cwd())
     if real == Path(real.anchor):
         return "the root of the file system"
+    try:
+        home: Path | None = _real(Path.home())
+    except (OSError, RuntimeError, KeyError):  # no home folder known
+        home = None
     if real == home:
         return "your home folder"
+    try:
+        cwd = _real(Path.cwd())
+    except OSError:  # the current folder was removed: nothing of it to protect
+        return None
     if real == cwd:
         return "the current folder"
     if real in cwd.parents:
