@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LwpdsimError, ScenarioError
-from .io.files import RUN_FOLDER, SWEEP_FOLDER
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -75,26 +74,54 @@ def _check_dataset_file(scenario: Any) -> None:
         ) from None
 
 
+def _scenario_inputs(file: str, scenario: Any) -> list[Path]:
+    """The files a run reads (its scenario, dataset and trace files): its folder must not hold
+    them."""
+    files = [Path(file)]
+    base = Path(scenario.base_dir) if scenario.base_dir else Path(".")
+    named = [scenario.model.dataset, *_strings(scenario.cluster.latency)]
+    for name in named:
+        if isinstance(name, str) and name.endswith((".npz", ".csv")):
+            path = Path(name).expanduser()
+            files.append(path if path.is_absolute() else base / path)
+    return files
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .analysis.plots import draw_run
+    from .analysis.plots import draw_run, figure_names
     from .analysis.tables import format_summary, format_wall_split
     from .config import load_scenario
-    from .io.codec import save_results
-    from .io.files import prepare_out
+    from .io import RUN_FOLDER, claim
+    from .io.codec import SUMMARY, save_results
     from .results import safe_name
     from .sim import simulate
 
     scenario = load_scenario(args.file, overrides=args.set)
     _check_dataset_file(scenario)
     out = Path(args.out) if args.out else Path("results") / scenario.name
-    prepare_out(out, RUN_FOLDER, force=args.force)
-    quiet = args.quiet
-    if not quiet:
-        labels = ", ".join(s.label for s in scenario.schemes)
-        print(f"{scenario.name}: {scenario.cluster.workers} workers; rules: {labels}", flush=True)
-    results = simulate(scenario, progress=not quiet and sys.stderr.isatty())
-    table = save_results(results, out)
-    figures = ", ".join(path.name for path in draw_run(results, out, scenario))
+    labels = [s.label for s in scenario.schemes]
+    names = [SUMMARY, *figure_names(labels), *(safe_name(label) for label in labels)]
+    inputs = _scenario_inputs(args.file, scenario)
+    with claim(out, RUN_FOLDER, force=args.force, inputs=inputs, will_write=names) as folder:
+        quiet = args.quiet
+        if not quiet:
+            print(
+                f"{scenario.name}: {scenario.cluster.workers} workers; rules: {', '.join(labels)}",
+                flush=True,
+            )
+        results = simulate(scenario, progress=not quiet and sys.stderr.isatty())
+        table = save_results(results, out, folder)
+        figures = ", ".join(p.name for p in draw_run(results, out, scenario, writer=folder))
     print(format_summary(table))
     if not quiet:
         print(format_wall_split(results))
@@ -111,36 +138,70 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from .analysis.data import load_results_dir
-    from .analysis.plots import draw_all
+    from .analysis.plots import draw_all, figure_names
     from .analysis.tables import format_summary, summary_table
+    from .io import PLOT_FOLDER, claim
 
     directory = Path(args.directory)
-    if (directory / SWEEP_FOLDER.marker).is_file() and not (directory / RUN_FOLDER.marker).exists():
-        from .analysis.sweep_plots import replot_sweep
-
+    if (directory / "sweep.json").is_file() and not (directory / "summary.csv").exists():
         if args.out:
             raise ScenarioError("--out", args.out, "not used for a sweep (figures go into it)")
-        written = replot_sweep(directory)
-        print(f"{len(written)} sweep figures written to {directory}/")
-        return 0
+        return _replot_sweep(directory)
     results = load_results_dir(directory)
     out = Path(args.out) if args.out else directory
-    written = draw_all(results, out)
+    names = figure_names(list(results), full=True)
+    with claim(out, PLOT_FOLDER, will_write=names) as folder:
+        written = draw_all(results, out, writer=folder)
     print(format_summary(summary_table(results)))
     print(f"{len(written)} figures written to {out}/: " + ", ".join(p.name for p in written))
     return 0
 
 
+def _replot_sweep(directory: Path) -> int:
+    """``lwpdsim plot`` on a sweep's folder: its figures again, from runs.csv and sweep.json."""
+    import json
+
+    import pandas as pd
+
+    from .io import PLOT_FOLDER, claim
+    from .sweep.run import draw_sweep
+
+    allowed = "a sweep's results folder (sweep.json and runs.csv, as 'lwpdsim sweep' writes them)"
+    if not (directory / "runs.csv").is_file():
+        raise ScenarioError("RESULTS_DIR", str(directory), f"{allowed}: no runs.csv")
+    try:
+        manifest = json.loads((directory / "sweep.json").read_text(encoding="utf-8"))
+        table = pd.read_csv(directory / "runs.csv")
+        axes = manifest.get("axes") or [[k] for k in manifest.get("factors", [])]
+        title = manifest.get("name")
+    except (OSError, ValueError, AttributeError, TypeError, pd.errors.ParserError) as err:
+        raise ScenarioError("RESULTS_DIR", str(directory), f"{allowed}: {err}") from None
+    with claim(directory, PLOT_FOLDER) as folder:
+        written, error = draw_sweep(table, None, folder, directory, axes=axes, title=title)
+    if error:
+        raise LwpdsimError(f"sweep figures not drawn in {directory}: {error}")
+    print(f"{len(written)} sweep figures written to {directory}/")
+    return 0
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .io.files import check_out
+    from .io import SWEEP_FOLDER, check_out
     from .sweep import SweepOptions, execute_sweep, plan_sweep
+    from .sweep.run import sweep_identity, sweep_inputs
 
     if args.scheduler and args.executor not in (None, "dask"):
         raise ScenarioError("--scheduler", args.scheduler, "only with --executor dask")
     executor = args.executor or "dask"
     plan = plan_sweep(args.file, skip_invalid=True if args.skip_invalid else None)
     out = Path(args.out) if args.out else plan.default_out()
-    check_out(out, SWEEP_FOLDER, resume=args.resume, force=args.force)
+    check_out(
+        out,
+        SWEEP_FOLDER,
+        resume=args.resume,
+        force=args.force,
+        inputs=sweep_inputs(plan),
+        identity=sweep_identity(plan),
+    )
     for point in plan.skipped[:20]:
         print(f"skipped point {point.index} ({point.describe()}): {point.error}", file=sys.stderr)
     if len(plan.skipped) > 20:
@@ -161,6 +222,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             force=args.force,
             max_workers=args.max_workers,
             progress=not args.quiet and sys.stderr.isatty(),
+            log=lambda text: print(f"warning: {text}", file=sys.stderr, flush=True),
         )
         report = execute_sweep(plan, options)
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ loaded by :mod:`lwpdsim.io.codec`)."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import platform
 import re
@@ -52,9 +53,35 @@ def _versions() -> dict[str, str]:  # read once per process: reading package met
     return out
 
 
+#: The longest folder name :func:`safe_name` gives (before its hash suffix).
+NAME_MAX = 100
+#: Names Windows keeps for devices (with or without an extension).
+_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))]
+)
+#: Endings of the files lwpdsim writes next to a run's rule folders (a folder never ends so).
+_FILE_ENDINGS = (".png", ".csv", ".json", ".jsonl", ".md", ".tmp", ".lock", ".npz")
+
+
 def safe_name(label: str) -> str:
-    """A file-system-safe folder name for a scheme label, e.g. ``ksync(K=6)`` -> ``ksync_K=6``."""
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_") or "scheme"
+    """A safe folder (or file-name) part for a rule label or a key, e.g. ``ksync(K=6)`` ->
+    ``ksync_K=6``: ASCII letters, digits and ``_.=-``, never starting or ending with ``.`` or
+    ``_``, at most :data:`NAME_MAX` characters plus a suffix. A label that loses more than its
+    brackets, commas and spaces (non-ASCII or unprintable characters, nothing left, too long, a
+    Windows device name, a name ending like one of lwpdsim's files) gets ``-`` and ten hex digits
+    of its SHA-256, so different such labels get different names."""
+    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", label).strip("_.")
+    if (
+        slug
+        and len(slug) <= NAME_MAX
+        and label.isascii()
+        and label.isprintable()
+        and slug.split(".")[0].lower() not in _DEVICES
+        and not slug.lower().endswith(_FILE_ENDINGS)
+    ):
+        return slug
+    digest = hashlib.sha256(label.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{slug[:NAME_MAX].rstrip('_.') or 'rule'}-{digest}"
 
 
 @dataclass

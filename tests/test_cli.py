@@ -66,7 +66,7 @@ def test_run_writes_results_and_refuses_to_overwrite(
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
     assert main(["run", str(scenario), "--out", str(foreign), "--force", "--quiet"]) == 2
-    assert "an lwpdsim results directory (one with summary.csv)" in capsys.readouterr().err
+    assert "has no record of writing" in capsys.readouterr().err
     assert (foreign / "thesis.tex").exists()
     # an empty folder may be used with --force; a file never
     (tmp_path / "empty").mkdir()

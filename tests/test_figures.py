@@ -17,6 +17,7 @@ from lwpdsim.cli import main
 from lwpdsim.figures import ensure_datasets, find_specs, load_spec, noisy_digits
 from lwpdsim.figures.curves import curve_panels
 from lwpdsim.figures.stats import chosen_lr, lr_grid_table, summary_table
+from lwpdsim.io import FIGURES_FOLDER, claim
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPARE = "paper_softmax_shiftexp"
@@ -146,11 +147,13 @@ def test_rebuilding_a_spec_replaces_its_files(built: Path, tmp_path: Path) -> No
     out = tmp_path / "again"
     args = ["figures", "--quick", "--only", "lecture_waiting", "--out", str(out), "--quiet"]
     stale = out / "lecture_waiting_old.png"
-    out.mkdir()
-    (out / "lecture_waiting.json").write_text(
-        json.dumps({"format": "lwpdsim-figure/1", "figures": [{"png": stale.name, "csv": []}]})
-    )
-    stale.write_bytes(b"old")
+    mine = out / "lecture_waiting_mine.png"  # listed too, but lwpdsim did not write it
+    listed = [{"png": stale.name, "csv": []}, {"png": mine.name, "csv": []}]
+    with claim(out, FIGURES_FOLDER) as folder:  # as an earlier build would have left it
+        folder.write_bytes(stale, b"old")
+        manifest = {"format": "lwpdsim-figure/1", "figures": listed}
+        folder.write_text(out / "lecture_waiting.json", json.dumps(manifest))
+    mine.write_bytes(b"mine")
     cwd = Path.cwd()
     import os
 
@@ -159,7 +162,7 @@ def test_rebuilding_a_spec_replaces_its_files(built: Path, tmp_path: Path) -> No
         assert main(args) == 0
     finally:
         os.chdir(cwd)
-    assert not stale.exists()
+    assert not stale.exists() and mine.read_bytes() == b"mine"
     first = pd.read_csv(built / "lecture_waiting_mean_gap.csv")
     again = pd.read_csv(out / "lecture_waiting_mean_gap.csv")
     pd.testing.assert_frame_equal(first, again)  # the same numbers, run for run

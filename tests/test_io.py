@@ -19,12 +19,12 @@ from lwpdsim.io import (
     RUN_FOLDER,
     SWEEP_FOLDER,
     check_out,
+    claim,
     dumps,
     json_number,
     json_ready,
     load_result,
     load_summary,
-    prepare_out,
     save_result,
     save_results,
     write_text_atomic,
@@ -180,20 +180,16 @@ def test_one_output_folder_policy(tmp_path: Path) -> None:
         with pytest.raises(ScenarioError, match=r"is not allowed: a directory$"):
             check_out(file, kind, force=True)
     done = tmp_path / "done"
-    done.mkdir()
-    (done / "summary.csv").write_text("x")
+    with claim(done, RUN_FOLDER) as folder:
+        folder.write_text(done / "summary.csv", "x")
     with pytest.raises(ScenarioError, match=r"does not exist yet \(use --force to overwrite it\)"):
         check_out(done, RUN_FOLDER)
-    with pytest.raises(ScenarioError, match="--resume to continue the sweep in it, --force"):
-        check_out(done, SWEEP_FOLDER)
+    for kind in (SWEEP_FOLDER, FIGURES_FOLDER):  # a folder of another command is never taken
+        with pytest.raises(ScenarioError, match="holds the results of lwpdsim run"):
+            check_out(done, kind, force=True)
     with pytest.raises(ScenarioError, match="either --resume or --force, not both"):
         check_out(done, SWEEP_FOLDER, resume=True, force=True)
-    check_out(done, FIGURES_FOLDER)  # figures are added to the folder
-    # --force clears only a folder the same command wrote, or an empty one
-    with pytest.raises(ScenarioError, match=r"a sweep results directory \(one with sweep.json\)"):
-        prepare_out(done, SWEEP_FOLDER, force=True)
-    assert (done / "summary.csv").exists()
-    assert prepare_out(done, RUN_FOLDER, force=True) == done and not done.exists()
-    done.mkdir()
-    prepare_out(done, SWEEP_FOLDER, force=True)
+    # --force clears what the same command wrote; a folder it created and left empty goes
+    with claim(done, RUN_FOLDER, force=True):
+        assert not (done / "summary.csv").exists()
     assert not done.exists()

@@ -527,7 +527,7 @@ def test_bad_executor_arguments(tmp_path: Path, grid: Path) -> None:
         lwpdsim.run_sweep(grid, executor="serial", out=tmp_path / "c", resume=True, force=True)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(ScenarioError, match="a sweep results directory"):
+    with pytest.raises(ScenarioError, match="has no record of writing"):
         lwpdsim.run_sweep(grid, executor="serial", out=tmp_path / "mine", force=True)
     assert (tmp_path / "mine" / "notes.txt").exists()
 

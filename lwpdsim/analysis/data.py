@@ -477,7 +477,9 @@ def interval_summary(
 
 def load_results_dir(directory: str | Path) -> dict[str, RunResult]:
     """The runs of a directory written by ``lwpdsim run`` (``summary.csv`` and one folder per rule),
-    in the summary's order. Raises :class:`~lwpdsim.errors.ScenarioError` if it is not one."""
+    in the summary's order. Each rule's folder is the one whose ``manifest.json`` names that rule
+    (its :func:`~lwpdsim.results.safe_name` first), so a rule is never shown with another's
+    numbers. Raises :class:`~lwpdsim.errors.ScenarioError` if it is not such a directory."""
     d = Path(directory)
     allowed = "a results directory written by 'lwpdsim run' (summary.csv and one folder per rule)"
     summary = d / "summary.csv"
@@ -487,19 +489,51 @@ def load_results_dir(directory: str | Path) -> dict[str, RunResult]:
         labels = pd.read_csv(summary, usecols=[0]).iloc[:, 0].astype(str).tolist()
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         raise ScenarioError("RESULTS_DIR", str(d), allowed + f"; {summary} is unreadable") from None
+    if len(set(labels)) != len(labels):
+        raise ScenarioError("RESULTS_DIR", str(d), allowed + f"; {summary} repeats a rule")
     out = {}
+    others: dict[str, RunResult] | None = None
     for label in labels:
-        sub = d / safe_name(label)
-        if not (sub / "manifest.json").is_file():
+        result = _load_rule(d / safe_name(label))
+        if result is None or result.label != label:
+            if others is None:
+                others = _rule_folders(d)
+            result = others.get(label)
+        if result is None:
             raise ScenarioError(
-                "RESULTS_DIR", str(d), allowed + f"; {sub}/manifest.json is missing"
+                "RESULTS_DIR",
+                str(d),
+                f"{allowed}; no folder of it has a manifest.json of the rule {label!r}",
             )
-        try:
-            out[label] = RunResult.load(sub)
-        except (OSError, ValueError, KeyError) as err:
-            raise ScenarioError(
-                "RESULTS_DIR", str(d), f"{allowed}; {sub} is unreadable: {err}"
-            ) from None
+        out[label] = result
     if not out:
         raise ScenarioError("RESULTS_DIR", str(d), allowed + "; summary.csv lists no rule")
     return out
+
+
+def _load_rule(folder: Path) -> RunResult | None:
+    """The run saved in ``folder``; None if there is none, an error if it is unreadable."""
+    if not (folder / "manifest.json").is_file():
+        return None
+    try:
+        return RunResult.load(folder)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ScenarioError(
+            "RESULTS_DIR", str(folder.parent), f"readable rule folders; {folder} is not: {err}"
+        ) from None
+
+
+def _rule_folders(d: Path) -> dict[str, RunResult]:
+    """Every rule folder of ``d`` by the label its manifest names (folders of older versions
+    were named differently); a label named by two folders is an error."""
+    found: dict[str, RunResult] = {}
+    for sub in sorted(p for p in d.iterdir() if p.is_dir()):
+        result = _load_rule(sub)
+        if result is None or not isinstance(result.label, str):
+            continue
+        if result.label in found:
+            raise ScenarioError(
+                "RESULTS_DIR", str(d), f"one folder per rule; two hold {result.label!r}"
+            )
+        found[result.label] = result
+    return found

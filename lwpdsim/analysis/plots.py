@@ -10,20 +10,25 @@ The look (slide style, byte-stable PNG files, log axes, a colour per rule) comes
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from ..io.files import PLAIN, Writer
 from ..results import RunResult, safe_name
 from . import data
 from .style import (
+    DPI,
+    STYLE,
     X_LABELS,
     band,
     figure,
@@ -331,14 +336,43 @@ def _meta(results: Mapping[str, RunResult], scenario: Any) -> tuple[str | None, 
     return cfg.get("name"), None if target is None else float(target), None
 
 
+#: The figures ``lwpdsim run`` draws next to a run's results.
+RUN_FIGURES = ("loss_vs_time.png", "timeline.png", "communication.png")
+#: The figures ``lwpdsim plot`` adds (the accuracy ones when the model has an accuracy), and one
+#: ``timeline_<rule folder>.png`` per rule.
+MORE_FIGURES = (
+    "loss_vs_updates.png",
+    "accuracy_vs_time.png",
+    "accuracy_vs_updates.png",
+    "update_intervals.png",
+)
+
+
+def figure_names(labels: Sequence[str], *, full: bool = False) -> list[str]:
+    """The file names :func:`draw_run` may write for rules ``labels``."""
+    if not full:
+        return list(RUN_FIGURES)
+    return [*RUN_FIGURES, *MORE_FIGURES, *(f"timeline_{safe_name(label)}.png" for label in labels)]
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as the PNG :func:`~lwpdsim.analysis.style.save` writes (the same bytes)."""
+    buffer = io.BytesIO()
+    with mpl.rc_context(STYLE):
+        fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
 def draw_run(
     results: Mapping[str, RunResult],
     out: str | Path,
     scenario: Any = None,
     *,
     full: bool = False,
+    writer: Writer = PLAIN,
 ) -> list[Path]:
-    """Write a run's figures into ``out`` and return their paths.
+    """Write a run's figures into ``out`` (through ``writer``: atomically, and recorded when it
+    is a claimed folder) and return their paths.
 
     The main ones (``lwpdsim run``): ``loss_vs_time.png``, ``timeline.png`` and
     ``communication.png``. With ``full`` (``lwpdsim plot``) also ``loss_vs_updates.png``,
@@ -346,14 +380,13 @@ def draw_run(
     ``update_intervals.png`` and one ``timeline_<rule>.png`` per rule. ``scenario`` (a Scenario or
     its dict) names the figures and gives the target loss; by default they come from the runs.
     """
-    d = Path(out)
-    d.mkdir(parents=True, exist_ok=True)
+    d = writer.mkdir(Path(out))
     title, target, base_dir = _meta(results, scenario)
     written: list[Path] = []
 
     def put(name: str, draw: Callable[..., Figure], items: Any = results, **kw: Any) -> None:
-        written.append(d / name)
-        draw(items, d / name, title=title, **kw)
+        fig = draw(items, None, title=title, **kw)
+        written.append(writer.write_bytes(d / name, png_bytes(fig)))
 
     put("loss_vs_time.png", plot_loss_vs_time, target=target)
     put("timeline.png", plot_timeline)
@@ -372,6 +405,12 @@ def draw_run(
     return written
 
 
-def draw_all(results: Mapping[str, RunResult], out: str | Path, scenario: Any = None) -> list[Path]:
+def draw_all(
+    results: Mapping[str, RunResult],
+    out: str | Path,
+    scenario: Any = None,
+    *,
+    writer: Writer = PLAIN,
+) -> list[Path]:
     """Every figure of a run (:func:`draw_run` with ``full=True``)."""
-    return draw_run(results, out, scenario, full=True)
+    return draw_run(results, out, scenario, full=True, writer=writer)

@@ -115,10 +115,7 @@ def parse_scenario(
     """Validate a raw scenario mapping into a :class:`Scenario`."""
     check_keys(raw, TOP_KEYS, "")
     name = as_str(get(raw, "name", default_name, ""), "name")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise ScenarioError(
-            "name", name, "letters, digits, '_', '-' and '.' (used as a folder name)"
-        )
+    _check_name(name)
     seed = as_int(get(raw, "seed", 0, ""), "seed", lo=0)
     description = as_str(get(raw, "description", "", ""), "description")
     cluster = _parse_cluster(get(raw, "cluster", {}, ""), base_dir)
@@ -330,10 +327,47 @@ def _parse_schemes(raw: Any, n: int, default_lr: float) -> tuple[SchemeSpec, ...
         lr = as_float(get(item, "lr", default_lr, prefix), f"{prefix}.lr", lo=0.0, lo_open=True)
         label = as_str(get(item, "label", cls.label(params), prefix), f"{prefix}.label")
         specs.append(SchemeSpec(name, label, lr, params))
-    labels = [s.label for s in specs]
-    for i, label in enumerate(labels):
-        if labels.index(label) != i:
-            raise ScenarioError(
-                f"schemes[{i}].label", label, "a label different from the other schemes' labels"
-            )
+    _check_labels([s.label for s in specs])
     return tuple(specs)
+
+
+#: The longest scenario name (it names the default results folder) and rule label (shown in
+#: tables and legends; its folder name is bounded by :func:`~lwpdsim.results.safe_name`).
+NAME_LENGTH, LABEL_LENGTH = 100, 100
+_DEVICE_NAMES = re.compile(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?", re.I)
+
+
+def _check_name(name: str) -> None:
+    """A scenario name is used as a folder name, verbatim: portable and bounded."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ScenarioError(
+            "name", name, "letters, digits, '_', '-' and '.' (used as a folder name)"
+        )
+    if len(name) > NAME_LENGTH:
+        raise ScenarioError("name", name, f"at most {NAME_LENGTH} characters (a folder name)")
+    if _DEVICE_NAMES.fullmatch(name):
+        raise ScenarioError("name", name, "a folder name, not one Windows keeps for a device")
+
+
+def _check_labels(labels: list[str]) -> None:
+    """Labels are printable, bounded and distinct, and so are their folders (one per rule)."""
+    from ..results import safe_name
+
+    folders: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        field = f"schemes[{i}].label"
+        if not label.strip() or not label.isprintable():
+            raise ScenarioError(field, label, "a non-empty label of printable characters")
+        if len(label) > LABEL_LENGTH:
+            raise ScenarioError(field, label, f"at most {LABEL_LENGTH} characters")
+        if labels.index(label) != i:
+            raise ScenarioError(field, label, "a label different from the other schemes' labels")
+        folder = safe_name(label)
+        j = folders.setdefault(folder.lower(), i)
+        if j != i:
+            raise ScenarioError(
+                field,
+                label,
+                f"a label whose folder name differs from that of schemes[{j}].label "
+                f"{labels[j]!r} (both would be {folder!r})",
+            )

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import LwpdsimError, ScenarioError
+from ..io import FIGURES_FOLDER, claim
+from ..io.folder import OutputFolder
 from ..sweep import cpu_count
 from .datasets import ensure_datasets
-from .index import write_index
+from .index import INDEX_NAME, write_index
 from .run import run_spec
 from .spec import find_specs, select_specs
 from .write import write_spec
 
 DEFAULT_OUT = Path("results") / "figures"
 QUICK_OUT = Path("results") / "figures-quick"
+#: The longest spec name (it starts the names of the spec's files).
+NAME_LENGTH = 100
 
 
 @dataclass
@@ -49,21 +53,37 @@ def build_figures(
     simulations (default: the CPU count; 1 runs them here). ``log`` is called with progress lines.
     """
     chosen = select_specs(find_specs(specs), only, quick=quick)
+    for spec in chosen:  # a spec's name starts the names of its files
+        if len(spec.name) > NAME_LENGTH:
+            raise ScenarioError(
+                "name", spec.name, f"at most {NAME_LENGTH} characters (used in file names)"
+            ).with_source(spec.source)
     out_dir = Path(out) if out is not None else (QUICK_OUT if quick else DEFAULT_OUT)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ScenarioError("--out", str(out_dir), "a directory")
     jobs = cpu_count() if jobs is None else jobs
     if jobs < 1:
         raise ScenarioError("--jobs", jobs, "an integer >= 1")
+    names = [INDEX_NAME, *(f"{spec.name}.json" for spec in chosen)]
+    inputs = [spec.source for spec in chosen]
+    with claim(out_dir, FIGURES_FOLDER, inputs=inputs, will_write=names) as folder:
+        return _build(chosen, folder, out_dir, jobs, progress, log or (lambda _text: None))
+
+
+def _build(
+    chosen: Sequence[Any],
+    folder: OutputFolder,
+    out_dir: Path,
+    jobs: int,
+    progress: bool,
+    say: Callable[[str], None],
+) -> FiguresReport:
     report = FiguresReport(out_dir)
-    say = log or (lambda _text: None)
     for spec in chosen:
         started = time.perf_counter()
         runs = len(spec.plan.runs)
         say(f"{spec.name}: {runs} run{'s' if runs != 1 else ''} ({spec.kind})")
         ensure_datasets(spec)
         sr = run_spec(spec, jobs=jobs, progress=progress)
-        manifest = write_spec(sr, out_dir)
+        manifest = write_spec(sr, folder, out_dir)
         report.specs.append(spec.name)
         report.figures += [f["png"] for f in manifest["figures"]]
         report.problems += sr.problems
@@ -72,7 +92,7 @@ def build_figures(
             f"  {len(manifest['figures'])} figures in {report.seconds[spec.name]:.1f} s: "
             + ", ".join(f["png"] for f in manifest["figures"])
         )
-    report.index = write_index(out_dir)
+    report.index = write_index(out_dir, folder)
     return report
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..io.files import PLAIN, Writer
 from ..io.jsonable import json_number
 from .spec import SELECT_RULES
 from .write import MANIFEST_FORMAT
@@ -70,11 +71,14 @@ _SECTION_TITLES = {
 }
 
 
-def write_index(out: Path) -> Path:
-    """(Re)write ``README.md`` in ``out`` from the manifests found there: every figure with one
-    sentence, the method, what was fixed in advance, and each comparison's numbers."""
+def write_index(out: Path, writer: Writer = PLAIN) -> Path:
+    """(Re)write ``README.md`` in ``out`` (through ``writer``) from the manifests found there:
+    every figure with one sentence, the method, what was fixed in advance, and each comparison's
+    numbers."""
     manifests = []
     for path in sorted(out.glob("*.json")):
+        if not path.is_file():  # read regular files only (never a pipe)
+            continue
         try:
             m = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -142,6 +146,4 @@ def write_index(out: Path) -> Path:
         for p in m.get("problems") or []:
             lines.append(f"- problem: {p}")
         lines.append("")
-    path = out / INDEX_NAME
-    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    return path
+    return writer.write_text(out / INDEX_NAME, "\n".join(lines).rstrip() + "\n")

@@ -1,7 +1,8 @@
 """Writing a spec's files: each figure's PNG and CSV, the per-run table, and the manifest
 ``<spec>.json`` (the resolved spec and scenario, one sentence per figure, the numbers, the package
-versions) that the index is written from. A rebuild first removes what the previous build of the
-spec wrote."""
+versions) that the index is written from. Everything is written through the claimed output
+folder (drawn in a staging folder, then moved into place), and a rebuild first removes what the
+previous build of the spec wrote, if lwpdsim wrote it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import pandas as pd
 from ..analysis import data
 from ..analysis.timeline_plots import plot_timeline
 from ..config import Scenario
+from ..io.files import writing
+from ..io.folder import OutputFolder
 from ..io.jsonable import json_ready
 from ..latency import from_spec
 from ..results import versions
@@ -193,40 +196,44 @@ def _scenario_facts(scenario: Scenario) -> str:
     return "; ".join(parts)
 
 
-def _clear_previous(out: Path, name: str) -> None:
-    """Remove the files an earlier build of this spec wrote (so renamed figures do not linger)."""
+def _clear_previous(folder: OutputFolder, out: Path, name: str) -> None:
+    """Remove the files an earlier build of this spec wrote (so renamed figures do not linger):
+    those its manifest lists, if lwpdsim wrote that manifest and them."""
     manifest = out / f"{name}.json"
-    if not manifest.is_file():
+    if not folder.owns(manifest) or not manifest.is_file() or manifest.is_symlink():
         return
     try:
         old = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if old.get("format") != MANIFEST_FORMAT:
+            return
+        names = [f["png"] for f in old.get("figures", [])]
+        names += [c for f in old.get("figures", []) for c in f.get("csv", [])]
+        names += old.get("files", [])
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
         return
-    if old.get("format") != MANIFEST_FORMAT:
-        return
-    names = [f["png"] for f in old.get("figures", [])]
-    names += [c for f in old.get("figures", []) for c in f.get("csv", [])]
-    names += old.get("files", [])
     for item in names:
-        target = out / Path(item).name
-        if target.is_file():
-            target.unlink()
+        if isinstance(item, str) and item and Path(item).name == item and item not in (".", ".."):
+            folder.remove(out / item)
 
 
-def write_spec(sr: SpecRuns, out: Path) -> dict[str, Any]:
-    """Write a spec's figures, CSVs and manifest into ``out``; return the manifest."""
+def write_spec(sr: SpecRuns, folder: OutputFolder, out: Path | None = None) -> dict[str, Any]:
+    """Write a spec's figures, CSVs and manifest into ``out`` (default: the claimed ``folder``)
+    through ``folder`` (recorded, each file atomically); return the manifest."""
     spec = sr.spec
-    out.mkdir(parents=True, exist_ok=True)
-    _clear_previous(out, spec.name)
+    out = folder.mkdir(out if out is not None else folder.path)
+    _clear_previous(folder, out, spec.name)
     extra: list[str] = []
     results: list[dict[Any, Any]] = []
-    if spec.kind == "compare":
-        files, extra, summary = write_compare(sr, out)
-        results = summary.replace({np.nan: None}).to_dict(orient="records")
-    elif spec.kind == "timeline":
-        files = write_timeline(sr, out)
-    else:
-        files = write_intervals(sr, out)
+    with folder.stage(out) as stage, writing(stage):
+        if spec.kind == "compare":
+            files, extra, summary = write_compare(sr, stage)
+            results = summary.replace({np.nan: None}).to_dict(orient="records")
+        elif spec.kind == "timeline":
+            files = write_timeline(sr, stage)
+        else:
+            files = write_intervals(sr, stage)
+        for name in [*(f.png for f in files), *(c for f in files for c in f.csv), *extra]:
+            folder.adopt(stage / name, out / name)
     manifest = {
         "format": MANIFEST_FORMAT,
         "name": spec.name,
@@ -254,7 +261,7 @@ def write_spec(sr: SpecRuns, out: Path) -> dict[str, Any]:
         "versions": versions(),
     }
     text = json.dumps(json_ready(manifest), indent=2, allow_nan=False) + "\n"
-    (out / f"{spec.name}.json").write_text(text, encoding="utf-8")
+    folder.write_text(out / f"{spec.name}.json", text)
     return manifest
 
 

@@ -18,10 +18,12 @@ from typing import Any
 import pandas as pd
 
 from ..results import OUTCOMES, RunResult, safe_name
-from .files import RUN_FOLDER, write_text_atomic
+from .files import PLAIN, Writer
 from .jsonable import dumps, json_number
 
 UPDATES, TASKS, MANIFEST, TIMING = "updates.csv", "tasks.csv", "manifest.json", "timing.json"
+#: The rules' summary table ``lwpdsim run`` writes next to their folders.
+SUMMARY = "summary.csv"
 #: Categories of a tasks table's ``outcome`` column, as runs make it ("" while a task is open).
 OUTCOME_CATEGORIES = ("", *OUTCOMES)
 #: Summary entries that are text; every other entry is a number (or a table of numbers).
@@ -32,12 +34,12 @@ _PANDAS = tuple(int(x) for x in re.findall(r"\d+", pd.__version__)[:2])
 _EXACT: dict[str, Any] = {} if _PANDAS >= (3, 1) else {"float_precision": "round_trip"}
 
 
-def save_result(result: RunResult, directory: str | Path) -> Path:
-    """Write ``result`` into ``directory`` (created if need be) and return it."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / UPDATES, result.updates.to_csv(index=False))
-    write_text_atomic(out / TASKS, result.tasks.to_csv(index=False))
+def save_result(result: RunResult, directory: str | Path, writer: Writer = PLAIN) -> Path:
+    """Write ``result`` into ``directory`` (created if need be) through ``writer`` (each file
+    atomically) and return it."""
+    out = writer.mkdir(Path(directory))
+    writer.write_text(out / UPDATES, result.updates.to_csv(index=False))
+    writer.write_text(out / TASKS, result.tasks.to_csv(index=False))
     summary = {k: v for k, v in result.summary.items() if k != "wall_seconds"}
     manifest = {
         "label": result.label,
@@ -46,23 +48,30 @@ def save_result(result: RunResult, directory: str | Path) -> Path:
         "config": result.config,
         **result.manifest,
     }
-    write_text_atomic(out / MANIFEST, dumps(manifest))
-    write_text_atomic(out / TIMING, dumps({"wall_seconds": result.summary.get("wall_seconds", {})}))
+    writer.write_text(out / MANIFEST, dumps(manifest))
+    writer.write_text(out / TIMING, dumps({"wall_seconds": result.summary.get("wall_seconds", {})}))
     return out
+
+
+def _regular(path: Path) -> Path:
+    """``path``, if it is a regular file (never read a pipe or a device); else a ValueError."""
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file")
+    return path
 
 
 def load_result(directory: str | Path) -> RunResult:
     """Read a result written by :func:`save_result`: equal to the one saved, tables included."""
     d = Path(directory)
     manifest = _read_manifest(d)
-    tasks = pd.read_csv(d / TASKS, keep_default_na=False, na_values=[""], **_EXACT)
+    tasks = pd.read_csv(_regular(d / TASKS), keep_default_na=False, na_values=[""], **_EXACT)
     if "outcome" in tasks:
         tasks["outcome"] = pd.Categorical(
             tasks["outcome"].fillna(""), categories=list(OUTCOME_CATEGORIES)
         )
     return RunResult(
         label=manifest["label"],
-        updates=pd.read_csv(d / UPDATES, **_EXACT),
+        updates=pd.read_csv(_regular(d / UPDATES), **_EXACT),
         tasks=tasks,
         summary=manifest["summary"],
         config=manifest["config"],
@@ -75,26 +84,30 @@ def load_summary(directory: str | Path) -> dict[str, Any]:
     return dict(_read_manifest(Path(directory))["summary"])
 
 
-def save_results(results: Mapping[str, RunResult], directory: str | Path) -> pd.DataFrame:
+def save_results(
+    results: Mapping[str, RunResult], directory: str | Path, writer: Writer = PLAIN
+) -> pd.DataFrame:
     """Write every rule's result into its own folder of ``directory`` (named by
-    :func:`~lwpdsim.results.safe_name` of its label) and the rules' summary table into
-    ``summary.csv``; return that table."""
+    :func:`~lwpdsim.results.safe_name` of its label, distinct for distinct labels of one
+    scenario) and the rules' summary table into ``summary.csv``; return that table."""
     from ..analysis.tables import summary_table  # pulls in matplotlib: only when writing
 
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writer.mkdir(Path(directory))
+    folders = [safe_name(label).lower() for label in results]
+    if len(set(folders)) != len(folders):
+        raise ValueError(f"two rules would share a folder: {sorted(results)}")
     for label, result in results.items():
-        save_result(result, out / safe_name(label))
+        save_result(result, out / safe_name(label), writer)
     table = summary_table(results)
-    write_text_atomic(out / RUN_FOLDER.marker, table.to_csv())
+    writer.write_text(out / SUMMARY, table.to_csv())
     return table
 
 
 def _read_manifest(d: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads(_regular(d / MANIFEST).read_text(encoding="utf-8"))
     summary = manifest["summary"]
     timing = d / TIMING
-    if timing.exists():
+    if timing.is_file():
         summary.update(json.loads(timing.read_text(encoding="utf-8")))
     manifest["summary"] = {k: v if k in _TEXT else _numbers(v) for k, v in summary.items()}
     return manifest

@@ -1,32 +1,54 @@
-"""Files of results: atomic writes, and the one policy for a command's output folder (``--out``).
+"""Writing files: atomic writes, the error a failed write raises, the kinds of output folder the
+commands write (:class:`ResultsFolder`), and the plain :class:`Writer` of the Python API.
 
-Every command that writes results (``run``, ``sweep``, ``figures``) describes its folder with a
-:class:`ResultsFolder`; :func:`check_out` and :func:`prepare_out` then decide, the same way for all,
-whether an existing folder is refused, continued (``--resume``), written into, or cleared
-(``--force``, only for a folder that command wrote, or an empty one).
+The commands write through a claimed output folder (:mod:`.ownership`), which records every file
+it writes; the Python API (``RunResult.save``, ``save_results``, ``draw_run``) writes where it is
+told through :data:`PLAIN`, which only makes every write atomic.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from ..errors import ScenarioError
+from ..errors import LwpdsimError
+
+
+class OutputError(LwpdsimError):
+    """Writing a result failed (a full disk, a folder that cannot be written, a file lwpdsim did
+    not write in the way): one line naming the path; the command exits with status 1."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot write {self.path}: {reason}")
+
+
+def temporary_name(path: Path) -> Path:
+    """The hidden name a file is written under before it is renamed to ``path``."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, so that a reader
-    (or an interrupted writer) never sees half a file."""
+    (or an interrupted writer) never sees half a file. Raises :class:`OutputError`."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = temporary_name(path)
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
+    except OSError as err:
+        raise OutputError(err.filename or path, err.strerror or str(err)) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -35,57 +57,85 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing under ``path`` into an :class:`OutputError`."""
+    try:
+        yield
+    except OSError as err:
+        raise OutputError(err.filename or path, err.strerror or str(err)) from None
+
+
+class Writer(Protocol):
+    """Where results are written: every write is atomic; a claimed folder also records it."""
+
+    def write_bytes(self, path: Path, data: bytes) -> Path: ...
+
+    def write_text(self, path: Path, text: str) -> Path: ...
+
+    def mkdir(self, path: Path) -> Path: ...
+
+    def stage(self, near: Path) -> contextlib.AbstractContextManager[Path]: ...
+
+    def adopt(self, staged: Path, path: Path) -> Path: ...
+
+
+class PlainWriter:
+    """Atomic writes anywhere (the Python API): folders are created, files replaced."""
+
+    def write_bytes(self, path: Path, data: bytes) -> Path:
+        self.mkdir(Path(path).parent)
+        return write_bytes_atomic(path, data)
+
+    def write_text(self, path: Path, text: str) -> Path:
+        return self.write_bytes(path, text.encode("utf-8"))
+
+    def mkdir(self, path: Path) -> Path:
+        with writing(path):
+            Path(path).mkdir(parents=True, exist_ok=True)
+        return Path(path)
+
+    @contextlib.contextmanager
+    def stage(self, near: Path) -> Iterator[Path]:
+        """A fresh hidden folder in ``near`` for files written by other libraries, moved into
+        place by :meth:`adopt`; removed with what is left in it on the way out."""
+        self.mkdir(near)
+        with writing(near):
+            tmp = Path(tempfile.mkdtemp(prefix=".lwpdsim-stage.", dir=near))
+        try:
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def adopt(self, staged: Path, path: Path) -> Path:
+        with writing(path):
+            os.replace(staged, path)
+        return Path(path)
+
+
+#: The writer of the Python API.
+PLAIN = PlainWriter()
+
+
 @dataclass(frozen=True)
 class ResultsFolder:
-    """What a command's output folder is, for the policy of :func:`check_out`."""
+    """What a command's output folder is, for the policy of :mod:`.ownership`."""
 
-    marker: str  # a file every folder written by this command holds
+    command: str  # the command that writes it, as its record of written files names it
     what: str  # the kind of folder, as messages name it
     resumable: bool = False  # --resume continues the work in an existing folder
-    updated: bool = False  # an existing folder is written into (never refused nor cleared)
+    updated: bool = False  # files are added to an existing folder (never cleared)
+    #: commands whose folders this one also writes into (``plot`` draws into them all)
+    writes_into: tuple[str, ...] = ()
 
 
 #: ``lwpdsim run``: a summary and one folder per rule.
-RUN_FOLDER = ResultsFolder("summary.csv", "an lwpdsim results directory")
+RUN_FOLDER = ResultsFolder("run", "the results folder of an lwpdsim run")
 #: ``lwpdsim sweep``: the sweep's manifest, its table and one folder per run.
-SWEEP_FOLDER = ResultsFolder("sweep.json", "a sweep results directory", resumable=True)
-#: ``lwpdsim figures``: reference figures, added to (or replacing) those already there.
-FIGURES_FOLDER = ResultsFolder("README.md", "a figures directory", updated=True)
-
-
-def check_out(
-    out: str | Path, kind: ResultsFolder, *, force: bool = False, resume: bool = False
-) -> None:
-    """Raise a :class:`ScenarioError` unless ``out`` may receive ``kind``'s results: a folder that
-    does not exist yet, one to continue (``resume``, if ``kind`` is resumable), one that ``kind``
-    updates, or (with ``force``) one written by the same command, or an empty one, to start over."""
-    out = Path(out)
-    if resume and force:
-        raise ScenarioError("--force", True, "either --resume or --force, not both")
-    if out.exists() and not out.is_dir():
-        raise ScenarioError("--out", str(out), "a directory")
-    if not out.exists() or kind.updated or (resume and kind.resumable):
-        return
-    if not force:
-        hint = (
-            "--resume to continue the sweep in it, --force to overwrite it"
-            if kind.resumable
-            else "use --force to overwrite it"
-        )
-        raise ScenarioError("--out", str(out), f"a directory that does not exist yet ({hint})")
-    if any(out.iterdir()) and not (out / kind.marker).exists():
-        raise ScenarioError(
-            "--out", str(out), f"{kind.what} (one with {kind.marker}) or an empty one"
-        )
-
-
-def prepare_out(
-    out: str | Path, kind: ResultsFolder, *, force: bool = False, resume: bool = False
-) -> Path:
-    """Check ``out`` (:func:`check_out`) and clear it when ``force`` says to start over; the caller
-    creates it when it has something to write (so a run that fails first leaves no folder)."""
-    out = Path(out)
-    check_out(out, kind, force=force, resume=resume)
-    if force and out.exists() and not kind.updated:
-        shutil.rmtree(out)
-    return out
+SWEEP_FOLDER = ResultsFolder("sweep", "the results folder of an lwpdsim sweep", resumable=True)
+#: ``lwpdsim figures``: reference figures, added to (or replacing) those it wrote before.
+FIGURES_FOLDER = ResultsFolder("figures", "an lwpdsim figures folder", updated=True)
+#: ``lwpdsim plot``: figures added to a run's or a sweep's folder, or to a folder of their own.
+PLOT_FOLDER = ResultsFolder(
+    "plot", "a folder of figures", updated=True, writes_into=("run", "sweep", "plot")
+)

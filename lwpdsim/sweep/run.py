@@ -3,12 +3,15 @@
 ``OUT/sweep.json`` (the plan: base, factors, points, skipped points, executor, completeness) marks
 the folder as a sweep's; each run is stored in ``OUT/runs/<run id>/`` as soon as it finishes
 (:mod:`.store`), ``OUT/runs.csv`` (:mod:`.table`) and the figures follow at the end. ``resume``
-reuses the finished runs of an earlier, interrupted sweep.
+reuses the finished runs of an earlier, interrupted run of the same sweep. Everything is written
+through the claimed folder (:func:`lwpdsim.io.claim`), which records it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -17,13 +20,15 @@ from typing import Any
 
 import pandas as pd
 
-from ..io.files import SWEEP_FOLDER, prepare_out, write_text_atomic
+from ..io.files import SWEEP_FOLDER, writing
+from ..io.folder import OutputFolder
 from ..io.jsonable import dumps
+from ..io.ownership import claim
 from ..results import versions
 from .execute import check_executor, progress_bar, run_tasks
 from .plan import SweepPlan, plan_sweep
 from .spec import SweepSpec, override_texts
-from .store import finished_runs, write_run
+from .store import RunScan, scan_runs, write_run
 from .table import TABLE_NAME, run_rows, sweep_table
 
 
@@ -35,10 +40,13 @@ class SweepOptions:
     count), ``"dask"`` (a local Dask cluster of ``max_workers`` one-thread processes, or the
     cluster at ``scheduler``, e.g. ``"tcp://host:8786"``), or an ``Executor`` /
     ``distributed.Client`` of your own (left running). ``out`` defaults to
-    ``results/sweeps/<name>/``; an existing one is refused unless ``resume`` (reuse finished runs,
-    run the rest and any failed ones) or ``force`` (start over). ``skip_invalid`` overrides the
+    ``results/sweeps/<name>/``; an existing one is refused unless ``resume`` (a folder of the same
+    sweep: reuse its finished runs, run the rest and any failed ones) or ``force`` (start over,
+    removing only what lwpdsim wrote there). ``skip_invalid`` overrides the
     sweep file's setting; ``progress`` shows a bar; ``plots`` draws the figures; ``on_run`` is
-    called with each new run's record (its ``run.json``) once the run is on disk.
+    called with each new run's record (its ``run.json``) once the run is on disk; ``log`` with
+    one line for each kind of earlier run that ``resume`` runs again rather than reuse (default:
+    a ``RuntimeWarning``).
     """
 
     executor: str | Executor | Any = "dask"
@@ -51,6 +59,7 @@ class SweepOptions:
     progress: bool = False
     plots: bool = True
     on_run: Callable[[dict[str, Any]], None] | None = None
+    log: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -62,6 +71,8 @@ class SweepReport:
     table: pd.DataFrame
     computed: int = 0
     reused: int = 0
+    other_version: int = 0  # earlier runs of other package versions, run again
+    damaged: int = 0  # earlier runs with a damaged record, run again
     failed_runs: list[str] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
     plot_error: str | None = None
@@ -96,10 +107,59 @@ def execute_sweep(
     )
     out = Path(opts.out) if opts.out is not None else plan.default_out()
     check_executor(opts.executor, opts.scheduler)
-    prepare_out(out, SWEEP_FOLDER, resume=opts.resume, force=opts.force)
-    runs_dir = out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    done = finished_runs(plan, runs_dir) if opts.resume else {}
+    folder = claim(
+        out,
+        SWEEP_FOLDER,
+        resume=opts.resume,
+        force=opts.force,
+        inputs=sweep_inputs(plan),
+        identity=sweep_identity(plan),
+        will_write=["sweep.json", TABLE_NAME, "runs"],
+    )
+    with folder:
+        return _execute(plan, opts, out, folder)
+
+
+def sweep_identity(plan: SweepPlan) -> dict[str, Any]:
+    """What makes a folder this sweep's, for ``--resume``: its name and its runs."""
+    ids = "\n".join(sorted(task.run_id for task in plan.runs))
+    grid = hashlib.sha256(ids.encode()).hexdigest()[:16]
+    return {"name": plan.name, "runs": len(plan.runs), "grid": grid}
+
+
+def sweep_inputs(plan: SweepPlan) -> list[Path]:
+    """The files a sweep reads (its file, its base scenario): its folder must not hold them."""
+    files = [Path(plan.spec.source)] if plan.spec.source else []
+    return files + ([plan.spec.base] if isinstance(plan.spec.base, Path) else [])
+
+
+def _reuse(plan: SweepPlan, opts: SweepOptions, folder: OutputFolder, runs_dir: Path) -> RunScan:
+    """The runs ``--resume`` keeps; says how many it runs again, and refuses (before running
+    anything) when a run to redo cannot be replaced."""
+    scan = scan_runs(plan, runs_dir) if opts.resume else RunScan()
+    say = opts.log or (lambda text: warnings.warn(text, RuntimeWarning, stacklevel=4))
+    if scan.other_version:
+        run_id, why = scan.other_version[0]
+        say(
+            f"{len(scan.other_version)} finished runs in {runs_dir} were written by another "
+            f"version (run {run_id}: {why}): running them again"
+        )
+    if scan.damaged:
+        run_id, why = scan.damaged[0]
+        say(
+            f"{len(scan.damaged)} runs in {runs_dir} have a damaged record (run {run_id}: {why}): "
+            "running them again"
+        )
+    for task in plan.runs:
+        if task.run_id not in scan.done:
+            folder.check_replaceable(runs_dir / task.run_id)
+    return scan
+
+
+def _execute(plan: SweepPlan, opts: SweepOptions, out: Path, folder: OutputFolder) -> SweepReport:
+    runs_dir = folder.mkdir(out / "runs")
+    scan = _reuse(plan, opts, folder, runs_dir)
+    done = scan.done
     rows = {
         task.run_id: run_rows(task, "ok", None, done[task.run_id])
         for task in plan.runs
@@ -107,8 +167,9 @@ def execute_sweep(
     }
     todo = [t for t in plan.runs if t.run_id not in done]
     report = SweepReport(plan, out, pd.DataFrame(), reused=len(done))
+    report.other_version, report.damaged = len(scan.other_version), len(scan.damaged)
     executor = opts.executor if isinstance(opts.executor, str) else type(opts.executor).__name__
-    _write_manifest(report, executor, complete=False)
+    _write_manifest(report, folder, executor, complete=False)
     runs = run_tasks(
         todo, executor=opts.executor, scheduler=opts.scheduler, max_workers=opts.max_workers
     )
@@ -120,7 +181,7 @@ def execute_sweep(
             ) as tick,
         ):
             for task, outcome in runs:
-                record = write_run(runs_dir, task, outcome)
+                record = write_run(runs_dir, task, outcome, folder)
                 summaries = {label: r.summary for label, r in outcome.results.items()}
                 rows[task.run_id] = run_rows(task, outcome.status, outcome.error, summaries)
                 report.computed += 1
@@ -134,19 +195,35 @@ def execute_sweep(
         raise
     finally:
         report.table = sweep_table(plan, rows)
-        write_text_atomic(out / TABLE_NAME, report.table.to_csv(index=False))
-        _write_manifest(report, executor, complete=not report.interrupted)
+        folder.write_text(out / TABLE_NAME, report.table.to_csv(index=False))
+        _write_manifest(report, folder, executor, complete=not report.interrupted)
     if opts.plots:
-        from ..analysis.sweep_plots import plot_sweep
-
-        try:
-            report.figures = plot_sweep(report.table, plan.spec.axes, out, title=plan.name)
-        except Exception as err:  # the runs are safe on disk; a figure is not worth failing for
-            report.plot_error = f"{type(err).__name__}: {err}"
+        report.figures, report.plot_error = draw_sweep(report.table, plan, folder, out)
     return report
 
 
-def _write_manifest(report: SweepReport, executor: str, complete: bool) -> None:
+def draw_sweep(
+    table: pd.DataFrame, plan: SweepPlan | None, folder: OutputFolder, out: Path, **kw: Any
+) -> tuple[list[Path], str | None]:
+    """Draw a sweep's figures into ``out`` through ``folder``; return them and the error that
+    stopped them, if any (the runs are safe on disk: a figure is not worth failing for)."""
+    from ..analysis.sweep_plots import plot_sweep
+
+    axes = kw.pop("axes", None) or (plan.spec.axes if plan else [])
+    title = kw.pop("title", plan.name if plan else None)
+    written = []
+    try:
+        with folder.stage(out) as stage, writing(stage):
+            drawn = plot_sweep(table, axes, stage, title=title, **kw)
+            written = [folder.adopt(path, out / path.name) for path in drawn]
+    except Exception as err:
+        return written, f"{type(err).__name__}: {err}"
+    return written, None
+
+
+def _write_manifest(
+    report: SweepReport, folder: OutputFolder, executor: str, complete: bool
+) -> None:
     plan = report.plan
     spec = plan.spec
     manifest = {
@@ -171,4 +248,4 @@ def _write_manifest(report: SweepReport, executor: str, complete: bool) -> None:
         "complete": complete,
         "versions": versions(),
     }
-    write_text_atomic(report.out / SWEEP_FOLDER.marker, dumps(manifest))
+    folder.write_text(report.out / "sweep.json", dumps(manifest))

@@ -4,21 +4,25 @@ Run ``<id>`` (a (point, replicate) pair) gets the folder ``runs/<id>/``: ``run.j
 id, point, replicate, factors and their overrides, status, error and traceback, seed, package
 versions, wall-clock seconds, and the folder of each rule) and, if it worked, what ``lwpdsim run``
 writes (``summary.csv`` and one folder per rule, see :mod:`lwpdsim.io.codec`), so that
-``lwpdsim plot runs/<id>`` redraws it. A folder is complete or absent: it is written under a
-temporary name and renamed.
+``lwpdsim plot runs/<id>`` redraws it. A folder is complete or absent: it is written in a staging
+folder and renamed (:meth:`~lwpdsim.io.OutputFolder.commit`).
+
+To resume, :func:`scan_runs` reuses a finished run only if its record is sound and was written by
+the same versions of the packages that make the numbers (:data:`NUMERIC_PACKAGES`); the others are
+run again, and counted, so the command can say how many and why.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import threading
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ..io.codec import load_result, load_summary, save_results
-from ..io.files import write_text_atomic
+from ..io.folder import OutputFolder
 from ..io.jsonable import dumps, json_ready
 from ..results import safe_name, versions
 from .execute import RunOutcome
@@ -26,19 +30,25 @@ from .plan import RunTask, SweepPlan
 
 RUN_FORMAT = "lwpdsim-sweep-run/2"
 RECORD = "run.json"
+#: Packages whose version changes a run's numbers: a run written by another version is redone.
+NUMERIC_PACKAGES = ("lwpdsim", "numpy", "scipy", "scikit-learn")
+#: The largest record read back (a record is a few kilobytes, its traceback included).
+_RECORD_BYTES = 1 << 22
 
 
-def write_run(runs_dir: str | Path, task: RunTask, outcome: RunOutcome) -> dict[str, Any]:
-    """Write run ``task``'s folder into ``runs_dir`` (replacing an earlier one); return its
-    record (the contents of ``run.json``)."""
+class DamagedRun(ValueError):
+    """A run folder whose record cannot be used."""
+
+
+def write_run(
+    runs_dir: str | Path, task: RunTask, outcome: RunOutcome, folder: OutputFolder
+) -> dict[str, Any]:
+    """Write run ``task``'s folder into ``runs_dir`` (replacing an earlier one lwpdsim wrote)
+    through the claimed ``folder``; return its record (the contents of ``run.json``)."""
     runs_dir = Path(runs_dir)
-    final = runs_dir / task.run_id
-    tmp = runs_dir / f".{task.run_id}.{os.getpid()}.{threading.get_ident()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with folder.stage(runs_dir) as tmp:
         if outcome.results:
-            save_results(outcome.results, tmp)
+            save_results(outcome.results, tmp, folder)
         rules = {s.label: s.name for s in task.scenario.schemes}
         record: dict[str, Any] = json_ready(
             {
@@ -61,19 +71,30 @@ def write_run(runs_dir: str | Path, task: RunTask, outcome: RunOutcome) -> dict[
                 "wall_seconds": outcome.wall_seconds,
             }
         )
-        write_text_atomic(tmp / RECORD, dumps(record))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        folder.write_text(tmp / RECORD, dumps(record))
+        folder.commit(tmp, runs_dir / task.run_id)
     return record
 
 
 def read_record(directory: str | Path) -> dict[str, Any]:
-    """The record (``run.json``) of a run folder written by a sweep."""
-    text = (Path(directory) / RECORD).read_text(encoding="utf-8")
-    return cast(dict[str, Any], json.loads(text))  # run.json holds an object (write_run)
+    """The record (``run.json``) of a run folder written by a sweep; a :class:`DamagedRun` if it
+    is not a readable JSON object in a regular file."""
+    path = Path(directory) / RECORD
+    try:
+        info = os.lstat(path)
+    except OSError as err:
+        raise DamagedRun(f"no {RECORD} ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DamagedRun(f"{RECORD} is not a file")
+    if info.st_size > _RECORD_BYTES:
+        raise DamagedRun(f"{RECORD} has {info.st_size} bytes")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DamagedRun(f"{RECORD} is unreadable ({type(err).__name__})") from None
+    if not isinstance(record, dict):
+        raise DamagedRun(f"{RECORD} is not a JSON object")
+    return record
 
 
 def load_run(directory: str | Path) -> RunOutcome:
@@ -82,30 +103,90 @@ def load_run(directory: str | Path) -> RunOutcome:
     record = read_record(d)
     return RunOutcome(
         status=record["status"],
-        results={r["label"]: load_result(d / r["folder"]) for r in record["rules"]},
+        results={r["label"]: load_result(d / _folder(r)) for r in record["rules"]},
         error=record["error"],
         traceback=record["traceback"],
         wall_seconds=record["wall_seconds"],
     )
 
 
-def finished_runs(plan: SweepPlan, runs_dir: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """The summaries (by rule label) of the runs of ``plan`` that finished well in ``runs_dir``, by
-    run id; failed, unreadable or foreign run folders are left out (so they run again)."""
-    done = {}
+def _folder(rule: Any) -> str:
+    """A rule's folder as a record names it: one plain name inside the run's folder."""
+    name = rule.get("folder") if isinstance(rule, dict) else None
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name:
+        raise DamagedRun(f"a rule's folder is {name!r}")
+    return name
+
+
+@dataclass
+class RunScan:
+    """What an earlier sweep left in ``runs/``: the finished runs to reuse (summaries by rule
+    label, by run id), and those run again because another version wrote them, or their
+    record is damaged (run id and why)."""
+
+    done: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    other_version: list[tuple[str, str]] = field(default_factory=list)
+    damaged: list[tuple[str, str]] = field(default_factory=list)
+
+
+def scan_runs(plan: SweepPlan, runs_dir: str | Path) -> RunScan:
+    """Sort the run folders of ``plan`` in ``runs_dir`` (see :class:`RunScan`); failed runs and
+    missing folders are simply run (again)."""
+    scan = RunScan()
+    mine = {k: v for k, v in versions().items() if k in NUMERIC_PACKAGES}
     for task in plan.runs:
         d = Path(runs_dir) / task.run_id
-        if not (d / RECORD).is_file():
+        if not os.path.lexists(d):
             continue
         try:
+            if os.path.islink(d) or not d.is_dir():
+                raise DamagedRun("not a folder")
             record = read_record(d)
-            if (
-                record.get("format") != RUN_FORMAT
-                or record.get("status") != "ok"
-                or record.get("run_id") != task.run_id
-            ):
+            if record.get("run_id") != task.run_id:
+                raise DamagedRun(f"it names run {record.get('run_id')!r}")
+            if record.get("status") != "ok":
                 continue
-            done[task.run_id] = {r["label"]: load_summary(d / r["folder"]) for r in record["rules"]}
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return done
+            fmt, theirs = record.get("format"), record.get("versions")
+            if not isinstance(fmt, str) or not fmt.startswith(RUN_FORMAT.split("/")[0] + "/"):
+                raise DamagedRun(f"it has no format ({fmt!r})")
+            if fmt != RUN_FORMAT:
+                scan.other_version.append((task.run_id, f"format {fmt}, not {RUN_FORMAT}"))
+                continue
+            if not isinstance(theirs, dict):
+                raise DamagedRun("it names no package versions")
+            differ = [
+                f"{k} {theirs.get(k)}, not {v}" for k, v in mine.items() if theirs.get(k) != v
+            ]
+            if differ:
+                scan.other_version.append((task.run_id, "; ".join(differ)))
+                continue
+            scan.done[task.run_id] = _summaries(d, record, task)
+        except DamagedRun as err:
+            scan.damaged.append((task.run_id, str(err)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            scan.damaged.append((task.run_id, f"{type(err).__name__}: {err}"))
+    return scan
+
+
+def _summaries(d: Path, record: dict[str, Any], task: RunTask) -> dict[str, dict[str, Any]]:
+    rules = record.get("rules")
+    if not isinstance(rules, list):
+        raise DamagedRun("no list of rules")
+    expected = [s.label for s in task.scenario.schemes]
+    labels = [r.get("label") if isinstance(r, dict) else None for r in rules]
+    if labels != expected:
+        raise DamagedRun(f"its rules are {labels}, not {expected}")
+    out = {}
+    for rule in rules:
+        summary = load_summary(d / _folder(rule))
+        if not isinstance(summary, dict) or "status" not in summary:
+            raise DamagedRun(f"no summary for {rule['label']!r}")
+        out[rule["label"]] = summary
+    return out
+
+
+def finished_runs(plan: SweepPlan, runs_dir: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """The summaries (by rule label) of the runs of ``plan`` that finished well in ``runs_dir``, by
+    run id (see :func:`scan_runs`); failed, damaged, foreign or other versions' runs are left out
+    (so they run again)."""
+    return scan_runs(plan, runs_dir).done
