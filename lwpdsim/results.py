@@ -8,6 +8,7 @@ import hashlib
 import math
 import platform
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -152,3 +153,15 @@ def summarize(updates: pd.DataFrame, tasks: pd.DataFrame, **extra: Any) -> dict[
     }
     summary.update(extra)
     return summary
+
+
+#: Columns of the comparison table, in order.
+SUMMARY_COLUMNS = ("status", *HEADLINE_METRICS, *COST_METRICS)
+
+
+def summary_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
+    """One row per rule (indexed by label) with the headline numbers of :data:`SUMMARY_COLUMNS`."""
+    rows = {label: {c: r.summary.get(c) for c in SUMMARY_COLUMNS} for label, r in results.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(SUMMARY_COLUMNS))
+    table.index.name = "scheme"
+    return table

@@ -16,7 +16,7 @@ from lwpdsim import simulate
 from lwpdsim.cli import main
 from lwpdsim.figures import ensure_datasets, find_specs, load_spec, noisy_digits
 from lwpdsim.figures.curves import curve_panels
-from lwpdsim.figures.stats import chosen_lr, lr_grid_table, summary_table
+from lwpdsim.figures.tables import chosen_lr, chosen_summary, lr_grid_table
 from lwpdsim.io import FIGURES_FOLDER, claim
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,7 +300,7 @@ def test_the_grid_choice_is_the_lowest_mean_final_loss_ties_to_the_smaller_lr() 
     assert list(a["mean_final_loss"]) == [2.0, 2.0, inf]
     assert list(a["not_finite"]) == [0, 0, 1] and list(a["hi"]) == [3.0, 2.0, inf]
     assert chosen_lr(grid) == {"a": 0.1, "b": 0.5}
-    summary = summary_table(runs, chosen_lr(grid)).set_index("scheme")
+    summary = chosen_summary(runs, chosen_lr(grid)).set_index("scheme")
     assert summary.loc["a", "reached"] == 1 and summary.loc["a", "time_to_target_mean"] == 5.0
     assert math.isnan(summary.loc["a", "time_to_target_lo95"])  # one seed reached: no interval
     assert summary.loc["b", "final_loss_mean"] == 3.0 and summary.loc["b", "seeds"] == 1

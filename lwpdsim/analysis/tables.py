@@ -1,4 +1,5 @@
-"""Summary tables comparing rules."""
+"""The summary table comparing rules as text for a terminal (the table itself is
+:func:`lwpdsim.results.summary_table`, which run folders also store)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..results import COST_METRICS, HEADLINE_METRICS, RunResult
+from ..results import SUMMARY_COLUMNS, RunResult, summary_table
 
-#: Columns of the comparison table, in order.
-SUMMARY_COLUMNS = ("status", *HEADLINE_METRICS, *COST_METRICS)
-
-
-def summary_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
-    """One row per rule (indexed by label) with the headline numbers of :data:`SUMMARY_COLUMNS`."""
-    rows = {label: {c: r.summary.get(c) for c in SUMMARY_COLUMNS} for label, r in results.items()}
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(SUMMARY_COLUMNS))
-    table.index.name = "scheme"
-    return table
+__all__ = ["SUMMARY_COLUMNS", "format_summary", "format_wall_split", "summary_table"]
 
 
 def format_summary(table: pd.DataFrame) -> str:

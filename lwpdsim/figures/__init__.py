@@ -24,7 +24,7 @@ anything runs and the numbers do not depend on the executor.
 
 The modules, in the order a build uses them: :mod:`.spec` (the schema; loading writes nothing),
 :mod:`.datasets` (the noisy digits, written when a build needs them), :mod:`.run` (the runs),
-:mod:`.stats` (the tables behind the figures), one drawing module per figure (:mod:`.curves`,
+:mod:`.tables` (the tables behind the figures), one drawing module per figure (:mod:`.curves`,
 :mod:`.lr_grid`, :mod:`.to_target`, :mod:`.intervals`; the timeline is
 :func:`lwpdsim.analysis.timeline_plots.plot_timeline`), :mod:`.write` (a spec's files and manifest),
 :mod:`.index` (the folder's README.md) and :mod:`.command` (the command). The look is

@@ -1,6 +1,6 @@
 """The loss-curves figure (``<spec>_loss_vs_time.png``, ``_loss_vs_updates.png``): each rule at
 its chosen step size, the mean over seeds with a min-max band, the LWPD variants side by side (the
-data of :func:`lwpdsim.figures.stats.curves_table`)."""
+data of :func:`lwpdsim.figures.tables.curves_table`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The time-between-updates figures of an ``intervals`` spec (``<spec>_mean_gap.png`` and
 ``<spec>_cdf.png``): the mean gap as the cluster grows and its distribution at one size, against
-the order-statistic theory (the data of :func:`lwpdsim.figures.stats.interval_tables`)."""
+the order-statistic theory (the data of :func:`lwpdsim.figures.tables.interval_tables`)."""
 
 from __future__ import annotations
 

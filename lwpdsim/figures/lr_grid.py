@@ -1,6 +1,6 @@
 """The step-size grid figure (``<spec>_lr_grid.png``): every rule's mean final loss at every step
 size of the common grid, its min-max over seeds, and the chosen step size ringed (the data of
-:func:`lwpdsim.figures.stats.lr_grid_table`)."""
+:func:`lwpdsim.figures.tables.lr_grid_table`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The to-target figure (``<spec>_to_target.png``): per rule at its chosen step size, the time and
 bytes until the loss first reaches the target (95% t-interval over the seeds that reached it) and
-the final loss (the data of :func:`lwpdsim.figures.stats.summary_table`)."""
+the final loss (the data of :func:`lwpdsim.figures.tables.chosen_summary`)."""
 
 from __future__ import annotations
 

@@ -30,13 +30,13 @@ from .intervals import draw_cdf, draw_intervals
 from .lr_grid import draw_lr_grid
 from .run import SpecRuns
 from .spec import SELECT_RULES
-from .stats import (
+from .tables import (
     chosen_lr,
+    chosen_summary,
     curves_table,
     interval_tables,
     lr_grid_table,
     runs_table,
-    summary_table,
 )
 from .to_target import draw_to_target
 
@@ -70,7 +70,7 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
     extra = [_write_csv(runs, out / f"{name}_runs.csv")]
     grid = lr_grid_table(runs, spec)
     lrs = chosen_lr(grid)
-    summary = summary_table(runs, lrs)
+    summary = chosen_summary(runs, lrs)
     files = []
     rules = sr.rules
     rules_text = _rules_text(sr.labels)

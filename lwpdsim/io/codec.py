@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..results import OUTCOMES, RunResult, safe_name
+from ..results import OUTCOMES, RunResult, safe_name, summary_table
 from .files import PLAIN, Writer
 from .jsonable import dumps, json_number
 
@@ -90,7 +90,6 @@ def save_results(
     """Write every rule's result into its own folder of ``directory`` (named by
     :func:`~lwpdsim.results.safe_name` of its label, distinct for distinct labels of one
     scenario) and the rules' summary table into ``summary.csv``; return that table."""
-    from ..analysis.tables import summary_table  # pulls in matplotlib: only when writing
 
     out = writer.mkdir(Path(directory))
     folders = [safe_name(label).lower() for label in results]

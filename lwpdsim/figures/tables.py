@@ -128,7 +128,7 @@ def _chosen_runs(sr: SpecRuns, lrs: Mapping[str, float]) -> dict[str, list[RunRe
     return out
 
 
-def summary_table(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame:
+def chosen_summary(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame:
     """Per rule at its chosen step size: final loss (mean, min, max), time and bytes to the target
     (mean and 95% t-interval over the seeds that reached it), and per-update averages."""
     rows = []
