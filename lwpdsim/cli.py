@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +16,24 @@ from .io.files import RUN_FOLDER, SWEEP_FOLDER
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .config import load_scenario
-    from .sweep import is_sweep_file, plan_sweep
+    from .config import load_scenario, read_toml
+    from .sweep import plan_sweep
 
     bad = 0
     for path in args.files:
         try:
-            if _is_figure_spec(path):
+            kind = toml_kind(read_toml(Path(path)))
+            if kind == "figure spec":
                 from .figures import load_spec
 
                 spec = load_spec(path)
                 print(f"ok: {path}: figure spec {spec.name!r}")
                 continue
-            if is_sweep_file(path):
+            if kind == "sweep":
                 if args.set:
                     raise ScenarioError("--set", args.set, "overrides of scenarios, not of sweeps")
                 plan = plan_sweep(path)
+                _check_dataset_files(point.scenario for point in plan.points)
                 skipped = f", {len(plan.skipped)} skipped" if plan.skipped else ""
                 print(
                     f"ok: {path}: sweep {plan.name!r}, {len(plan.points)} grid points{skipped}, "
@@ -49,15 +51,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 2 if bad else 0
 
 
-def _is_figure_spec(path: str) -> bool:
-    """Figure specs (scenarios/paper, scenarios/lecture) carry keys no sweep or scenario has."""
-    import tomllib
+def toml_kind(raw: dict[str, Any]) -> str:
+    """What a TOML file holds: a ``"figure spec"`` (scenarios/paper, scenarios/lecture: keys no
+    sweep or scenario has), a ``"sweep"`` (a top-level ``base``) or a ``"scenario"``."""
+    if "base" not in raw:
+        return "scenario"
+    if {"title", "seeds", "lr_grid", "kind", "fixed"} & set(raw):
+        return "figure spec"
+    return "sweep"
 
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
-    return "base" in raw and bool({"title", "seeds", "lr_grid", "kind", "fixed"} & set(raw))
+
+def _check_dataset_files(scenarios: Iterable[Any]) -> None:
+    """:func:`_check_dataset_file` of each distinct dataset file of some scenarios (a sweep's
+    points, planned before their files need to exist)."""
+    seen = set()
+    for scenario in scenarios:
+        key = (scenario.model.dataset, scenario.base_dir)
+        if key not in seen:
+            seen.add(key)
+            _check_dataset_file(scenario)
 
 
 def _check_dataset_file(scenario: Any) -> None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import copy
 import math
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError
+from . import reading
 from .overrides import apply_override
+from .runnable import check_runnable
 from .scenario import (
     SCHEME_COMMON_KEYS,
     ClusterSpec,
@@ -29,6 +30,7 @@ from .scenario import (
     SchemeSpec,
     Train,
 )
+from .sizes import check_workers
 from .validate import (
     REQUIRED,
     as_bool,
@@ -72,6 +74,8 @@ def load_scenario(
 ) -> Scenario:
     """Load and validate a scenario from a TOML file or a dict, applying ``KEY=VALUE`` overrides.
 
+    Beyond :func:`parse_scenario`, checks what a run would refuse once the dataset is known, and
+    the memory and time the run would need (:func:`~lwpdsim.config.runnable.check_runnable`).
     Raises :class:`ScenarioError` (naming the file, field, value and what is allowed) on bad input.
     """
     if isinstance(source, Mapping):
@@ -79,30 +83,22 @@ def load_scenario(
     else:
         path = Path(source)
         where = str(path)
-        raw = read_toml(path)
+        raw = read_toml(path, what="scenario file")
         name, base_dir = path.stem, str(path.resolve().parent)
     try:
         for item in overrides or ():
             apply_override(raw, item)
-        return parse_scenario(raw, default_name=name, base_dir=base_dir, source=where)
+        scenario = parse_scenario(raw, default_name=name, base_dir=base_dir, source=where)
+        check_runnable(scenario)
+        return scenario
     except ScenarioError as err:
         raise err.with_source(where) if where and not err.source else err from None
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file, turning I/O and syntax problems into a ScenarioError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("", str(path), "an existing scenario file", source=str(path)) from None
-    except OSError as err:
-        raise ScenarioError("", str(path), f"a readable file ({err.strerror})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(
-            "(file)", "malformed TOML", f"valid TOML: {err}", source=str(path)
-        ) from None
+def read_toml(path: Path, *, what: str = "TOML file") -> dict[str, Any]:
+    """Read a TOML file (a regular file of bounded size, UTF-8, bounded nesting), turning every
+    problem into a ScenarioError naming the file (see :mod:`lwpdsim.config.reading`)."""
+    return reading.read_toml(path, what=what)
 
 
 def parse_scenario(
@@ -132,7 +128,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
     from ..latency import from_spec
 
     check_keys(raw, CLUSTER_KEYS, "cluster")
-    n = as_int(get(raw, "workers", 8, "cluster"), "cluster.workers", lo=1)
+    n = check_workers(as_int(get(raw, "workers", 8, "cluster"), "cluster.workers", lo=1))
     spec = get(raw, "latency", DEFAULT_LATENCY, "cluster")
     try:
         model = from_spec(spec, base_dir=Path(base_dir) if base_dir else None)

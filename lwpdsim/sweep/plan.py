@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Scenario, parse_scenario, read_toml, set_value
+from ..config.runnable import check_runnable
 from ..errors import ScenarioError
 from .expr import ExpressionError, evaluate_expression
 from .spec import SweepSpec, load_sweep, override_texts, value_text
@@ -212,9 +213,11 @@ class _Base:
         try:
             for key, value in (*spec.base_overrides.items(), *values.items()):
                 set_value(raw, key, copy.deepcopy(value), f"{key}={value_text(value)}")
-            return parse_scenario(
+            scenario = parse_scenario(
                 raw, default_name=self.default_name, base_dir=self.base_dir, source=self.where
             )
+            check_runnable(scenario, missing_file_ok=True)
+            return scenario
         except ScenarioError as err:
             raise err.with_source(self.where) if self.where and not err.source else err from None
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +85,8 @@ class SweepSpec:
 def is_sweep_file(path: str | Path) -> bool:
     """Whether a TOML file looks like a sweep (it has a top-level ``base`` key)."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        raw = read_toml(Path(path))
+    except ScenarioError:
         return False
     return "base" in raw
 
