@@ -251,6 +251,7 @@ def _show_code(args: argparse.Namespace) -> int:
 
     if args.family == "lwpd":
         lwpd.validate(args.n, args.k, args.t)
+        _check_printable(args.n, args.k)
         matrix = lwpd.code_matrix(args.n, args.k, args.t)
         print(f"LWPD code C^({args.n},{args.k},{args.t}): row w is what worker w combines")
         print("  (columns: partial derivatives j = (data block j // t, parameter block j % t))")
@@ -258,6 +259,7 @@ def _show_code(args: argparse.Namespace) -> int:
         print("properties:")
         _print_properties(lwpd.describe(matrix, args.k, args.t))
     else:
+        _check_gc_size(args)
         rng = np.random.default_rng(args.seed)
         matrix = gradient_coding.encoding_matrix(args.n, args.s, args.construction, rng=rng)
         print(
@@ -268,6 +270,36 @@ def _show_code(args: argparse.Namespace) -> int:
         print("properties:")
         _print_properties(gradient_coding.describe(matrix, args.s))
     return 0
+
+
+def _check_printable(n: int, columns: int) -> None:
+    """A code is printed row by row: at most :data:`~lwpdsim.config.sizes.MAX_PRINTED_WORKERS`
+    rows (``columns`` entries each)."""
+    from .config.reading import size_text
+    from .config.sizes import MAX_PRINTED_WORKERS, check_count
+
+    entries = float(n) * columns
+    allowed = (
+        f"an integer of at most {MAX_PRINTED_WORKERS} (the code's matrix is printed, one line per "
+        f"worker); n = {n} would print {entries:.3g} entries and need about "
+        f"{size_text(8 * entries)} for the matrix"
+    )
+    check_count("n", n, MAX_PRINTED_WORKERS, allowed)
+
+
+def _check_gc_size(args: argparse.Namespace) -> None:
+    """Refuse gradient-coding arguments whose matrix would not fit in memory or take too long."""
+    from .codes.gradient_coding import construction_cost, validate_args
+    from .config.sizes import Need, check_needs
+
+    n, s = validate_args(args.n, args.s)
+    _check_printable(n, n)
+    if args.seed < 0:
+        raise ScenarioError("seed", args.seed, "an integer >= 0")
+    nbytes, flops = construction_cost(n, s, args.construction)
+    field = ("s", s) if s * s > n else ("n", n)
+    text = f"building the {args.construction} code for n = {n}, s = {s}"
+    check_needs([Need(*field, "its matrices", nbytes, flops, step=text)], what=text)
 
 
 def build_parser() -> argparse.ArgumentParser:

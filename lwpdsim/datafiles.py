@@ -50,9 +50,9 @@ def read_npz(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
         if not zipfile.is_zipfile(handle):
             raise file_error(
                 name,
-                f"a readable .npz file (a zip archive of .npy arrays, as numpy.savez writes); {path} "
-                "is not "
-                "a zip archive (a .npy file renamed? save X and y with numpy.savez)",
+                "a readable .npz file (a zip archive of .npy arrays, as numpy.savez writes); "
+                f"{path} is not a zip archive (a .npy file renamed? save X and y with "
+                "numpy.savez)",
             )
         _check_directory(name, path, handle)
         try:

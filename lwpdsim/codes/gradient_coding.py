@@ -39,6 +39,7 @@ __all__ = [
     "decoding_vector",
     "describe",
     "encoding_matrix",
+    "validate_args",
 ]
 
 #: Names accepted by :func:`encoding_matrix`.
@@ -83,6 +84,11 @@ def decoding_flops(n: int) -> float:
     """Rough floating-point operations of one :func:`decoding_vector` for ``n`` workers (a
     least-squares solve and a spectral norm of an ``(n - s) x n`` matrix)."""
     return 2.0 * float(n) ** 3
+
+
+def validate_args(n: Any, s: Any) -> tuple[int, int]:
+    """``n`` and ``s`` as ints, or a ScenarioError naming the one that is not allowed."""
+    return _validate(n, s)
 
 
 def _validate(n: Any, s: Any) -> tuple[int, int]:

@@ -30,6 +30,8 @@ MAX_JSON_BYTES = 64 * MIB
 MAX_CSV_BYTES = 64 * MIB
 #: Largest ``.npz`` dataset file, and the largest total its arrays may expand to.
 MAX_NPZ_BYTES = 1024 * MIB
+#: Largest table (CSV) written by lwpdsim that ``lwpdsim plot`` reads back.
+MAX_RESULT_TABLE_BYTES = 1024 * MIB
 #: Deepest nesting of tables and lists accepted in TOML and JSON (scenarios need about 4).
 MAX_NESTING = 32
 
@@ -63,6 +65,23 @@ def _kind(mode: int) -> str:
 def file_error(field: str, path: Path | str, allowed: str, value: Any = None) -> ScenarioError:
     """The error of a file that cannot be read: ``field = value`` (the path by default)."""
     return ScenarioError(field, str(path) if value is None else value, allowed)
+
+
+def check_regular(
+    path: Path | str, field: str, limit: int, *, value: Any = None, what: str = "file"
+) -> None:
+    """Refuse ``path`` unless it is an existing regular file of at most ``limit`` bytes, for
+    readers that open it themselves (such as pandas); :func:`open_regular` is safer."""
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise file_error(field, path, f"an existing {what}; {path} does not exist", value) from None
+    except OSError as err:
+        raise file_error(
+            field, path, f"a readable {what} ({path}: {err.strerror})", value
+        ) from None
+    _check_regular(info, path, field, limit, value, what)
 
 
 @contextmanager

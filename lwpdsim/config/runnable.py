@@ -100,7 +100,15 @@ def run_needs(scenario: Scenario, shape: DatasetShape) -> list[Need]:
             work = max(work, s + 1.0)
             nbytes, flops = construction_cost(n, s, str(p["construction"]))
             field = (f"{prefix}.s", s) if s * s > n else ("cluster.workers", n)
-            needs.append(Need(*field, f"the code matrix of {spec.label}", nbytes, flops))
+            needs.append(
+                Need(
+                    *field,
+                    f"the code matrix of {spec.label}",
+                    nbytes,
+                    flops,
+                    step=f"building the code of {spec.label}",
+                )
+            )
             needs.append(
                 Need(
                     "cluster.workers",

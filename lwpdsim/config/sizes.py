@@ -45,6 +45,7 @@ class Need:
     text: str
     nbytes: float = 0.0
     flops: float = 0.0
+    step: str = ""  # what takes ``flops`` (default: ``text``)
 
 
 def duration_text(flops: float) -> str:
@@ -79,18 +80,20 @@ def check_needs(needs: Sequence[Need], what: str = "the run") -> None:
     total = sum(need.nbytes for need in needs)
     if total > MAX_MEMORY:
         blame = max(needs, key=lambda need: need.nbytes)
+        share = "" if blame.nbytes == total else f", {size_text(blame.nbytes)} of it"
         raise ScenarioError(
             blame.field,
             blame.value,
             f"a size for which {what} fits in {size_text(MAX_MEMORY)} of memory; it would need "
-            f"about {size_text(total)}, {size_text(blame.nbytes)} of it for {blame.text}",
+            f"about {size_text(total)}{share} for {blame.text}",
         )
     for need in needs:
         if need.flops > MAX_FLOPS:
             raise ScenarioError(
                 need.field,
                 need.value,
-                f"a size for which {need.text} takes at most {duration_text(MAX_FLOPS)}; it "
+                f"a size for which {need.step or need.text} takes at most "
+                f"{duration_text(MAX_FLOPS)}; it "
                 f"would take {duration_text(need.flops)}",
             )
 

@@ -22,7 +22,7 @@ from ..config import Scenario, parse_scenario, read_toml, set_value
 from ..config.runnable import check_runnable
 from ..errors import ScenarioError
 from .expr import ExpressionError, evaluate_expression
-from .spec import SweepSpec, load_sweep, override_texts, value_text
+from .spec import SweepSpec, check_size, load_sweep, override_texts, value_text
 
 #: Scenario fields that do not change a run's numbers, so they are left out of its id.
 _NOT_HASHED = ("name", "description")
@@ -114,6 +114,7 @@ def plan_sweep(
     :attr:`SweepPlan.skipped`. Points resolving to the same scenario as an earlier one are invalid.
     """
     spec = source if isinstance(source, SweepSpec) else load_sweep(source)
+    check_size(spec)
     skip = spec.skip_invalid if skip_invalid is None else skip_invalid
     base = _Base.of(spec)
     valid: list[SweepPoint] = []
@@ -247,7 +248,8 @@ def _resolve_point(
         try:
             values[key] = evaluate_expression(text, values)
         except ExpressionError as err:
-            return SweepPoint(index, values, (), error=f"derived.{key}: {err}"), None
+            error = ScenarioError(f"derived.{key}", text, str(err), source=spec.source)
+            return SweepPoint(index, values, (), error=f"derived.{key}: {err}"), error
     overrides = override_texts(values)
     try:
         scenario = base.scenario(spec, values)
@@ -261,7 +263,10 @@ def _short(err: ScenarioError) -> str:
 
 
 def _key_error(spec: SweepSpec, err: ScenarioError) -> ScenarioError | None:
-    """A sweep-file error when ``err`` says a varied key itself does not exist."""
+    """A sweep-file error when ``err`` says a varied key itself does not exist, or is a derived
+    key's expression that cannot be computed."""
+    if err.field.startswith("derived.") and err.field[len("derived.") :] in spec.derived:
+        return err
     if not any(text in err.allowed for text in _KEY_PROBLEMS):
         return None
     sections = {k: "factors" for k in spec.factors}

@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import read_toml
+from ..config.sizes import check_grid
 from ..config.validate import as_bool, as_int, as_str, check_keys, suggest
 from ..errors import ScenarioError
-from .expr import ExpressionError, compile_expression, references
+from .expr import ExpressionError, compile_expression, evaluate_expression, references
 
 SWEEP_KEYS = (
     "base",
@@ -170,7 +171,16 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
     )
     _check_distinct_keys(spec)
     _check_expressions(spec)
+    check_size(spec)
     return spec
+
+
+def check_size(spec: SweepSpec) -> None:
+    """Refuse a grid of more points, or a sweep of more runs, than :mod:`lwpdsim.config.sizes`
+    allows, counted from the lists' lengths before anything is expanded."""
+    axes = [(f"factors.{key}", len(values)) for key, values in spec.factors.items()]
+    axes += [(f"zip[{i}]", len(next(iter(z.values()), ()))) for i, z in enumerate(spec.zips)]
+    check_grid(axes, spec.replicates)
 
 
 def _flatten(table: Any, section: str) -> dict[str, Any]:
@@ -280,13 +290,16 @@ def _check_expressions(spec: SweepSpec) -> None:
     for key, text in spec.derived.items():
         try:
             tree = compile_expression(text)
-            for ref in references(tree):
+            refs = references(tree)
+            for ref in refs:
                 if ref not in known:
                     hint = suggest(ref, known)
                     names = ", ".join(known) or "none"
                     raise ExpressionError(
                         f"{ref!r} is not a factor defined before it{hint}; factors: {names}"
                     )
+            if not refs:  # a constant: computed once here
+                evaluate_expression(text, {})
         except ExpressionError as err:
             raise ScenarioError(f"derived.{key}", text, str(err)) from None
         known.append(key)
