@@ -73,6 +73,7 @@ def run_needs(scenario: Scenario, shape: DatasetShape) -> list[Need]:
     data_field, param_field = _fields(scenario, shape)
     vectors = max(64, 4 * n) + 2 * n + 16
     vector_field = ("cluster.workers", n) if 6 * n >= params else param_field
+    output_field = data_field if rows >= (classes or 1) + hidden else param_field
     work = 1.0
     needs = [
         Need(
@@ -82,7 +83,7 @@ def run_needs(scenario: Scenario, shape: DatasetShape) -> list[Need]:
             nbytes=40.0 * _f(rows) * _f(cols + 1),
         ),
         Need(
-            *param_field,
+            *output_field,
             f"the model's outputs on {rows} rows",
             nbytes=32.0 * _f(rows) * _f((classes or 1) + hidden),
         ),
@@ -126,7 +127,7 @@ def run_needs(scenario: Scenario, shape: DatasetShape) -> list[Need]:
             )
     needs.append(
         Need(
-            *param_field,
+            *(data_field if rows >= params else param_field),
             f"the gradients of one update ({rows} rows x {params} parameters)",
             flops=6.0 * _f(rows) * _f(params) * work,
         )

@@ -39,7 +39,7 @@ MAX_LENGTH = 1000
 #: Most numbers, keys and operators in an expression.
 MAX_NODES = 200
 #: Deepest nesting of operators in an expression.
-MAX_DEPTH = 32
+MAX_DEPTH = 100
 #: Largest integer (in bits) an expression may compute along the way (about 300 digits).
 MAX_INT_BITS = 1024
 _EXPRESSION_HELP = (
