@@ -188,16 +188,9 @@ def test_fifo_in_saved_results_for_plot(tmp_path: Path) -> None:
     (run / "sync" / "updates.csv").write_text("update,time\n")
     os.mkfifo(run / "sync" / "tasks.csv")
     refused_in_subprocess(["plot", "res"], tmp_path, "RESULTS_DIR", "tasks.csv", "FIFO")
-    sweep = tmp_path / "sweep"
-    sweep.mkdir()
-    (sweep / "sweep.json").write_text('{"name": "s", "axes": [["seed"]]}')
-    os.mkfifo(sweep / "runs.csv")
-    refused_in_subprocess(["plot", "sweep"], tmp_path, "runs.csv", "FIFO")
-    (sweep / "runs.csv").unlink()
-    (sweep / "runs.csv").write_text("seed\n1\n")
-    (sweep / "sweep.json").unlink()
-    (sweep / "sweep.json").write_text("[" * 5000 + "]" * 5000)
-    refused_in_subprocess(["plot", "sweep"], tmp_path, "sweep.json", "nested")
+    (run / "sync" / "tasks.csv").unlink()
+    (run / "sync" / "tasks.csv").symlink_to("/dev/zero")
+    refused_in_subprocess(["plot", "res"], tmp_path, "RESULTS_DIR", "character device")
 
 
 # --------------------------------------------------------------------------- encodings
@@ -469,6 +462,27 @@ def test_sweep_sizes(
     out = tmp_path / "out"
     refused(capsys, ["sweep", str(path), "--executor", "serial", "--out", str(out)], field)
     assert not out.exists()
+
+
+def test_many_failure_windows_are_checked_quickly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Overlaps are found by a binary search per worker, not a pass over every earlier window."""
+    windows = ", ".join(
+        f"{{ worker = {w % 4}, at = {w}, recover = {w + 0.5} }}" for w in range(40000)
+    )
+    s = tmp_path / "s.toml"
+    text = scenario_text().replace(
+        "[model]", f"failures = [{windows}, {{ worker = 3, at = 2.0 }}]\n[model]"
+    )
+    s.write_text(text)
+    refused(capsys, ["validate", str(s)], "cluster.failures[40000]", "cluster.failures[3]")
+
+
+def test_deeply_nested_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    s = write_scenario(tmp_path, "synthetic_regression")
+    value = "[" * 3000 + "]" * 3000
+    refused(capsys, ["validate", str(s), "--set", f"cluster.slowdown={value}"], "--set", "32 deep")
 
 
 def test_sweep_point_with_too_many_workers_is_refused_at_validate(

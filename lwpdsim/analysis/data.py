@@ -15,7 +15,6 @@ Functions take one :class:`~lwpdsim.results.RunResult` or a mapping ``label -> R
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..config.reading import MAX_JSON_BYTES, MAX_RESULT_TABLE_BYTES, check_regular
+from ..config.reading import check_results_folder
 from ..errors import ScenarioError
 from ..latency import from_spec
 from ..results import RunResult, safe_name
@@ -483,9 +482,9 @@ def load_results_dir(directory: str | Path) -> dict[str, RunResult]:
     d = Path(directory)
     allowed = "a results directory written by 'lwpdsim run' (summary.csv and one folder per rule)"
     summary = d / "summary.csv"
+    check_results_folder(d, "RESULTS_DIR")
     if not d.is_dir() or not summary.is_file():
         raise ScenarioError("RESULTS_DIR", str(d), allowed)
-    check_regular(summary, "RESULTS_DIR", MAX_RESULT_TABLE_BYTES, value=str(d))
     try:
         labels = pd.read_csv(summary, usecols=[0]).iloc[:, 0].astype(str).tolist()
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
@@ -497,29 +496,12 @@ def load_results_dir(directory: str | Path) -> dict[str, RunResult]:
             raise ScenarioError(
                 "RESULTS_DIR", str(d), allowed + f"; {sub}/manifest.json is missing"
             )
-        _check_saved_run(sub, str(d))
         try:
             out[label] = RunResult.load(sub)
-        except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
+        except (OSError, ValueError, KeyError) as err:
             raise ScenarioError(
                 "RESULTS_DIR", str(d), f"{allowed}; {sub} is unreadable: {err}"
             ) from None
     if not out:
         raise ScenarioError("RESULTS_DIR", str(d), allowed + "; summary.csv lists no rule")
     return out
-
-
-def _check_saved_run(sub: Path, value: str) -> None:
-    """Refuse a saved run whose files are not regular files of bounded size (a FIFO in their
-    place would block the reader, a device would never end)."""
-    from ..io.codec import MANIFEST, TASKS, TIMING, UPDATES
-
-    for name, limit in (
-        (MANIFEST, MAX_JSON_BYTES),
-        (TASKS, MAX_RESULT_TABLE_BYTES),
-        (UPDATES, MAX_RESULT_TABLE_BYTES),
-        (TIMING, MAX_JSON_BYTES),
-    ):
-        path = sub / name
-        if name != TIMING or os.path.lexists(path):
-            check_regular(path, "RESULTS_DIR", limit, value=value)

@@ -9,6 +9,7 @@ parsed, since those modules use :mod:`lwpdsim.config.validate` themselves).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 import re
@@ -83,7 +84,7 @@ def load_scenario(
     else:
         path = Path(source)
         where = str(path)
-        raw = read_toml(path, what="scenario file")
+        raw = reading.read_toml(path, what="scenario file")
         name, base_dir = path.stem, str(path.resolve().parent)
     try:
         for item in overrides or ():
@@ -95,10 +96,10 @@ def load_scenario(
         raise err.with_source(where) if where and not err.source else err from None
 
 
-def read_toml(path: Path, *, what: str = "TOML file") -> dict[str, Any]:
-    """Read a TOML file (a regular file of bounded size, UTF-8, bounded nesting), turning every
-    problem into a ScenarioError naming the file (see :mod:`lwpdsim.config.reading`)."""
-    return reading.read_toml(path, what=what)
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning I/O and syntax problems into a ScenarioError."""
+    # a regular file of bounded size, UTF-8, bounded nesting: see lwpdsim.config.reading
+    return reading.read_toml(path)
 
 
 def parse_scenario(
@@ -183,6 +184,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
         raise ScenarioError("cluster.stragglers.workers", list(strag_workers), "distinct workers")
     factor = as_float(get(strag, "factor", 5.0, ""), "cluster.stragglers.factor", lo=1.0)
     failures: list[Failure] = []
+    windows: dict[int, tuple[list[float], list[float], list[int]]] = {}  # worker -> its windows
     for i, item in enumerate(as_list(get(raw, "failures", [], "cluster"), "cluster.failures")):
         where = f"cluster.failures[{i}]"
         check_keys(item, ("worker", "at", "recover"), where)
@@ -191,16 +193,16 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
         recover = item.get("recover")
         if recover is not None:
             recover = as_float(recover, f"{where}.recover", lo=at, lo_open=True)
-        for j, other in enumerate(failures):
+        j = _overlap(windows.setdefault(worker, ([], [], [])), at, recover, len(failures))
+        if j is not None:
+            other = failures[j]
             other_end = math.inf if other.recover is None else other.recover
-            end = math.inf if recover is None else recover
-            if other.worker == worker and at < other_end and other.at < end:
-                raise ScenarioError(
-                    where,
-                    dict(item),
-                    f"a failure window of worker {worker} that does not overlap "
-                    f"cluster.failures[{j}] (down from {other.at:g} to {other_end:g})",
-                )
+            raise ScenarioError(
+                where,
+                dict(item),
+                f"a failure window of worker {worker} that does not overlap "
+                f"cluster.failures[{j}] (down from {other.at:g} to {other_end:g})",
+            )
         failures.append(Failure(worker, at, recover))
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
     return ClusterSpec(
@@ -213,6 +215,25 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
         failures=tuple(failures),
         cost=cost,
     )
+
+
+def _overlap(
+    windows: tuple[list[float], list[float], list[int]], at: float, recover: float | None, i: int
+) -> int | None:
+    """The first (lowest-numbered) earlier failure window of a worker that ``[at, recover)``
+    overlaps, or None, in which case it joins them as failure ``i``. ``windows`` holds the
+    worker's disjoint windows sorted (starts, ends, failure numbers), so this takes a binary
+    search rather than a pass over every earlier failure."""
+    starts, ends, numbers = windows
+    end = math.inf if recover is None else recover
+    lo = bisect.bisect_right(ends, at)  # the first window ending after ``at`` ...
+    hi = bisect.bisect_left(starts, end)  # ... up to the last starting before ``end``
+    if lo < hi:
+        return min(numbers[lo:hi])
+    starts.insert(lo, at)
+    ends.insert(lo, end)
+    numbers.insert(lo, i)
+    return None
 
 
 def _parse_model(raw: Any) -> ModelSpec:

@@ -28,8 +28,8 @@ MAX_TOML_BYTES = 4 * MIB
 MAX_JSON_BYTES = 64 * MIB
 #: Largest CSV file (a dataset, a latency trace) read.
 MAX_CSV_BYTES = 64 * MIB
-#: Largest ``.npz`` dataset file, and the largest total its arrays may expand to.
-MAX_NPZ_BYTES = 1024 * MIB
+#: Largest ``.npz`` dataset file, and the largest its arrays may expand to (also as float64).
+MAX_NPZ_BYTES = 512 * MIB
 #: Largest table (CSV) written by lwpdsim that ``lwpdsim plot`` reads back.
 MAX_RESULT_TABLE_BYTES = 1024 * MIB
 #: Deepest nesting of tables and lists accepted in TOML and JSON (scenarios need about 4).
@@ -220,7 +220,7 @@ def read_json(path: Path | str, field: str = "(file)", limit: int = MAX_JSON_BYT
         raise file_error(field, path, f"valid JSON ({path}: {err})") from None
     except RecursionError:
         raise file_error(
-            field, path, f"JSON nested at most {MAX_NESTING} deep ({path} is deeper)"
+            field, path, f"tables and lists nested at most {MAX_NESTING} deep ({path} is deeper)"
         ) from None
     check_nesting(data, field, "JSON", value=str(path))
     return data
@@ -242,6 +242,38 @@ def check_nesting(data: Any, field: str, what: str, *, value: Any = None) -> Non
             raise ScenarioError(
                 field,
                 f"deeply nested {what}" if value is None else value,
-                f"{what} tables and lists nested at most {MAX_NESTING} deep",
+                f"tables and lists nested at most {MAX_NESTING} deep",
             )
         stack.extend((child, depth + 1) for child in children)
+
+
+#: The files of a results folder that ``lwpdsim plot`` reads, and their bounds: at the top of a
+#: run's or a sweep's folder, and in each rule's folder.
+RESULTS_TOP = {
+    "summary.csv": MAX_RESULT_TABLE_BYTES,
+    "sweep.json": MAX_JSON_BYTES,
+    "runs.csv": MAX_RESULT_TABLE_BYTES,
+}
+RESULTS_RULE = {
+    "manifest.json": MAX_JSON_BYTES,
+    "tasks.csv": MAX_RESULT_TABLE_BYTES,
+    "updates.csv": MAX_RESULT_TABLE_BYTES,
+    "timing.json": MAX_JSON_BYTES,
+}
+
+
+def check_results_folder(directory: Path | str, field: str) -> None:
+    """Refuse a results folder (of ``lwpdsim run`` or ``sweep``) in which a file that
+    ``lwpdsim plot`` would read exists but is not a regular file of bounded size (a FIFO there
+    would block the reader for ever, a link to a device would never end). Missing files are left
+    to the reader's own message."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        return
+    subfolders = [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()]
+    places = [(folder, RESULTS_TOP), *((sub, RESULTS_RULE) for sub in subfolders)]
+    for place, names in places:
+        for name, limit in names.items():
+            path = place / name
+            if os.path.lexists(path):
+                check_regular(path, field, limit, value=str(folder))

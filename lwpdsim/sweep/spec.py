@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import read_toml
+from ..config.reading import MAX_TOML_BYTES, check_regular
 from ..config.sizes import check_grid
 from ..config.validate import as_bool, as_int, as_str, check_keys, suggest
 from ..errors import ScenarioError
@@ -127,12 +128,13 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
         base = dict(raw["base"])
     else:
         base = here / as_str(raw["base"], "base")
-        if not base.is_file():
+        if not base.exists():
             raise ScenarioError(
                 "base",
                 raw["base"],
                 f"an existing scenario file (relative to {here}); {base} is not",
             )
+        check_regular(base, "base", MAX_TOML_BYTES, value=raw["base"], what="scenario file")
     base_overrides = _flatten(raw.get("base_overrides", {}), "base_overrides")
     for key, value in base_overrides.items():
         check_value(value, f"base_overrides.{key}")
