@@ -165,7 +165,7 @@ def read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     first = True
     try:
         for row in reader:
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():  # a blank row
                 continue
             if first:
                 first = False
@@ -181,14 +181,11 @@ def read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
                 raise file_error(
                     name, f"rows of {width} cells each; a data row has {len(row)}: {_cut(row)}"
                 )
-            for j, cell in enumerate(row):
-                try:
-                    values.append(float(cell))
-                except ValueError:
-                    raise file_error(
-                        name,
-                        f"numeric cells only; data row {rows + 1}, column {j + 1} is {_cut(cell)}",
-                    ) from None
+            try:
+                values.extend(map(float, row))
+            except ValueError:
+                del values[rows * width :]
+                raise _cell_error(name, row, rows) from None
             rows += 1
     except csv.Error as exc:
         raise file_error(
@@ -198,6 +195,16 @@ def read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise file_error(name, "a .csv file with at least 2 numeric rows")
     table = np.frombuffer(values, dtype=np.float64).reshape(rows, width)
     return table[:, :-1], table[:, -1]
+
+
+def _cell_error(name: str, row: list[str], rows: int) -> ScenarioError:
+    """The error of the first non-numeric cell of data row ``rows + 1``."""
+    for j, cell in enumerate(row):
+        if not _is_float(cell):
+            return file_error(
+                name, f"numeric cells only; data row {rows + 1}, column {j + 1} is {_cut(cell)}"
+            )
+    raise AssertionError("a row that did not parse has only numbers")  # pragma: no cover
 
 
 def _cut(value: object, limit: int = 80) -> str:

@@ -23,7 +23,7 @@ from ..errors import ScenarioError
 
 MIB = 1 << 20
 #: Largest TOML file (scenario, sweep, figure spec) read.
-MAX_TOML_BYTES = 4 * MIB
+MAX_TOML_BYTES = 1 * MIB
 #: Largest JSON file (a saved record or manifest) read.
 MAX_JSON_BYTES = 64 * MIB
 #: Largest CSV file (a dataset, a latency trace) read.
