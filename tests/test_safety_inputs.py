@@ -425,6 +425,36 @@ def test_sizes_validate_and_run_agree(
     assert not out.exists()
 
 
+def test_bundled_shapes_match_the_datasets() -> None:
+    """validate knows a bundled dataset's shape without loading it: it must be the real one."""
+    from lwpdsim.data import SCENARIO_DATASETS, dataset_shape, load_dataset
+
+    for name in SCENARIO_DATASETS:
+        if name.startswith("synthetic"):
+            continue
+        data = load_dataset(name, np.random.default_rng(0), test_fraction=0.25)
+        shape = dataset_shape(name, test_fraction=0.25)
+        assert (shape.task, shape.n_classes, shape.n_features) == (
+            data.task,
+            data.n_classes,
+            data.n_features,
+        )
+        assert shape.n_rows == data.n_train + data.n_test
+        assert shape.n_train(0.25) == data.n_train
+
+
+def test_model_that_cannot_learn_a_file_is_refused_by_validate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = "\n".join(f"{i},{i * 0.37 % 5}" for i in range(40))  # a regression target
+    (tmp_path / "d.csv").write_text("x,y\n" + rows + "\n")
+    s = tmp_path / "s.toml"
+    s.write_text(scenario_text('"d.csv"').replace("least_squares", "softmax"))
+    line = refused(capsys, ["validate", str(s)], "model.kind", "regression")
+    assert refused(capsys, ["run", str(s), "--out", str(tmp_path / "o")], "model.kind") == line
+    assert not (tmp_path / "o").exists()
+
+
 def test_gc_code_too_costly_in_a_scenario(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
