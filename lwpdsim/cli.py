@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +15,24 @@ from .errors import LwpdsimError, ScenarioError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .config import load_scenario
-    from .sweep import is_sweep_file, plan_sweep
+    from .config import load_scenario, read_toml
+    from .sweep import plan_sweep
 
     bad = 0
     for path in args.files:
         try:
-            if _is_figure_spec(path):
+            kind = toml_kind(read_toml(Path(path)))
+            if kind == "figure spec":
                 from .figures import load_spec
 
                 spec = load_spec(path)
                 print(f"ok: {path}: figure spec {spec.name!r}")
                 continue
-            if is_sweep_file(path):
+            if kind == "sweep":
                 if args.set:
                     raise ScenarioError("--set", args.set, "overrides of scenarios, not of sweeps")
                 plan = plan_sweep(path)
+                _check_dataset_files(point.scenario for point in plan.points)
                 skipped = f", {len(plan.skipped)} skipped" if plan.skipped else ""
                 print(
                     f"ok: {path}: sweep {plan.name!r}, {len(plan.points)} grid points{skipped}, "
@@ -48,15 +50,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 2 if bad else 0
 
 
-def _is_figure_spec(path: str) -> bool:
-    """Figure specs (scenarios/paper, scenarios/lecture) carry keys no sweep or scenario has."""
-    import tomllib
+def toml_kind(raw: dict[str, Any]) -> str:
+    """What a TOML file holds: a ``"figure spec"`` (scenarios/paper, scenarios/lecture: keys no
+    sweep or scenario has), a ``"sweep"`` (a top-level ``base``) or a ``"scenario"``."""
+    if "base" not in raw:
+        return "scenario"
+    if {"title", "seeds", "lr_grid", "kind", "fixed"} & set(raw):
+        return "figure spec"
+    return "sweep"
 
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
-    return "base" in raw and bool({"title", "seeds", "lr_grid", "kind", "fixed"} & set(raw))
+
+def _check_dataset_files(scenarios: Iterable[Any]) -> None:
+    """:func:`_check_dataset_file` of each distinct dataset file of some scenarios (a sweep's
+    points, planned before their files need to exist)."""
+    seen = set()
+    for scenario in scenarios:
+        key = (scenario.model.dataset, scenario.base_dir)
+        if key not in seen:
+            seen.add(key)
+            _check_dataset_file(scenario)
 
 
 def _check_dataset_file(scenario: Any) -> None:
@@ -301,6 +313,7 @@ def _show_code(args: argparse.Namespace) -> int:
 
     if args.family == "lwpd":
         lwpd.validate(args.n, args.k, args.t)
+        _check_printable(args.n, args.k)
         matrix = lwpd.code_matrix(args.n, args.k, args.t)
         print(f"LWPD code C^({args.n},{args.k},{args.t}): row w is what worker w combines")
         print("  (columns: partial derivatives j = (data block j // t, parameter block j % t))")
@@ -308,6 +321,7 @@ def _show_code(args: argparse.Namespace) -> int:
         print("properties:")
         _print_properties(lwpd.describe(matrix, args.k, args.t))
     else:
+        _check_gc_size(args)
         rng = np.random.default_rng(args.seed)
         matrix = gradient_coding.encoding_matrix(args.n, args.s, args.construction, rng=rng)
         print(
@@ -318,6 +332,36 @@ def _show_code(args: argparse.Namespace) -> int:
         print("properties:")
         _print_properties(gradient_coding.describe(matrix, args.s))
     return 0
+
+
+def _check_printable(n: int, columns: int) -> None:
+    """A code is printed row by row: at most :data:`~lwpdsim.config.sizes.MAX_PRINTED_WORKERS`
+    rows (``columns`` entries each)."""
+    from .config.reading import size_text
+    from .config.sizes import MAX_PRINTED_WORKERS, check_count
+
+    entries = float(n) * columns
+    allowed = (
+        f"an integer of at most {MAX_PRINTED_WORKERS} (the code's matrix is printed, one line per "
+        f"worker); n = {n} would print {entries:.3g} entries and need about "
+        f"{size_text(8 * entries)} for the matrix"
+    )
+    check_count("n", n, MAX_PRINTED_WORKERS, allowed)
+
+
+def _check_gc_size(args: argparse.Namespace) -> None:
+    """Refuse gradient-coding arguments whose matrix would not fit in memory or take too long."""
+    from .codes.gradient_coding import construction_cost, validate_args
+    from .config.sizes import Need, check_needs
+
+    n, s = validate_args(args.n, args.s)
+    _check_printable(n, n)
+    if args.seed < 0:
+        raise ScenarioError("seed", args.seed, "an integer >= 0")
+    nbytes, flops = construction_cost(n, s, args.construction)
+    field = ("s", s) if s * s > n else ("n", n)
+    text = f"building the {args.construction} code for n = {n}, s = {s}"
+    check_needs([Need(*field, "its matrices", nbytes, flops, step=text)], what=text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,11 +8,9 @@ only when one of its datasets is loaded, because importing it costs about two se
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 import numbers
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from lwpdsim.config.validate import is_number, suggest
+from lwpdsim.datafiles import read_csv, read_npz
 from lwpdsim.errors import ScenarioError
 
 #: The learning task each built-in dataset poses (``classification``: binary or multiclass by its
@@ -108,6 +107,14 @@ def partition(n_rows: int, parts: int, *, field: str = "cluster.workers") -> lis
     """
     if not _is_int(n_rows) or n_rows < 0:
         raise ValueError(f"n_rows must be a non-negative integer, got {n_rows!r}")
+    check_parts(n_rows, parts, field=field)
+    size, extra = divmod(int(n_rows), int(parts))
+    bounds = [i * size + min(i, extra) for i in range(int(parts) + 1)]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def check_parts(n_rows: int, parts: int, *, field: str = "cluster.workers") -> None:
+    """Refuse ``parts`` unless it is an integer from 1 to ``n_rows`` (see :func:`partition`)."""
     if not _is_int(parts) or not 1 <= parts <= n_rows:
         raise ScenarioError(
             field,
@@ -115,9 +122,93 @@ def partition(n_rows: int, parts: int, *, field: str = "cluster.workers") -> lis
             f"an integer from 1 to the number of training rows ({n_rows}), so that every "
             "partition holds at least one row",
         )
-    size, extra = divmod(int(n_rows), int(parts))
-    bounds = [i * size + min(i, extra) for i in range(int(parts) + 1)]
-    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+@dataclass(frozen=True)
+class DatasetShape:
+    """What a dataset is, without its arrays: task, classes, rows and feature columns."""
+
+    task: str
+    n_classes: int
+    n_rows: int
+    n_features: int
+
+    def n_train(self, test_fraction: float) -> int:
+        """Training rows after :func:`load_dataset`'s split."""
+        return self.n_rows - min(self.n_rows - 1, round(float(test_fraction) * self.n_rows))
+
+
+#: (rows, features, classes; 0 for regression) of each bundled scikit-learn dataset.
+_BUNDLED_SHAPES: dict[str, tuple[int, int, int]] = {
+    "digits": (1797, 64, 10),
+    "breast_cancer": (569, 30, 2),
+    "wine": (178, 13, 3),
+    "iris": (150, 4, 3),
+    "diabetes": (442, 10, 0),
+}
+
+#: Shapes of dataset files already read, by (path, size, modification time, inode).
+_FILE_SHAPES: dict[tuple[str, int, int, int], DatasetShape] = {}
+_FILE_SHAPES_KEPT = 32
+
+
+def dataset_shape(
+    name: str,
+    *,
+    test_fraction: float = 0.2,
+    samples: int = 1000,
+    features: int = 20,
+    classes: int = 3,
+    noise: float = 0.1,
+    base_dir: Path | None = None,
+) -> DatasetShape:
+    """The shape :func:`load_dataset` would give, with the same checks, without generating data.
+
+    A bundled dataset's shape is known and a synthetic one's is arithmetic; a file is read (within
+    the bounds of :mod:`lwpdsim.datafiles`) and checked as :func:`load_dataset` reads it, and its
+    shape is remembered until the file changes.
+    """
+    _check_real(
+        test_fraction, "model.test_fraction", 0.0, 1.0, "a number with 0 <= test_fraction < 1"
+    )
+    if not isinstance(name, str) or not name:
+        raise ScenarioError("model.dataset", name, _known_names_text())
+    if name.lower().endswith(_FILE_SUFFIXES):
+        return _file_shape(name, base_dir)
+    if name in _BUNDLED_SHAPES:
+        rows, cols, n_classes = _BUNDLED_SHAPES[name]
+    elif name == "synthetic_regression":
+        rows, cols, _ = _regression_args(samples, features, noise)
+        n_classes = 0
+    elif name == "synthetic_classification":
+        rows, cols, n_classes, _ = _classification_args(samples, features, classes, noise)
+    else:
+        hint = suggest(name, DATASETS, ignore_case=False)
+        raise ScenarioError("model.dataset", name, _known_names_text() + hint)
+    return DatasetShape(_task(n_classes), n_classes, rows, cols)
+
+
+def _task(n_classes: int) -> str:
+    return "regression" if not n_classes else "binary" if n_classes == 2 else "multiclass"
+
+
+def _file_shape(name: str, base_dir: Path | None) -> DatasetShape:
+    path = _file_path(name, base_dir)
+    try:
+        info = path.stat()
+        key = (str(path.resolve()), info.st_size, info.st_mtime_ns, info.st_ino)
+    except OSError:
+        key = None
+    if key is not None and key in _FILE_SHAPES:
+        return _FILE_SHAPES[key]
+    X, y, is_class = _read_file(name, base_dir)
+    n_classes = int(np.unique(y).size) if is_class else 0
+    shape = DatasetShape(_task(n_classes), n_classes, int(X.shape[0]), int(X.shape[1]))
+    if key is not None:
+        if len(_FILE_SHAPES) >= _FILE_SHAPES_KEPT:
+            _FILE_SHAPES.pop(next(iter(_FILE_SHAPES)))
+        _FILE_SHAPES[key] = shape
+    return shape
 
 
 def load_dataset(
@@ -224,12 +315,17 @@ def _random_state(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def _synthetic_regression(
-    rng: np.random.Generator, samples: int, features: int, noise: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _regression_args(samples: int, features: int, noise: float) -> tuple[int, int, float]:
     samples = _check_int(samples, "model.samples", 2, "an integer >= 2")
     features = _check_int(features, "model.features", 1, "an integer >= 1")
     noise = _check_real(noise, "model.noise", 0.0, None, "a finite number >= 0 (noise std)")
+    return samples, features, noise
+
+
+def _synthetic_regression(
+    rng: np.random.Generator, samples: int, features: int, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    samples, features, noise = _regression_args(samples, features, noise)
     from sklearn.datasets import make_regression
 
     X, y = make_regression(
@@ -242,9 +338,9 @@ def _synthetic_regression(
     return X, y
 
 
-def _synthetic_classification(
-    rng: np.random.Generator, samples: int, features: int, classes: int, noise: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _classification_args(
+    samples: int, features: int, classes: int, noise: float
+) -> tuple[int, int, int, float]:
     classes = _check_int(classes, "model.classes", 2, "an integer >= 2")
     samples = _check_int(
         samples,
@@ -262,6 +358,14 @@ def _synthetic_classification(
     )
     if noise > 1.0:
         raise ScenarioError("model.noise", noise, "a number in [0, 1] (fraction of flipped labels)")
+    return samples, features, classes, noise
+
+
+def _synthetic_classification(
+    rng: np.random.Generator, samples: int, features: int, classes: int, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    samples, features, classes, noise = _classification_args(samples, features, classes, noise)
+    needed = max(1, math.ceil(math.log2(classes)))
     from sklearn.datasets import make_classification
 
     informative = max(needed, min(features, max(2, features // 2)))
@@ -290,12 +394,24 @@ def _file_error(value: str, allowed: str) -> ScenarioError:
     return ScenarioError("model.dataset", value, allowed)
 
 
-def _read_file(name: str, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Read a user's ``.npz``/``.csv`` file, check it, and infer whether its labels are classes."""
+def dataset_file(name: str, base_dir: Path | None = None) -> Path | None:
+    """The file a dataset name refers to (relative to ``base_dir``), or ``None`` for a built-in."""
+    if isinstance(name, str) and name.lower().endswith(_FILE_SUFFIXES):
+        return _file_path(name, base_dir)
+    return None
+
+
+def _file_path(name: str, base_dir: Path | None) -> Path:
     path = Path(name).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
-    if not path.is_file():
+    return path
+
+
+def _read_file(name: str, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Read a user's ``.npz``/``.csv`` file, check it, and infer whether its labels are classes."""
+    path = _file_path(name, base_dir)
+    if not path.exists():
         raise _file_error(name, f"an existing .npz/.csv file; {str(path)!r} does not exist")
     if path.suffix.lower() == ".npz":
         X, y = _read_npz(name, path)
@@ -340,54 +456,12 @@ def _numeric(name: str, array: ArrayLike, what: str) -> np.ndarray:
 
 
 def _read_npz(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            stored = sorted(archive.files)
-            arrays = {key: archive[key] for key in ("X", "y") if key in stored}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise _file_error(
-            name, f"a readable .npz file with numeric arrays X and y ({exc})"
-        ) from None
-    if len(arrays) < 2:
-        raise _file_error(name, f"a .npz file with arrays 'X' and 'y'; it has {stored}")
-    return _numeric(name, arrays["X"], "X"), _numeric(name, arrays["y"], "y")
+    X, y = read_npz(name, path)
+    return _numeric(name, X, "X"), _numeric(name, y, "y")
 
 
 def _read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _file_error(name, f"a readable UTF-8 .csv file ({exc})") from None
-    if rows and not all(_is_float(cell) for cell in rows[0]):
-        rows = rows[1:]  # a header row
-    if not rows:
-        raise _file_error(name, "a .csv file with at least 2 numeric rows")
-    width = len(rows[0])
-    if width < 2:
-        raise _file_error(name, "a .csv file with at least one feature column and a label column")
-    values = np.empty((len(rows), width), dtype=np.float64)
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise _file_error(
-                name, f"rows of {width} cells each; a data row has {len(row)}: {row!r}"
-            )
-        for j, cell in enumerate(row):
-            try:
-                values[i, j] = float(cell)
-            except ValueError:
-                raise _file_error(
-                    name, f"numeric cells only; data row {i + 1}, column {j + 1} is {cell!r}"
-                ) from None
-    return values[:, :-1], values[:, -1]
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return read_csv(name, path)
 
 
 def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -413,39 +413,70 @@ class MLP(Model):
         )
 
 
-def make_model(kind: str, dataset: Dataset, *, hidden: int = 32) -> Model:
-    """Build the model ``kind`` sized for ``dataset``; reject kinds that do not fit its task."""
+def param_count(kind: str, n_features: int, n_classes: int, hidden: int = 32) -> int:
+    """Parameters of model ``kind`` for ``n_features`` features and ``n_classes`` classes (0 for
+    regression), as :func:`make_model` would size it; nothing is allocated."""
+    outputs = n_classes if n_classes else 1
+    if kind == "mlp":
+        return hidden * n_features + hidden + outputs * hidden + outputs
+    return (outputs if kind == "softmax" else 1) * (n_features + 1)
+
+
+def check_fits(kind: str, task: str, name: str) -> None:
+    """Refuse a model ``kind`` that cannot learn a ``task`` dataset called ``name``."""
     if kind not in MODELS:
         hint = suggest(kind, MODELS, ignore_case=False)
         raise ScenarioError("model.kind", kind, f"one of {', '.join(map(repr, MODELS))}{hint}")
-    p, task = dataset.n_features, dataset.task
+    if kind == "least_squares" and task != "regression":
+        raise ScenarioError(
+            "model.kind",
+            kind,
+            f"least_squares needs a regression dataset; {name!r} is {task}: "
+            "use logistic (binary), softmax or mlp",
+        )
+    if kind == "logistic" and task != "binary":
+        raise ScenarioError(
+            "model.kind",
+            kind,
+            f"logistic needs a binary dataset; {name!r} is {task}: use "
+            + ("softmax or mlp" if task == "multiclass" else "least_squares or mlp"),
+        )
+    if kind == "softmax" and task == "regression":
+        raise ScenarioError(
+            "model.kind",
+            kind,
+            f"softmax needs a classification dataset; {name!r} is regression: "
+            "use least_squares or mlp",
+        )
+
+
+def make_model(kind: str, dataset: Dataset, *, hidden: int = 32) -> Model:
+    """Build the model ``kind`` sized for ``dataset``; reject kinds that do not fit its task, and
+    models whose parameters alone would take more than :data:`MAX_PARAMS_BYTES`."""
+    check_fits(kind, dataset.task, dataset.name)
+    p = dataset.n_features
     if kind == "least_squares":
-        if task != "regression":
-            raise ScenarioError(
-                "model.kind",
-                kind,
-                f"least_squares needs a regression dataset; {dataset.name!r} is {task}: "
-                "use logistic (binary), softmax or mlp",
-            )
         return LeastSquares(p)
     if kind == "logistic":
-        if task != "binary":
-            raise ScenarioError(
-                "model.kind",
-                kind,
-                f"logistic needs a binary dataset; {dataset.name!r} is {task}: use "
-                + ("softmax or mlp" if task == "multiclass" else "least_squares or mlp"),
-            )
         return Logistic(p)
     if kind == "softmax":
-        if task == "regression":
-            raise ScenarioError(
-                "model.kind",
-                kind,
-                f"softmax needs a classification dataset; {dataset.name!r} is regression: "
-                "use least_squares or mlp",
-            )
+        _check_params(param_count(kind, p, dataset.n_classes), "model.features", p)
         return Softmax(p, dataset.n_classes)
     if isinstance(hidden, bool) or not isinstance(hidden, numbers.Integral) or hidden < 1:
         raise ScenarioError("model.hidden", hidden, "a positive integer (number of tanh units)")
+    _check_params(param_count(kind, p, dataset.n_classes, int(hidden)), "model.hidden", hidden)
     return MLP(p, int(hidden), dataset.n_classes)
+
+
+#: Largest parameter vector :func:`make_model` builds (a run holds many such vectors).
+MAX_PARAMS_BYTES = 1024**3
+
+
+def _check_params(count: int, field: str, value: int) -> None:
+    if count * 8 > MAX_PARAMS_BYTES:
+        raise ScenarioError(
+            field,
+            value,
+            f"a size whose model has at most {MAX_PARAMS_BYTES // 8} parameters "
+            f"({MAX_PARAMS_BYTES // 1024**3} GiB of float64 each); this one has {count}",
+        )

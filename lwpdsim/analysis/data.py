@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..config.reading import check_results_folder
 from ..errors import ScenarioError
 from ..latency import from_spec
 from ..results import RunResult, safe_name
@@ -483,6 +484,7 @@ def load_results_dir(directory: str | Path) -> dict[str, RunResult]:
     d = Path(directory)
     allowed = "a results directory written by 'lwpdsim run' (summary.csv and one folder per rule)"
     summary = d / "summary.csv"
+    check_results_folder(d, "RESULTS_DIR")
     if not d.is_dir() or not summary.is_file():
         raise ScenarioError("RESULTS_DIR", str(d), allowed)
     try:

@@ -31,12 +31,16 @@ __all__ = [
     "CONSTRUCTIONS",
     "DEFAULT_MAX_AMPLIFICATION",
     "DEFAULT_RTOL",
+    "EXHAUSTIVE_FLOPS",
     "EXHAUSTIVE_LIMIT",
     "amplification",
+    "construction_cost",
     "decode",
+    "decoding_flops",
     "decoding_vector",
     "describe",
     "encoding_matrix",
+    "validate_args",
 ]
 
 #: Names accepted by :func:`encoding_matrix`.
@@ -60,6 +64,32 @@ def _as_int(field: str, value: Any, allowed: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ScenarioError(field, value, allowed)
     return int(value)
+
+
+#: :func:`describe` checks straggler sets exhaustively only while ``sets x decoding_flops(n)``
+#: stays below this (about ten seconds).
+EXHAUSTIVE_FLOPS: float = 1e10
+
+
+def construction_cost(n: int, s: int, construction: str) -> tuple[float, float]:
+    """Rough bytes and floating-point operations of :func:`encoding_matrix` (nothing allocated):
+    the ``n x n`` matrix, and for CRC the ``n`` systems of ``s x s`` equations and their SVDs."""
+    nbytes, flops = 8.0 * n * n, float(n) * n
+    if construction == "crc" and s > 0:
+        nbytes += 24.0 * n * s * s
+        flops += 10.0 * n * float(s) ** 3
+    return nbytes, flops
+
+
+def decoding_flops(n: int) -> float:
+    """Rough floating-point operations of one :func:`decoding_vector` for ``n`` workers (a
+    least-squares solve and a spectral norm of an ``(n - s) x n`` matrix)."""
+    return 2.0 * float(n) ** 3
+
+
+def validate_args(n: Any, s: Any) -> tuple[int, int]:
+    """``n`` and ``s`` as ints, or a ScenarioError naming the one that is not allowed."""
+    return _validate(n, s)
 
 
 def _validate(n: Any, s: Any) -> tuple[int, int]:
@@ -280,7 +310,8 @@ def describe(B: np.ndarray, s: int) -> dict[str, Any]:
     ``message_fraction`` (1.0: every message is a full gradient), ``messages_needed``,
     ``stragglers_tolerated`` (largest ``s' <= s`` such that every straggler set of size ``s'``
     decodes, when checked; else ``s`` as claimed), ``stragglers_verified`` (whether that was checked
-    exhaustively: at most :data:`EXHAUSTIVE_LIMIT` straggler sets), ``worst_amplification`` (over the
+    exhaustively: at most :data:`EXHAUSTIVE_LIMIT` straggler sets, and at most
+    :data:`EXHAUSTIVE_FLOPS` operations of decoding), ``worst_amplification`` (over the
     minimal alive sets checked, else ``None``) and ``max_abs_cos`` (largest ``|cos|`` between two distinct
     nonzero rows, rounded to 12 decimals; ``None`` with fewer than two).
     """
@@ -297,7 +328,8 @@ def describe(B: np.ndarray, s: int) -> dict[str, Any]:
     verified = False
     worst: float | None = None
     for cand in range(s, -1, -1):
-        if math.comb(n_workers, cand) > EXHAUSTIVE_LIMIT:
+        sets = math.comb(n_workers, cand)
+        if sets > EXHAUSTIVE_LIMIT or sets * decoding_flops(n_workers) > EXHAUSTIVE_FLOPS:
             if cand < s:  # the claim failed and smaller sizes are too many to check
                 tolerated = None
             break

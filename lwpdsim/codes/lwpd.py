@@ -35,6 +35,7 @@ __all__ = [
     "Run",
     "backproject",
     "backproject_rows",
+    "code_cost",
     "code_matrix",
     "collapse",
     "describe",
@@ -47,6 +48,17 @@ __all__ = [
 
 #: :func:`describe` searches row subsets exhaustively only up to this many workers.
 EXHAUSTIVE_MAX_N: int = 16
+
+
+def code_cost(n: int, k: int, t: int, n_params: int) -> tuple[float, float]:
+    """Rough bytes a rule using C^(n,k,t) holds for a model of ``n_params`` parameters (the code
+    matrix, the ``k`` slots of ``ceil(n_params / t)`` entries and a codeword per worker) and the
+    floating-point operations of decoding one update from up to ``n`` codewords (nothing
+    allocated)."""
+    length = -(-n_params // t)
+    nbytes = 8.0 * n * k + 24.0 * k * length + 8.0 * n * length
+    flops = 2.0 * n * k * (k + length)
+    return nbytes, flops
 
 
 def _as_int(field: str, value: Any, allowed: str) -> int:

@@ -12,6 +12,7 @@ import tomllib
 from typing import Any
 
 from ..errors import ScenarioError
+from .reading import MAX_NESTING, check_nesting
 from .scenario import SCHEME_COMMON_KEYS
 from .validate import suggest
 
@@ -21,10 +22,17 @@ _PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 def parse_value(text: str) -> Any:
     """Read an override's value as a TOML value (``3``, ``0.5``, ``true``, ``[1, 2]``, ``"x"``),
     falling back to the bare text (so ``model.dataset=wine`` works)."""
+    shown = text if len(text) <= 80 else text[:77] + "..."
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
+    except RecursionError:
+        raise ScenarioError(
+            "--set", shown, f"tables and lists nested at most {MAX_NESTING} deep"
+        ) from None
+    check_nesting(value, "--set", "value", value=shown)
+    return value
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:

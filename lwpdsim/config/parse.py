@@ -9,16 +9,18 @@ parsed, since those modules use :mod:`lwpdsim.config.validate` themselves).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import ScenarioError
+from . import reading
 from .overrides import apply_override
+from .runnable import check_runnable
 from .scenario import (
     SCHEME_COMMON_KEYS,
     ClusterSpec,
@@ -29,6 +31,7 @@ from .scenario import (
     SchemeSpec,
     Train,
 )
+from .sizes import check_workers
 from .validate import (
     REQUIRED,
     as_bool,
@@ -72,6 +75,8 @@ def load_scenario(
 ) -> Scenario:
     """Load and validate a scenario from a TOML file or a dict, applying ``KEY=VALUE`` overrides.
 
+    Beyond :func:`parse_scenario`, checks what a run would refuse once the dataset is known, and
+    the memory and time the run would need (:func:`~lwpdsim.config.runnable.check_runnable`).
     Raises :class:`ScenarioError` (naming the file, field, value and what is allowed) on bad input.
     """
     if isinstance(source, Mapping):
@@ -79,30 +84,22 @@ def load_scenario(
     else:
         path = Path(source)
         where = str(path)
-        raw = read_toml(path)
+        raw = reading.read_toml(path, what="scenario file")
         name, base_dir = path.stem, str(path.resolve().parent)
     try:
         for item in overrides or ():
             apply_override(raw, item)
-        return parse_scenario(raw, default_name=name, base_dir=base_dir, source=where)
+        scenario = parse_scenario(raw, default_name=name, base_dir=base_dir, source=where)
+        check_runnable(scenario)
+        return scenario
     except ScenarioError as err:
         raise err.with_source(where) if where and not err.source else err from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning I/O and syntax problems into a ScenarioError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("", str(path), "an existing scenario file", source=str(path)) from None
-    except OSError as err:
-        raise ScenarioError("", str(path), f"a readable file ({err.strerror})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ScenarioError(
-            "(file)", "malformed TOML", f"valid TOML: {err}", source=str(path)
-        ) from None
+    # a regular file of bounded size, UTF-8, bounded nesting: see lwpdsim.config.reading
+    return reading.read_toml(path)
 
 
 def parse_scenario(
@@ -129,7 +126,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
     from ..latency import from_spec
 
     check_keys(raw, CLUSTER_KEYS, "cluster")
-    n = as_int(get(raw, "workers", 8, "cluster"), "cluster.workers", lo=1)
+    n = check_workers(as_int(get(raw, "workers", 8, "cluster"), "cluster.workers", lo=1))
     spec = get(raw, "latency", DEFAULT_LATENCY, "cluster")
     try:
         model = from_spec(spec, base_dir=Path(base_dir) if base_dir else None)
@@ -184,6 +181,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
         raise ScenarioError("cluster.stragglers.workers", list(strag_workers), "distinct workers")
     factor = as_float(get(strag, "factor", 5.0, ""), "cluster.stragglers.factor", lo=1.0)
     failures: list[Failure] = []
+    windows: dict[int, tuple[list[float], list[float], list[int]]] = {}  # worker -> its windows
     for i, item in enumerate(as_list(get(raw, "failures", [], "cluster"), "cluster.failures")):
         where = f"cluster.failures[{i}]"
         check_keys(item, ("worker", "at", "recover"), where)
@@ -192,16 +190,16 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
         recover = item.get("recover")
         if recover is not None:
             recover = as_float(recover, f"{where}.recover", lo=at, lo_open=True)
-        for j, other in enumerate(failures):
+        j = _overlap(windows.setdefault(worker, ([], [], [])), at, recover, len(failures))
+        if j is not None:
+            other = failures[j]
             other_end = math.inf if other.recover is None else other.recover
-            end = math.inf if recover is None else recover
-            if other.worker == worker and at < other_end and other.at < end:
-                raise ScenarioError(
-                    where,
-                    dict(item),
-                    f"a failure window of worker {worker} that does not overlap "
-                    f"cluster.failures[{j}] (down from {other.at:g} to {other_end:g})",
-                )
+            raise ScenarioError(
+                where,
+                dict(item),
+                f"a failure window of worker {worker} that does not overlap "
+                f"cluster.failures[{j}] (down from {other.at:g} to {other_end:g})",
+            )
         failures.append(Failure(worker, at, recover))
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
     return ClusterSpec(
@@ -214,6 +212,25 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
         failures=tuple(failures),
         cost=cost,
     )
+
+
+def _overlap(
+    windows: tuple[list[float], list[float], list[int]], at: float, recover: float | None, i: int
+) -> int | None:
+    """The first (lowest-numbered) earlier failure window of a worker that ``[at, recover)``
+    overlaps, or None, in which case it joins them as failure ``i``. ``windows`` holds the
+    worker's disjoint windows sorted (starts, ends, failure numbers), so this takes a binary
+    search rather than a pass over every earlier failure."""
+    starts, ends, numbers = windows
+    end = math.inf if recover is None else recover
+    lo = bisect.bisect_right(ends, at)  # the first window ending after ``at`` ...
+    hi = bisect.bisect_left(starts, end)  # ... up to the last starting before ``end``
+    if lo < hi:
+        return min(numbers[lo:hi])
+    starts.insert(lo, at)
+    ends.insert(lo, end)
+    numbers.insert(lo, i)
+    return None
 
 
 def _parse_model(raw: Any) -> ModelSpec:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from ..config.reading import MAX_CSV_BYTES, read_text
 from ..config.validate import HINT_AFTER_LIST, suggest
 from ..errors import ScenarioError
 
@@ -17,8 +20,9 @@ def read_trace(path: Path, column: int | str, given: str) -> np.ndarray:
     """Read one column of recorded times from a CSV file, reporting problems by line number.
 
     Parsed with the standard ``csv`` module, which (unlike ``pandas.read_csv``) tells the source
-    line of every record. Blank lines and lines starting with ``#`` are ignored; extra columns are
-    fine. The first remaining line is a header when its entry in the chosen column is not a number
+    line of every record. The file must be a regular UTF-8 file of at most
+    :data:`~lwpdsim.config.reading.MAX_CSV_BYTES`. Blank lines and lines starting with ``#`` are
+    ignored; extra columns are fine. The first remaining line is a header when its entry in the chosen column is not a number
     (a column given by name needs a header). Errors carry ``given`` (the path as the spec wrote it)
     and name the resolved path.
     """
@@ -26,56 +30,70 @@ def read_trace(path: Path, column: int | str, given: str) -> np.ndarray:
     def bad_file(allowed: str) -> ScenarioError:
         return ScenarioError("file", given, allowed)
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise bad_file(f"an existing CSV file (there is none at {path})") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise bad_file(f"a readable UTF-8 CSV file ({path}: {err})") from None
+    if not path.exists():
+        raise bad_file(f"an existing CSV file (there is none at {path})")
+    text = read_text(path, "file", MAX_CSV_BYTES, value=given, what="CSV file")
 
-    rows: list[tuple[int, list[str]]] = []  # (line number, stripped cells)
+    values = array("d")
+    index = -1  # the column's index, once the first line has set it
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         for record in reader:
             cells = [c.strip() for c in record]
-            if any(cells) and not cells[0].startswith("#"):
-                rows.append((reader.line_num, cells))
+            if not any(cells) or cells[0].startswith("#"):
+                continue
+            if index < 0:
+                index, is_header = _column_index(cells, column, path)
+                if is_header:
+                    continue
+            values.append(_time(cells, index, reader.line_num, column, path, bad_file))
     except csv.Error as err:
         raise bad_file(f"a well-formed CSV file ({path}, line {reader.line_num}: {err})") from None
-    if not rows:
+    if not values:
         raise bad_file(f"a CSV file with at least one recorded time ({path} has none)")
+    return np.array(values, dtype=np.float64)
 
-    header = rows[0][1]
+
+def _column_index(header: list[str], column: int | str, path: Path) -> tuple[int, bool]:
+    """The index of ``column`` given the first line, and whether that line is a header."""
     if isinstance(column, str):
         if column not in header:
-            names = ", ".join(map(repr, header))
+            shown = header if len(header) <= 20 else [*header[:20], "..."]
+            names = ", ".join(map(repr, shown))
             allowed = f"a column of the header of {path} ({names})" + suggest(
                 column, header, hint=HINT_AFTER_LIST, abbreviations=True
             )
             raise ScenarioError("column", column, allowed)
-        index = header.index(column)
-        rows = rows[1:]
-    else:
-        if column >= len(header):
-            allowed = f"a 0-based index < {len(header)} ({path} has {len(header)} column(s))"
-            raise ScenarioError("column", column, allowed)
-        index = column
-        if not _parses(header[index]):
-            rows = rows[1:]
-    if not rows:
-        raise bad_file(f"a CSV file with at least one recorded time ({path} has none)")
+        return header.index(column), True
+    if column >= len(header):
+        allowed = f"a 0-based index < {len(header)} ({path} has {len(header)} column(s))"
+        raise ScenarioError("column", column, allowed)
+    return column, not _parses(header[column])
 
-    values = np.empty(len(rows))
-    for k, (number, cells) in enumerate(rows):
-        if index >= len(cells):
-            raise bad_file(f"a value in column {column!r} on every line; line {number} lacks one")
-        entry = cells[index]
-        if not _parses(entry):
-            raise bad_file(f"numbers only; line {number} of {path} has {entry!r}")
-        values[k] = x = float(entry)
-        if not (math.isfinite(x) and x >= 0):
-            raise bad_file(f"finite times >= 0; line {number} of {path} has {entry!r}")
-    return values
+
+def _time(
+    cells: list[str],
+    index: int,
+    number: int,
+    column: int | str,
+    path: Path,
+    bad_file: Callable[[str], ScenarioError],
+) -> float:
+    """The recorded time on one line (line ``number``)."""
+    if index >= len(cells):
+        raise bad_file(f"a value in column {column!r} on every line; line {number} lacks one")
+    entry = cells[index]
+    if not _parses(entry):
+        raise bad_file(f"numbers only; line {number} of {path} has {_cut(entry)}")
+    x = float(entry)
+    if not (math.isfinite(x) and x >= 0):
+        raise bad_file(f"finite times >= 0; line {number} of {path} has {_cut(entry)}")
+    return x
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def _parses(text: str) -> bool:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Scenario, parse_scenario, read_toml, set_value
+from ..config.runnable import check_runnable
 from ..errors import ScenarioError
 from .expr import ExpressionError, evaluate_expression
-from .spec import SweepSpec, load_sweep, override_texts, value_text
+from .spec import SweepSpec, check_size, load_sweep, override_texts, value_text
 
 #: Scenario fields that do not change a run's numbers, so they are left out of its id.
 _NOT_HASHED = ("name", "description")
@@ -113,6 +114,7 @@ def plan_sweep(
     :attr:`SweepPlan.skipped`. Points resolving to the same scenario as an earlier one are invalid.
     """
     spec = source if isinstance(source, SweepSpec) else load_sweep(source)
+    check_size(spec)
     skip = spec.skip_invalid if skip_invalid is None else skip_invalid
     base = _Base.of(spec)
     valid: list[SweepPoint] = []
@@ -212,9 +214,11 @@ class _Base:
         try:
             for key, value in (*spec.base_overrides.items(), *values.items()):
                 set_value(raw, key, copy.deepcopy(value), f"{key}={value_text(value)}")
-            return parse_scenario(
+            scenario = parse_scenario(
                 raw, default_name=self.default_name, base_dir=self.base_dir, source=self.where
             )
+            check_runnable(scenario, missing_file_ok=True)
+            return scenario
         except ScenarioError as err:
             raise err.with_source(self.where) if self.where and not err.source else err from None
 
@@ -244,7 +248,8 @@ def _resolve_point(
         try:
             values[key] = evaluate_expression(text, values)
         except ExpressionError as err:
-            return SweepPoint(index, values, (), error=f"derived.{key}: {err}"), None
+            error = ScenarioError(f"derived.{key}", text, str(err), source=spec.source)
+            return SweepPoint(index, values, (), error=f"derived.{key}: {err}"), error
     overrides = override_texts(values)
     try:
         scenario = base.scenario(spec, values)
@@ -258,7 +263,10 @@ def _short(err: ScenarioError) -> str:
 
 
 def _key_error(spec: SweepSpec, err: ScenarioError) -> ScenarioError | None:
-    """A sweep-file error when ``err`` says a varied key itself does not exist."""
+    """A sweep-file error when ``err`` says a varied key itself does not exist, or is a derived
+    key's expression that cannot be computed."""
+    if err.field.startswith("derived.") and err.field[len("derived.") :] in spec.derived:
+        return err
     if not any(text in err.allowed for text in _KEY_PROBLEMS):
         return None
     sections = {k: "factors" for k in spec.factors}

@@ -30,16 +30,17 @@ from __future__ import annotations
 import json
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import read_toml
+from ..config.reading import MAX_TOML_BYTES, check_regular
+from ..config.sizes import check_grid
 from ..config.validate import as_bool, as_int, as_str, check_keys, suggest
 from ..errors import ScenarioError
-from .expr import ExpressionError, compile_expression, references
+from .expr import ExpressionError, compile_expression, evaluate_expression, references
 
 SWEEP_KEYS = (
     "base",
@@ -86,8 +87,8 @@ class SweepSpec:
 def is_sweep_file(path: str | Path) -> bool:
     """Whether a TOML file looks like a sweep (it has a top-level ``base`` key)."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        raw = read_toml(Path(path))
+    except ScenarioError:
         return False
     return "base" in raw
 
@@ -127,12 +128,13 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
         base = dict(raw["base"])
     else:
         base = here / as_str(raw["base"], "base")
-        if not base.is_file():
+        if not base.exists():
             raise ScenarioError(
                 "base",
                 raw["base"],
                 f"an existing scenario file (relative to {here}); {base} is not",
             )
+        check_regular(base, "base", MAX_TOML_BYTES, value=raw["base"], what="scenario file")
     base_overrides = _flatten(raw.get("base_overrides", {}), "base_overrides")
     for key, value in base_overrides.items():
         check_value(value, f"base_overrides.{key}")
@@ -171,7 +173,16 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
     )
     _check_distinct_keys(spec)
     _check_expressions(spec)
+    check_size(spec)
     return spec
+
+
+def check_size(spec: SweepSpec) -> None:
+    """Refuse a grid of more points, or a sweep of more runs, than :mod:`lwpdsim.config.sizes`
+    allows, counted from the lists' lengths before anything is expanded."""
+    axes = [(f"factors.{key}", len(values)) for key, values in spec.factors.items()]
+    axes += [(f"zip[{i}]", len(next(iter(z.values()), ()))) for i, z in enumerate(spec.zips)]
+    check_grid(axes, spec.replicates)
 
 
 def _flatten(table: Any, section: str) -> dict[str, Any]:
@@ -281,13 +292,16 @@ def _check_expressions(spec: SweepSpec) -> None:
     for key, text in spec.derived.items():
         try:
             tree = compile_expression(text)
-            for ref in references(tree):
+            refs = references(tree)
+            for ref in refs:
                 if ref not in known:
                     hint = suggest(ref, known)
                     names = ", ".join(known) or "none"
                     raise ExpressionError(
                         f"{ref!r} is not a factor defined before it{hint}; factors: {names}"
                     )
+            if not refs:  # a constant: computed once here
+                evaluate_expression(text, {})
         except ExpressionError as err:
             raise ScenarioError(f"derived.{key}", text, str(err)) from None
         known.append(key)
