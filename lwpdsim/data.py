@@ -178,9 +178,9 @@ def load_dataset(
     n_rows = X.shape[0]
     n_test = min(n_rows - 1, round(float(test_fraction) * n_rows))
     n_train = n_rows - n_test
-    X_train, X_test = _standardise(X[:n_train], X[n_train:])
+    X_train, X_test = _standardise(X[:n_train], X[n_train:], name, "feature")
     if task == "regression":
-        y_train, y_test = _standardise(y[:n_train], y[n_train:])
+        y_train, y_test = _standardise(y[:n_train], y[n_train:], name, "label")
     else:
         y_train, y_test = y[:n_train].copy(), y[n_train:].copy()
     for array in (X_train, y_train, X_test, y_test):
@@ -389,12 +389,45 @@ def _is_float(text: str) -> bool:
     return True
 
 
-def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _standardise(
+    train: np.ndarray, test: np.ndarray, name: str, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Centre and scale both parts with the training mean and std (column-wise for 2-D arrays).
 
     A constant training column is centred on its value, so it becomes exactly zero, and is not scaled.
+    A column that cannot be standardised in float64 (its mean or variance overflows, its spread
+    underflows to zero, or a test value lands beyond the largest float) is refused, naming it:
+    ``what`` is ``"feature"`` (columns of X, counted from 1) or ``"label"`` (y).
     """
-    constant = np.ptp(train, axis=0) == 0
-    mean = np.where(constant, train[0], train.mean(axis=0))
-    std = np.where(constant, 1.0, train.std(axis=0))
-    return (train - mean) / std, (test - mean) / std
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        constant = np.ptp(train, axis=0) == 0
+        mean = np.where(constant, train[0], train.mean(axis=0))
+        std = np.where(constant, 1.0, train.std(axis=0))
+        out_train, out_test = (train - mean) / std, (test - mean) / std
+    stats_ok = np.isfinite(mean) & np.isfinite(std) & (std > 0)
+    ok = stats_ok & np.isfinite(out_train).all(axis=0) & np.isfinite(out_test).all(axis=0)
+    if not np.all(ok):
+        _refuse_column(name, train, what, np.atleast_1d(ok), np.atleast_1d(stats_ok), std)
+    return out_train, out_test
+
+
+def _refuse_column(
+    name: str, train: np.ndarray, what: str, ok: np.ndarray, stats_ok: np.ndarray, std: Any
+) -> None:
+    """Raise the error naming the first column :func:`_standardise` cannot scale, and why."""
+    j = int(np.flatnonzero(~ok)[0])
+    column = train[:, j] if train.ndim == 2 else train
+    which = f"feature column {j + 1}" if what == "feature" else "the label column"
+    if not stats_ok[j] and np.all(np.atleast_1d(std)[j] == 0):
+        why = "its values are too close together: their spread underflows to 0"
+    elif not stats_ok[j]:
+        why = "its mean or variance overflows a float"
+    else:
+        why = "a test row lies so far out that, standardised, it overflows a float"
+    low, high = float(column.min()), float(column.max())
+    raise ScenarioError(
+        "model.dataset",
+        name,
+        f"columns that can be standardised in float64; {which} (training values from {low:g} "
+        f"to {high:g}) cannot: {why}",
+    )

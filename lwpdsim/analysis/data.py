@@ -28,6 +28,7 @@ from ..latency import from_spec
 from ..results import RunResult, safe_name
 from ..schemes import REGISTRY, Scheme
 from ..schemes.theory import IntervalTheory
+from .saved import check_manifest, check_tables
 
 #: Phases of a task, in order: parameters travel to the worker, it computes, its message travels back.
 PHASES = ("download", "compute", "upload")
@@ -477,15 +478,17 @@ def interval_summary(
 
 def load_results_dir(directory: str | Path) -> dict[str, RunResult]:
     """The runs of a directory written by ``lwpdsim run`` (``summary.csv`` and one folder per rule),
-    in the summary's order. Raises :class:`~lwpdsim.errors.ScenarioError` if it is not one."""
+    in the summary's order. Raises :class:`~lwpdsim.errors.ScenarioError` naming the directory and
+    the damaged file if it is not one."""
     d = Path(directory)
     allowed = "a results directory written by 'lwpdsim run' (summary.csv and one folder per rule)"
     summary = d / "summary.csv"
     if not d.is_dir() or not summary.is_file():
         raise ScenarioError("RESULTS_DIR", str(d), allowed)
-    try:
-        labels = pd.read_csv(summary, usecols=[0]).iloc[:, 0].astype(str).tolist()
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+    try:  # labels are text, whatever they look like ("NA", "None", "nan", "1e3")
+        table = pd.read_csv(summary, usecols=[0], dtype=str, keep_default_na=False)
+        labels = table.iloc[:, 0].tolist()
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         raise ScenarioError("RESULTS_DIR", str(d), allowed + f"; {summary} is unreadable") from None
     out = {}
     for label in labels:
@@ -495,8 +498,9 @@ def load_results_dir(directory: str | Path) -> dict[str, RunResult]:
                 "RESULTS_DIR", str(d), allowed + f"; {sub}/manifest.json is missing"
             )
         try:
-            out[label] = RunResult.load(sub)
-        except (OSError, ValueError, KeyError) as err:
+            check_manifest(sub)
+            out[label] = check_tables(RunResult.load(sub), sub)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise ScenarioError(
                 "RESULTS_DIR", str(d), f"{allowed}; {sub} is unreadable: {err}"
             ) from None

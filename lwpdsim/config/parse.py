@@ -13,13 +13,16 @@ import copy
 import math
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
+from .limits import check_times
 from .overrides import apply_override
 from .scenario import (
+    DEFAULT_DIVERGENCE,
     SCHEME_COMMON_KEYS,
     ClusterSpec,
     Failure,
@@ -42,6 +45,9 @@ from .validate import (
     suggest,
 )
 
+if TYPE_CHECKING:
+    from ..latency import LatencyModel
+
 #: How a task's work units are counted (see ``docs``/SCHEMES.md): ``work`` charges each rule for the
 #: fraction of a full gradient it computes, ``rows`` for the data rows it touches, ``unit`` one unit.
 COST_MODELS = ("work", "rows", "unit")
@@ -61,7 +67,9 @@ MODEL_KEYS = (
     "noise",
     "label_noise",
 )
-TRAIN_KEYS = ("lr", "max_updates", "max_time", "target_loss", "eval_every")
+TRAIN_KEYS = ("lr", "max_updates", "max_time", "target_loss", "eval_every", "divergence")
+#: What a scenario's name may be (it names a results folder).
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 #: The latency table of a scenario that has none.
 DEFAULT_LATENCY = {"dist": "shifted_exponential", "shift": 1.0, "rate": 1.0}
 
@@ -80,13 +88,24 @@ def load_scenario(
         path = Path(source)
         where = str(path)
         raw = read_toml(path)
-        name, base_dir = path.stem, str(path.resolve().parent)
+        name, base_dir = default_name(path.stem), str(path.resolve().parent)
     try:
         for item in overrides or ():
             apply_override(raw, item)
         return parse_scenario(raw, default_name=name, base_dir=base_dir, source=where)
     except ScenarioError as err:
         raise err.with_source(where) if where and not err.source else err from None
+
+
+def default_name(stem: str) -> str:
+    """The name of a scenario without a ``name`` key, from its file name: a valid name (see
+    :data:`NAME_PATTERN`) made of the stem's letters and digits, accents dropped (``mon
+    scénario`` gives ``mon_scenario``), or ``scenario`` when nothing is left."""
+    decomposed = unicodedata.normalize("NFKD", stem)  # "é" -> "e" + a combining accent
+    kept = (c if c.isascii() else "" if unicodedata.combining(c) else "_" for c in decomposed)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", "".join(kept))
+    slug = re.sub(r"^[^A-Za-z0-9]+", "", slug).rstrip("_")
+    return slug[:100] if slug and re.fullmatch(NAME_PATTERN, slug[:100]) else "scenario"
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -115,20 +134,22 @@ def parse_scenario(
     """Validate a raw scenario mapping into a :class:`Scenario`."""
     check_keys(raw, TOP_KEYS, "")
     name = as_str(get(raw, "name", default_name, ""), "name")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+    if not re.fullmatch(NAME_PATTERN, name):
         raise ScenarioError(
             "name", name, "letters, digits, '_', '-' and '.' (used as a folder name)"
         )
     seed = as_int(get(raw, "seed", 0, ""), "seed", lo=0)
     description = as_str(get(raw, "description", "", ""), "description")
-    cluster = _parse_cluster(get(raw, "cluster", {}, ""), base_dir)
+    cluster, latency = _parse_cluster(get(raw, "cluster", {}, ""), base_dir)
     model = _parse_model(get(raw, "model", {}, ""))
     train = _parse_train(get(raw, "train", {}, ""))
     schemes = _parse_schemes(get(raw, "schemes", None, ""), cluster.workers, train.lr)
+    check_times(cluster, schemes, train, latency)
     return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
 
 
-def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
+def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, LatencyModel]:
+    """The cluster, and its latency model (for :func:`~.limits.check_times`)."""
     from ..latency import from_spec
 
     check_keys(raw, CLUSTER_KEYS, "cluster")
@@ -148,9 +169,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
             lo_open=True,
             allow_inf=True,
         ),
-        itemsize=int(
-            as_choice(str(get(net, "itemsize", 4, "")), "cluster.network.itemsize", ("2", "4", "8"))
-        ),
+        itemsize=_itemsize(get(net, "itemsize", 4, "")),
         shared_master_link=as_bool(
             get(net, "shared_master_link", False, ""), "cluster.network.shared_master_link"
         ),
@@ -207,7 +226,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
                 )
         failures.append(Failure(worker, at, recover))
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
-    return ClusterSpec(
+    cluster = ClusterSpec(
         workers=n,
         latency=model.spec,
         network=network,
@@ -217,6 +236,14 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
         failures=tuple(failures),
         cost=cost,
     )
+    return cluster, model
+
+
+def _itemsize(value: Any) -> int:
+    """Bytes per number of a message: 2, 4 or 8 (as an integer or its text)."""
+    if isinstance(value, bool) or str(value) not in ("2", "4", "8"):
+        raise ScenarioError("cluster.network.itemsize", value, "one of 2, 4, 8 (bytes per number)")
+    return int(value)
 
 
 def _parse_model(raw: Any) -> ModelSpec:
@@ -288,6 +315,13 @@ def _parse_train(raw: Any) -> Train:
         ),
         target_loss=None if target is None else as_float(target, "train.target_loss"),
         eval_every=as_int(get(raw, "eval_every", 1, "train"), "train.eval_every", lo=1),
+        divergence=as_float(
+            get(raw, "divergence", DEFAULT_DIVERGENCE, "train"),
+            "train.divergence",
+            lo=1.0,
+            lo_open=True,
+            allow_inf=True,
+        ),
     )
 
 
