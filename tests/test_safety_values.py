@@ -461,6 +461,14 @@ def test_accented_file_name_without_a_name_key(tmp_path: Path, monkeypatch, caps
     odd = tmp_path / "名前.toml"
     odd.write_text(path.read_text())
     assert load_scenario(odd).name == "scenario"
+    kept = tmp_path / "valid_.toml"  # a stem that is a valid name already is kept as it is
+    kept.write_text(path.read_text())
+    assert load_scenario(kept).name == "valid_"
+    sweep = tmp_path / "sweep.toml"  # a sweep's base is named the same way
+    sweep.write_text('base = "mon scénario.toml"\n[factors]\n"cluster.workers" = [2, 4]\n')
+    capsys.readouterr()
+    assert main(["validate", str(sweep)]) == 0
+    assert "2 grid points" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("case", [1, 8, 12], ids=["bimodal", "bandwidth", "max-updates"])

@@ -88,7 +88,7 @@ def load_scenario(
         path = Path(source)
         where = str(path)
         raw = read_toml(path)
-        name, base_dir = default_name(path.stem), str(path.resolve().parent)
+        name, base_dir = path.stem, str(path.resolve().parent)
     try:
         for item in overrides or ():
             apply_override(raw, item)
@@ -97,10 +97,12 @@ def load_scenario(
         raise err.with_source(where) if where and not err.source else err from None
 
 
-def default_name(stem: str) -> str:
-    """The name of a scenario without a ``name`` key, from its file name: a valid name (see
-    :data:`NAME_PATTERN`) made of the stem's letters and digits, accents dropped (``mon
-    scénario`` gives ``mon_scenario``), or ``scenario`` when nothing is left."""
+def name_from_stem(stem: str) -> str:
+    """The name of a scenario without a ``name`` key, from its file's stem: the stem itself when it
+    is a valid name (see :data:`NAME_PATTERN`), else one made of its letters and digits, accents
+    dropped (``mon scénario`` gives ``mon_scenario``), or ``scenario`` when nothing is left."""
+    if re.fullmatch(NAME_PATTERN, stem):
+        return stem
     decomposed = unicodedata.normalize("NFKD", stem)  # "é" -> "e" + a combining accent
     kept = (c if c.isascii() else "" if unicodedata.combining(c) else "_" for c in decomposed)
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", "".join(kept))
@@ -131,9 +133,10 @@ def parse_scenario(
     base_dir: str | None = None,
     source: str | None = None,
 ) -> Scenario:
-    """Validate a raw scenario mapping into a :class:`Scenario`."""
+    """Validate a raw scenario mapping into a :class:`Scenario`; without a ``name`` key it is
+    named after ``default_name`` (a file's stem), made valid by :func:`name_from_stem`."""
     check_keys(raw, TOP_KEYS, "")
-    name = as_str(get(raw, "name", default_name, ""), "name")
+    name = as_str(get(raw, "name", name_from_stem(default_name), ""), "name")
     if not re.fullmatch(NAME_PATTERN, name):
         raise ScenarioError(
             "name", name, "letters, digits, '_', '-' and '.' (used as a folder name)"
