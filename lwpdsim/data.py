@@ -12,6 +12,7 @@ import csv
 import itertools
 import math
 import numbers
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,6 +220,20 @@ def _check_real(value: Any, field: str, low: float, high: float | None, allowed:
     return float(value)
 
 
+def check_regression_noise(noise: float, samples: int, features: int) -> None:
+    """Refuse a ``synthetic_regression`` noise whose targets could not be standardised: the target
+    is ``X w + noise * N(0, 1)`` with ``|w| <= 100`` per feature, and the sum of squares of
+    ``samples`` targets as large as 8 standard deviations must be a finite float."""
+    plausible = (float(noise) + 100.0 * features) * 8.0
+    if not math.isfinite(plausible * plausible * samples):
+        raise ScenarioError(
+            "model.noise",
+            noise,
+            f"a noise whose synthetic regression targets can be standardised in float64 (with "
+            f"{samples} samples, below {math.sqrt(sys.float_info.max / samples) / 8:.3g})",
+        )
+
+
 def _random_state(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
@@ -229,6 +244,7 @@ def _synthetic_regression(
     samples = _check_int(samples, "model.samples", 2, "an integer >= 2")
     features = _check_int(features, "model.features", 1, "an integer >= 1")
     noise = _check_real(noise, "model.noise", 0.0, None, "a finite number >= 0 (noise std)")
+    check_regression_noise(noise, samples, features)
     from sklearn.datasets import make_regression
 
     X, y = make_regression(

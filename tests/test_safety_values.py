@@ -267,6 +267,13 @@ def test_npz_column_near_the_largest_float_is_refused(tmp_path: Path, capsys) ->
     refused_everywhere(path, capsys, "model.dataset", "d.npz", "feature column 1")
 
 
+@pytest.mark.parametrize("noise", ["1e200", "1e308"])
+def test_synthetic_noise_too_large_to_standardise(tmp_path: Path, noise: str, capsys) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(swap("features = 3", f"features = 3\nnoise = {noise}"))
+    refused_everywhere(path, capsys, "model.noise")
+
+
 # --------------------------------------------------------------------------- divergence
 
 

@@ -250,7 +250,7 @@ def _itemsize(value: Any) -> int:
 
 
 def _parse_model(raw: Any) -> ModelSpec:
-    from ..data import DATASET_TASKS, SCENARIO_DATASETS
+    from ..data import DATASET_TASKS, SCENARIO_DATASETS, check_regression_noise
     from ..models import MODELS
 
     check_keys(raw, MODEL_KEYS, "model")
@@ -283,6 +283,8 @@ def _parse_model(raw: Any) -> ModelSpec:
     if task == "classification":
         task = "binary" if classes == 2 else "multiclass"
     _check_model_fits(kind, task)
+    if dataset == "synthetic_regression":
+        check_regression_noise(spec.noise, spec.samples, spec.features)
     if spec.label_noise > 0 and task == "regression":
         raise ScenarioError(
             "model.label_noise", spec.label_noise, "0 for a regression dataset (labels are numbers)"
