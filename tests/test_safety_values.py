@@ -206,6 +206,9 @@ def test_bimodal_variance_is_finite_or_inf_never_an_exception() -> None:
     # an infinite variance of the base is the distribution's, not an overflow: accepted
     heavy = from_spec({"dist": "bimodal", "base": {"dist": "pareto", "alpha": 1.5}})
     assert heavy.var == math.inf and math.isfinite(heavy.upper)
+    # a factor that never applies (p = 0) cannot overflow anything
+    never = from_spec({"dist": "bimodal", "p": 0.0, "factor": 1e308})
+    assert (never.mean, never.var, never.upper) == (1.0, 0.0, 1.0)
 
 
 def test_time_overflowing_during_a_run_is_reported_not_called_a_stall(

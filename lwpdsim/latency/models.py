@@ -254,14 +254,14 @@ class BimodalLatency(LatencyModel):
         # a sum of two terms >= 0 (no cancellation), inf when it overflows.
         p, f = self.p, self.factor
         terms = (
-            _product(self.base.var, 1.0 - p + p * _product(f, f)),
+            _product(self.base.var, (1.0 - p) + _product(p, f, f)),
             _product(self.base.mean, self.base.mean, p * (1.0 - p), f - 1.0, f - 1.0),
         )
         return math.fsum(terms) if all(map(math.isfinite, terms)) else math.inf
 
     @property
     def upper(self) -> float:
-        return _product(self.base.upper, self.factor)
+        return _product(self.base.upper, self.factor) if self.p > 0 else self.base.upper
 
     @property
     def dist(self) -> None:  # type: ignore[override]
