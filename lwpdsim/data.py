@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lwpdsim.config.validate import is_number, suggest
 from lwpdsim.errors import ScenarioError
@@ -343,7 +344,7 @@ def _read_file(name: str, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray
     return X, y, is_class
 
 
-def _numeric(name: str, array: Any, what: str) -> np.ndarray:
+def _numeric(name: str, array: ArrayLike, what: str) -> np.ndarray:
     array = np.asarray(array)
     if array.dtype == np.bool_:
         array = array.astype(np.float64)

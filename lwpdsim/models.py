@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
+from typing import cast
 
 import numpy as np
 
@@ -241,13 +242,13 @@ class LeastSquares(_Linear):
         super().__init__(n_features, 1)
 
     def _row_losses(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return 0.5 * (out - y) ** 2
+        return cast(np.ndarray, 0.5 * (out - y) ** 2)  # an ndarray; numpy's stubs say Any
 
     def _accuracy(self, out: np.ndarray, y: np.ndarray) -> float | None:
         return None
 
     def _output_derivative(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return out - y
+        return cast(np.ndarray, out - y)  # an ndarray; numpy's stubs say Any
 
 
 class Logistic(_Linear):
@@ -263,26 +264,30 @@ class Logistic(_Linear):
 
     def _row_losses(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         # -log sigmoid(z) for y = 1, -log(1 - sigmoid(z)) for y = 0, i.e. log(1 + e^z) - y z.
-        return np.logaddexp(0.0, out) - y * out
+        # cast: an ndarray, which numpy's stubs type as Any
+        return cast(np.ndarray, np.logaddexp(0.0, out) - y * out)
 
     def _accuracy(self, out: np.ndarray, y: np.ndarray) -> float | None:
         return float(np.mean((out > 0) == (y == 1)))
 
     def _output_derivative(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.exp(-np.logaddexp(0.0, -out)) - y  # sigmoid(z) - y, without overflow
+        # sigmoid(z) - y, without overflow; an ndarray, numpy's stubs say Any
+        return cast(np.ndarray, np.exp(-np.logaddexp(0.0, -out)) - y)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    # cast: an ndarray, which numpy's stubs type as Any
+    return cast(np.ndarray, shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
 
 
 def _softmax_losses(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return -_log_softmax(logits)[np.arange(y.shape[0]), y]
+    # cast: an ndarray, which numpy's stubs type as Any
+    return cast(np.ndarray, -_log_softmax(logits)[np.arange(y.shape[0]), y])
 
 
 def _softmax_derivative(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    D = np.exp(_log_softmax(logits))
+    D: np.ndarray = np.exp(_log_softmax(logits))
     D[np.arange(y.shape[0]), y] -= 1.0
     return D
 
@@ -378,7 +383,7 @@ class MLP(Model):
 
     def _row_losses(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         if self.n_classes == 0:
-            return 0.5 * (out - y) ** 2
+            return cast(np.ndarray, 0.5 * (out - y) ** 2)  # an ndarray; numpy's stubs say Any
         return _softmax_losses(out, y)
 
     def _accuracy(self, out: np.ndarray, y: np.ndarray) -> float | None:

@@ -20,6 +20,18 @@ import pandas as pd
 #: worker failed; a message was lost on the link for good; or the run stopped first.
 OUTCOMES = ("used", "cancelled", "discarded", "failed", "lost", "unfinished")
 
+#: Headline numbers of a run's summary, in the order every table shows them.
+HEADLINE_METRICS = (
+    "time_to_target",
+    "final_loss",
+    "final_accuracy",
+    "sim_time",
+    "updates",
+    "mean_time_between_updates",
+)
+#: What a run cost: bytes over the links and gradient evaluations, in table order.
+COST_METRICS = ("bytes_up_total", "bytes_down_total", "gradient_evaluations")
+
 #: Packages whose versions a manifest records.
 TRACKED_PACKAGES = ("lwpdsim", "numpy", "scipy", "pandas", "simpy", "matplotlib", "scikit-learn")
 

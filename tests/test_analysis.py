@@ -5,12 +5,12 @@ seeds (lwpdsim.analysis.stats) and ``lwpdsim plot``."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import SIX_RULES, tiny
 from matplotlib.colors import to_rgba
 from scipy import stats
 
@@ -20,24 +20,29 @@ from lwpdsim.analysis.stats import mean_ci, t_interval
 from lwpdsim.cli import main
 from lwpdsim.latency import expected_order_statistic, from_spec
 
-SIX = SIX_RULES
 SMALL_MODEL = {"samples": 60, "features": 3}
 EXP = {"dist": "exponential", "rate": 1.0}  # tiny()'s latency
 
 
-def run(schemes, **over) -> dict[str, lwpdsim.RunResult]:
-    over.setdefault("model", SMALL_MODEL)
-    return lwpdsim.simulate(lwpdsim.load_scenario(tiny(schemes, **over)))
+@pytest.fixture(scope="module")
+def run(tiny) -> Callable[..., dict[str, lwpdsim.RunResult]]:
+    """``run(schemes, **over)``: simulate tiny(schemes, **over), on a smaller model by default."""
+
+    def run(schemes: list[dict], **over) -> dict[str, lwpdsim.RunResult]:
+        over.setdefault("model", SMALL_MODEL)
+        return lwpdsim.simulate(lwpdsim.load_scenario(tiny(schemes, **over)))
+
+    return run
 
 
 @pytest.fixture(scope="module")
-def plain() -> dict[str, lwpdsim.RunResult]:
+def plain(run, six_rules) -> dict[str, lwpdsim.RunResult]:
     """All six rules, no communication cost, loss evaluated after every update."""
-    return run(SIX, train={"max_updates": 30, "eval_every": 1, "lr": 0.1})
+    return run(six_rules, train={"max_updates": 30, "eval_every": 1, "lr": 0.1})
 
 
 @pytest.fixture(scope="module")
-def busy() -> dict[str, lwpdsim.RunResult]:
+def busy(run, six_rules) -> dict[str, lwpdsim.RunResult]:
     """Network cost, a shared master link, a straggler and failures: every outcome and phase."""
     cluster = {
         "workers": 8,
@@ -45,7 +50,7 @@ def busy() -> dict[str, lwpdsim.RunResult]:
         "stragglers": {"workers": [2], "factor": 4.0},
         "failures": [{"worker": 5, "at": 3.0, "recover": 9.0}, {"worker": 6, "at": 6.0}],
     }
-    return run(SIX, cluster=cluster, train={"max_updates": 40, "eval_every": 1, "lr": 0.1})
+    return run(six_rules, cluster=cluster, train={"max_updates": 40, "eval_every": 1, "lr": 0.1})
 
 
 # --------------------------------------------------------------------------- timeline
@@ -166,11 +171,13 @@ def test_lwpd_uploads_fewer_bytes_per_update_than_sync(plain) -> None:
 
 
 @pytest.fixture(scope="module")
-def seeds() -> dict[str, list[lwpdsim.RunResult]]:
+def seeds(run, six_rules) -> dict[str, list[lwpdsim.RunResult]]:
     out: dict[str, list[lwpdsim.RunResult]] = {}
     for seed in (1, 2, 3):
         for label, res in run(
-            SIX[:1] + SIX[-1:], seed=seed, train={"max_updates": 20, "eval_every": 1, "lr": 0.1}
+            six_rules[:1] + six_rules[-1:],
+            seed=seed,
+            train={"max_updates": 20, "eval_every": 1, "lr": 0.1},
         ).items():
             out.setdefault(label, []).append(res)
     return out
@@ -268,7 +275,7 @@ def test_interval_cdf_is_the_order_statistic_distribution(plain) -> None:
     assert np.trapezoid(1 - th.cdf(grid), grid) == pytest.approx(th.mean, rel=1e-4)
 
 
-def test_long_sync_run_matches_theoretical_cdf() -> None:
+def test_long_sync_run_matches_theoretical_cdf(run) -> None:
     (res,) = run(
         [{"name": "sync"}],
         cluster={"workers": 8, "latency": EXP},
@@ -302,7 +309,7 @@ def test_long_sync_run_matches_theoretical_cdf() -> None:
     ],
     ids=["latency", "bandwidth", "straggler", "slowdown", "failure", "kasync-shift", "lwpd-group"],
 )
-def test_no_interval_theory_where_none_applies(schemes, over) -> None:
+def test_no_interval_theory_where_none_applies(tiny, run, schemes, over) -> None:
     over = {k: {**tiny([])[k], **v} for k, v in over.items()}
     (res,) = run(schemes, train={"max_updates": 5}, **over).values()
     assert data.interval_theory(res) is None
@@ -327,6 +334,7 @@ def test_interval_figure_draws_the_empirical_and_theoretical_cdf(plain) -> None:
 # --------------------------------------------------------------------------- files and the CLI
 
 
+@pytest.mark.slow
 def test_png_files_are_byte_stable(busy, tmp_path: Path) -> None:
     some = {label: busy[label] for label in ("ksync(K=6)", "gc(s=1)", "lwpd(k=4,t=2)")}
     first = plots.draw_all(some, tmp_path / "a")
@@ -434,6 +442,7 @@ t = 2
 """
 
 
+@pytest.mark.slow
 def test_run_and_plot_write_the_figures(tmp_path: Path, capsys) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(TINY_TOML)

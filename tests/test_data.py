@@ -328,6 +328,7 @@ def test_partition_errors():
     assert info.value.field == "schemes[0].k" and "3" in info.value.allowed
 
 
+@pytest.mark.slow
 def test_import_does_not_load_sklearn():
     code = "import lwpdsim.data, lwpdsim.models, sys; assert 'sklearn' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

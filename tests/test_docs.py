@@ -99,6 +99,7 @@ def test_steps_keep_every_line_in_order() -> None:
         assert steps(stateful) == [("bash", stateful)]
 
 
+@pytest.mark.slow
 def test_tutorial_commands_run(tmp_path: Path, monkeypatch, capfd) -> None:
     """Every block, in order, in one empty folder that sees the repository's scenarios/.
 

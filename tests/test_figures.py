@@ -48,6 +48,7 @@ def _spec(name: str):
     return load_spec(path, quick=True)
 
 
+@pytest.mark.slow
 def test_chosen_lr_is_the_grid_value_with_the_lowest_mean_final_loss(built: Path) -> None:
     grid = pd.read_csv(built / f"{COMPARE}_lr_grid.csv")
     runs = pd.read_csv(built / f"{COMPARE}_runs.csv")
@@ -66,6 +67,7 @@ def test_chosen_lr_is_the_grid_value_with_the_lowest_mean_final_loss(built: Path
             assert row.hi == pytest.approx(seeds.max(), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_curve_mean_is_the_mean_of_the_seeds_runs(built: Path) -> None:
     spec = _spec(COMPARE)
     curves = pd.read_csv(built / f"{COMPARE}_loss_vs_time.csv")
@@ -85,6 +87,7 @@ def test_curve_mean_is_the_mean_of_the_seeds_runs(built: Path) -> None:
         assert row.hi == pytest.approx(max(values), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_time_and_bytes_to_target_come_from_the_runs_at_the_chosen_lr(built: Path) -> None:
     summary = pd.read_csv(built / f"{COMPARE}_to_target.csv")
     runs = pd.read_csv(built / f"{COMPARE}_runs.csv")
@@ -102,6 +105,7 @@ def test_time_and_bytes_to_target_come_from_the_runs_at_the_chosen_lr(built: Pat
             assert row.time_to_target_lo95 <= row.time_to_target_mean <= row.time_to_target_hi95
 
 
+@pytest.mark.slow
 def test_mean_gap_matches_theory_columns(built: Path) -> None:
     table = pd.read_csv(built / "lecture_waiting_mean_gap.csv")
     sync = table[table["scheme"] == "sync"]
@@ -113,6 +117,7 @@ def test_mean_gap_matches_theory_columns(built: Path) -> None:
         assert np.all(np.diff(c["empirical"]) >= 0) and c["empirical"].iloc[-1] == 1.0
 
 
+@pytest.mark.slow
 def test_timeline_csv_covers_every_rule(built: Path) -> None:
     seg = pd.read_csv(built / "paper_rules_timeline.csv")
     spec = _spec("paper_rules")
@@ -120,6 +125,7 @@ def test_timeline_csv_covers_every_rule(built: Path) -> None:
     assert (seg["end"] >= seg["start"]).all() and seg["end"].max() <= spec.window
 
 
+@pytest.mark.slow
 def test_index_lists_existing_figures_and_csvs(built: Path) -> None:
     index = (built / "README.md").read_text()
     links = re.findall(r"\]\(([^)]+)\)", index)
@@ -135,6 +141,7 @@ def test_index_lists_existing_figures_and_csvs(built: Path) -> None:
             assert figure["png"] in index and figure["sentence"] in index
 
 
+@pytest.mark.slow
 def test_rebuilding_a_spec_replaces_its_files(built: Path, tmp_path: Path) -> None:
     out = tmp_path / "again"
     args = ["figures", "--quick", "--only", "lecture_waiting", "--out", str(out), "--quiet"]

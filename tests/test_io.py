@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import SIX_RULES, tiny
 
 import lwpdsim
 from lwpdsim.errors import ScenarioError
@@ -34,11 +33,11 @@ from lwpdsim.results import RunResult
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, RunResult]:
+def results(tiny, six_rules) -> dict[str, RunResult]:
     """Every rule with evaluation (NaN accuracies: regression), a lossy network (lost tasks), and a
     diverging run (an infinite final loss)."""
     raw = tiny(
-        SIX_RULES,
+        six_rules,
         cluster={"network": {"loss": 0.05, "bandwidth": 1e5}},
         train={"max_updates": 30, "eval_every": 3, "target_loss": 1e-9},
     )

@@ -390,6 +390,7 @@ def test_order_statistic_empirical_by_enumeration(traces: Path) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "spec",
     [

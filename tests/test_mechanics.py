@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from helpers import SIX_RULES, tiny
 
 import lwpdsim
 from lwpdsim.data import load_dataset
@@ -53,7 +53,7 @@ def test_task_table_grows_past_a_block_with_fresh_records() -> None:
     assert (df["start"] >= 0).all()
 
 
-def test_long_run_records_every_task_once() -> None:
+def test_long_run_records_every_task_once(tiny) -> None:
     # K-async with K = 1 on 8 workers: one task per update, over two record blocks
     updates = TaskTable._BLOCK + 500
     (res,) = run(tiny([{"name": "kasync", "K": 1}], train={"max_updates": updates})).values()
@@ -69,7 +69,9 @@ def test_long_run_records_every_task_once() -> None:
 # --------------------------------------------------------------------------- the shared link
 
 
-def link_scenario(schemes: list[dict], slowdown: list[float], msg_seconds: float) -> dict:
+def link_scenario(
+    tiny: Callable[..., dict], schemes: list[dict], slowdown: list[float], msg_seconds: float
+) -> dict:
     """Constant compute times (1 unit = 1 s), one message = ``msg_seconds`` on a shared link."""
     raw = tiny(schemes)
     n_params = 5  # least squares on 4 features
@@ -87,13 +89,13 @@ def link_scenario(schemes: list[dict], slowdown: list[float], msg_seconds: float
     return raw
 
 
-def test_a_cancelled_transfer_frees_the_shared_link_at_once() -> None:
+def test_a_cancelled_transfer_frees_the_shared_link_at_once(tiny) -> None:
     # 3 workers, K-sync with K = 1, every message 0.5 s on the master's link:
     #   downloads w0 [0, .5], w1 [.5, 1], w2 [1, 1.5]; computes w0 [.5, 1.5], w1 [1, 1.6],
     #   w2 [1.5, 11.5]; w0 uploads [1.5, 2]; w1's upload waits for the link, which it is granted
     #   at 2, when w0's result makes the step that cancels it. The new downloads must then follow
     #   one another from t = 2 (w1's cancelled upload must not keep the link).
-    raw = link_scenario([{"name": "ksync", "K": 1}], [1.0, 0.6, 10.0], 0.5)
+    raw = link_scenario(tiny, [{"name": "ksync", "K": 1}], [1.0, 0.6, 10.0], 0.5)
     (res,) = run(raw).values()
     t = res.tasks.set_index("task")
     first, second = t[t["version"] == 0], t[t["version"] == 1]
@@ -105,9 +107,9 @@ def test_a_cancelled_transfer_frees_the_shared_link_at_once() -> None:
     assert res.updates["time"].tolist() == pytest.approx([0.0, 2.0, 4.0])
 
 
-def test_shared_link_carries_one_message_at_a_time() -> None:
+def test_shared_link_carries_one_message_at_a_time(tiny, six_rules) -> None:
     # random compute times and all six rules: completed transfers never overlap on the link
-    raw = tiny(SIX_RULES, train={"max_updates": 40})
+    raw = tiny(six_rules, train={"max_updates": 40})
     raw["cluster"]["network"] = {"bandwidth": 400.0, "shared_master_link": True}
     bw = 400.0
     for label, res in run(raw).items():
@@ -157,7 +159,7 @@ def test_problem_checks_its_data_once_and_theta_every_time() -> None:
         Problem(model, bad)
 
 
-def test_a_step_of_the_wrong_shape_stops_the_run_with_an_error(monkeypatch) -> None:
+def test_a_step_of_the_wrong_shape_stops_the_run_with_an_error(tiny, monkeypatch) -> None:
     kasync = REGISTRY["kasync"]
     real = kasync.estimate
 
@@ -172,7 +174,7 @@ def test_a_step_of_the_wrong_shape_stops_the_run_with_an_error(monkeypatch) -> N
     assert not math.isnan(res.summary["sim_time"])
 
 
-def test_rules_that_skip_the_gradient_cache_never_need_it() -> None:
+def test_rules_that_skip_the_gradient_cache_never_need_it(tiny) -> None:
     # failures with recovery make workers restart at a version they already worked on; still, a
     # rule declaring reuses_gradients = False computes each used result once and nothing else
     failures = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from helpers import tiny
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +19,9 @@ LATENCIES = [
 
 
 @st.composite
-def scenarios(draw):
+def scenarios(draw) -> tuple[list[dict], dict]:
+    """A random small scenario as ``(schemes, over)``, the arguments of the ``tiny`` factory
+    (a strategy cannot take a fixture: the test builds the raw scenario)."""
     n = draw(st.sampled_from([4, 8]))
     K = draw(st.integers(1, n))
     rule = draw(
@@ -53,23 +55,25 @@ def scenarios(draw):
         failures.append(
             {"worker": w, "at": at, **({} if recover is None else {"recover": recover})}
         )
-    raw = tiny(
-        [rule],
-        seed=draw(st.integers(0, 1000)),
-        cluster={
+    over = {
+        "seed": draw(st.integers(0, 1000)),
+        "cluster": {
             "workers": n,
             "latency": draw(st.sampled_from(LATENCIES)),
             "network": network,
             "failures": failures,
         },
-        train={"max_updates": 25, "max_time": 200.0, "eval_every": 5},
-    )
-    return raw
+        "train": {"max_updates": 25, "max_time": 200.0, "eval_every": 5},
+    }
+    return [rule], over
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
-def test_bookkeeping_invariants(raw) -> None:
+def test_bookkeeping_invariants(tiny, scenario) -> None:
+    schemes, over = scenario
+    raw = tiny(schemes, **over)
     (res,) = lwpdsim.simulate(lwpdsim.load_scenario(raw)).values()
     tasks, upd = res.tasks, res.updates
     # every task ends with exactly one known outcome, after it started

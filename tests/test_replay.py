@@ -9,10 +9,10 @@ equal to the last bit.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from helpers import tiny
 
 import lwpdsim
 from lwpdsim.latency import from_spec
@@ -39,13 +39,19 @@ class Draws:
         return self.buf[w].pop()
 
 
-def simulated(rule: dict, network: dict | None = None) -> tuple[np.ndarray, int]:
-    raw = tiny([rule], train={"max_updates": UPDATES})
-    raw["cluster"] = {"workers": N, "latency": LATENCY, "network": network or {}}
-    sc = lwpdsim.load_scenario(raw)
-    (res,) = lwpdsim.simulate(sc).values()
-    assert res.status == "max_updates"
-    return res.updates["time"].to_numpy()[1:], sc.seed
+@pytest.fixture(scope="module")
+def simulated(tiny) -> Callable[..., tuple[np.ndarray, int]]:
+    """``simulated(rule, network=None)``: the rule's update times (after the start) and the seed."""
+
+    def simulated(rule: dict, network: dict | None = None) -> tuple[np.ndarray, int]:
+        raw = tiny([rule], train={"max_updates": UPDATES})
+        raw["cluster"] = {"workers": N, "latency": LATENCY, "network": network or {}}
+        sc = lwpdsim.load_scenario(raw)
+        (res,) = lwpdsim.simulate(sc).values()
+        assert res.status == "max_updates"
+        return res.updates["time"].to_numpy()[1:], sc.seed
+
+    return simulated
 
 
 def replay_waiting(seed: int, needed: int, units: float, send=lambda t: t) -> list[float]:
@@ -91,7 +97,7 @@ def replay_async(seed: int, K: int, units: float, restart_at_once: bool) -> list
     ],
     ids=["sync", "ksync", "gc-frc", "gc-crc"],
 )
-def test_waiting_rules_replay_exactly(rule: dict, needed: int, units: float) -> None:
+def test_waiting_rules_replay_exactly(simulated, rule: dict, needed: int, units: float) -> None:
     times, seed = simulated(rule)
     assert times.tolist() == replay_waiting(seed, needed, units)
 
@@ -106,12 +112,14 @@ def test_waiting_rules_replay_exactly(rule: dict, needed: int, units: float) -> 
     ],
     ids=["kasync", "kbatchasync", "lwpd", "lwpd-every2"],
 )
-def test_asynchronous_rules_replay_exactly(rule: dict, K: int, units: float, at_once: bool) -> None:
+def test_asynchronous_rules_replay_exactly(
+    simulated, rule: dict, K: int, units: float, at_once: bool
+) -> None:
     times, seed = simulated(rule)
     assert times.tolist() == replay_async(seed, K, units, at_once)
 
 
-def test_messages_on_a_network_replay_exactly() -> None:
+def test_messages_on_a_network_replay_exactly(simulated) -> None:
     # every message of least squares on 4 features is 5 numbers of 4 bytes: 20 bytes
     network = {"latency": 0.05, "bandwidth": 400.0, "itemsize": 4}
 

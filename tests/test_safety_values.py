@@ -400,7 +400,7 @@ def test_sweep_with_a_label_NA_is_replotted(sweep_dir: Path, capsys) -> None:
 
     assert main(["plot", str(sweep_dir)]) == 0
     assert "sweep figures written" in capsys.readouterr().out
-    _, table = read_sweep_folder(sweep_dir)
+    _, _, table = read_sweep_folder(sweep_dir)
     assert set(table["scheme"]) == {"NA", "gc(s=1)"}
 
 

@@ -251,6 +251,7 @@ def test_suggest_is_the_one_did_you_mean_hint() -> None:
     assert suggest(3, ["3x"]) == " (did you mean '3x'?)"  # a non-string is compared as text
 
 
+@pytest.mark.slow
 def test_every_module_imports_first_without_a_cycle() -> None:
     """config.validate is used by the latency models, datasets, model kinds and rules, and the
     config parser uses them: whichever module is imported first, no import cycle breaks."""

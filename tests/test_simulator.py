@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import tiny
 
 import lwpdsim
 from lwpdsim.config import load_scenario
@@ -34,7 +33,7 @@ def run(raw: dict) -> dict[str, lwpdsim.RunResult]:
 
 
 @pytest.fixture(scope="module")
-def everything() -> dict[str, lwpdsim.RunResult]:
+def everything(tiny) -> dict[str, lwpdsim.RunResult]:
     raw = tiny(
         ALL_RULES,
         cluster={"network": {"latency": 0.01, "bandwidth": 1e5, "shared_master_link": True}},
@@ -93,7 +92,7 @@ def test_kasync_only_returned_workers_restart(everything) -> None:
     assert everything["kasync(K=3)"].updates["staleness_max"].max() > 0  # stale results are used
 
 
-def test_slow_worker_blocks_sync_but_not_ksync_or_gc() -> None:
+def test_slow_worker_blocks_sync_but_not_ksync_or_gc(tiny) -> None:
     slow = [1.0] * 7 + [50.0]
     raw = tiny(
         [{"name": "sync"}, {"name": "ksync", "K": 7}, {"name": "gc", "s": 1}],
@@ -112,7 +111,7 @@ def test_slow_worker_blocks_sync_but_not_ksync_or_gc() -> None:
         assert np.diff(res[label].updates["time"]).max() < 50.0, label
 
 
-def test_gc_steps_equal_full_gradient_steps() -> None:
+def test_gc_steps_equal_full_gradient_steps(tiny) -> None:
     raw = tiny(
         [{"name": "sync"}, {"name": "gc", "s": 1}, {"name": "gc", "s": 3, "construction": "crc"}],
         train={"max_updates": 40, "eval_every": 1},
@@ -124,7 +123,7 @@ def test_gc_steps_equal_full_gradient_steps() -> None:
         np.testing.assert_allclose(loss, ref, rtol=1e-9, atol=0)
 
 
-def test_rerun_is_bit_identical() -> None:
+def test_rerun_is_bit_identical(tiny) -> None:
     raw = tiny(ALL_RULES[:3] + ALL_RULES[6:7], train={"max_updates": 30, "eval_every": 3})
     a, b = run(raw), run(raw)
     for label in a:
@@ -132,7 +131,7 @@ def test_rerun_is_bit_identical() -> None:
         pd.testing.assert_frame_equal(a[label].tasks, b[label].tasks, check_exact=True)
 
 
-def test_common_random_numbers_across_rules() -> None:
+def test_common_random_numbers_across_rules(tiny) -> None:
     raw = tiny([{"name": "sync"}, {"name": "kbatchasync", "K": 2}], train={"max_updates": 20})
     res = run(raw)
     # the first task of every worker starts at time 0 with the same draw under both rules
@@ -144,7 +143,7 @@ def test_common_random_numbers_across_rules() -> None:
     pd.testing.assert_series_equal(a, b)
 
 
-def test_permanent_failures_stall_or_continue() -> None:
+def test_permanent_failures_stall_or_continue(tiny) -> None:
     fail = [{"worker": 2, "at": 3.0}, {"worker": 5, "at": 4.0}]
     raw = tiny(
         [
@@ -167,7 +166,7 @@ def test_permanent_failures_stall_or_continue() -> None:
         assert not ((r.tasks["worker"].isin([2, 5])) & (r.tasks["start"] > 4.0)).any()
 
 
-def test_failure_with_recovery_lets_sync_finish() -> None:
+def test_failure_with_recovery_lets_sync_finish(tiny) -> None:
     raw = tiny(
         [{"name": "sync"}],
         cluster={"failures": [{"worker": 1, "at": 2.0, "recover": 30.0}]},
@@ -181,7 +180,7 @@ def test_failure_with_recovery_lets_sync_finish() -> None:
     assert (t[(t["worker"] == 1)]["outcome"] == "failed").sum() <= 1
 
 
-def test_stop_conditions() -> None:
+def test_stop_conditions(tiny) -> None:
     raw = tiny([{"name": "sync"}], train={"max_updates": 10_000, "max_time": 25.0})
     (res,) = run(raw).values()
     assert res.status == "max_time" and res.summary["sim_time"] == 25.0
@@ -199,7 +198,7 @@ def test_stop_conditions() -> None:
     assert res.status == "diverged" and "update" in res.summary["message"]
 
 
-def test_cancelled_work_is_never_computed() -> None:
+def test_cancelled_work_is_never_computed(tiny) -> None:
     raw = tiny([{"name": "ksync", "K": 2}], train={"max_updates": 25})
     (res,) = run(raw).values()
     # only the K used partition gradients per update are computed (plus none for the 6 cancelled)
@@ -207,7 +206,7 @@ def test_cancelled_work_is_never_computed() -> None:
     assert res.summary["tasks_cancelled"] == 6 * 25
 
 
-def test_save_and_load_round_trip(tmp_path: Path) -> None:
+def test_save_and_load_round_trip(tiny, tmp_path: Path) -> None:
     raw = tiny([{"name": "lwpd", "k": 4}], train={"max_updates": 10})
     (res,) = run(raw).values()
     res.save(tmp_path / "r")
@@ -218,6 +217,7 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert "numpy" in back.manifest["versions"]
 
 
+@pytest.mark.slow
 def test_every_shipped_scenario_runs_in_smoke_mode() -> None:
     files = [
         f for f in sorted(SCENARIOS.rglob("*.toml")) if "base" not in tomllib.loads(f.read_text())
@@ -228,7 +228,7 @@ def test_every_shipped_scenario_runs_in_smoke_mode() -> None:
             assert res.status in ("max_updates", "max_time", "target", "stalled"), (f, label)
 
 
-def test_lost_messages_are_resent_or_end_the_task() -> None:
+def test_lost_messages_are_resent_or_end_the_task(tiny) -> None:
     lossy = {"loss": 0.2, "retry_after": 0.5}
     rules = [{"name": "sync"}, {"name": "kbatchasync", "K": 2}]
     clean = run(tiny(rules, train={"max_updates": 40}))
@@ -254,7 +254,7 @@ def test_lost_messages_are_resent_or_end_the_task() -> None:
         assert not ((kb["worker"] == w) & (kb["start"] > lost_at)).any()
 
 
-def test_kasync_counts_distinct_workers_across_a_failure() -> None:
+def test_kasync_counts_distinct_workers_across_a_failure(tiny) -> None:
     # worker 0 returns first, idles with its result buffered, fails and recovers before the step:
     # it must not be restarted early and counted twice
     raw = tiny(
@@ -273,7 +273,7 @@ def test_kasync_counts_distinct_workers_across_a_failure() -> None:
         assert g["worker"].is_unique
 
 
-def test_decoding_failure_stops_the_run_loudly(monkeypatch, tmp_path: Path) -> None:
+def test_decoding_failure_stops_the_run_loudly(tiny, monkeypatch, tmp_path: Path) -> None:
     from lwpdsim.cli import main
     from lwpdsim.errors import DecodingError
     from lwpdsim.schemes import gc
@@ -310,7 +310,7 @@ def test_decoding_failure_stops_the_run_loudly(monkeypatch, tmp_path: Path) -> N
     assert (tmp_path / "out" / "gc_s=1" / "manifest.json").exists()
 
 
-def test_lwpd_group_stalls_when_no_run_can_complete() -> None:
+def test_lwpd_group_stalls_when_no_run_can_complete(tiny) -> None:
     # one worker of every run fails for good: the run must end (stalled), not spin for ever
     raw = tiny(
         [{"name": "lwpd", "k": 4, "t": 2, "decoder": "group"}],
@@ -322,7 +322,7 @@ def test_lwpd_group_stalls_when_no_run_can_complete() -> None:
     assert res.summary["sim_time"] <= res.tasks["end"].max()
 
 
-def test_divergence_is_caught_between_evaluations() -> None:
+def test_divergence_is_caught_between_evaluations(tiny) -> None:
     rules = [{"name": "sync"}, {"name": "lwpd", "k": 4, "decoder": "lstsq"}]
     raw = tiny(rules, train={"lr": 50.0, "max_updates": 3000, "eval_every": 10_000})
     for label, res in run(raw).items():
@@ -331,7 +331,7 @@ def test_divergence_is_caught_between_evaluations() -> None:
         assert res.summary["updates"] < 3000
 
 
-def test_overlapping_failure_windows_are_rejected() -> None:
+def test_overlapping_failure_windows_are_rejected(tiny) -> None:
     from lwpdsim.errors import ScenarioError
 
     for windows in (

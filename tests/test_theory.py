@@ -10,13 +10,16 @@ simulator with probability below 1e-4 per test.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from helpers import tiny
 
 import lwpdsim
 from lwpdsim.latency import expected_order_statistic, from_spec, harmonic
+
+# every test here is a statistical oracle over hundreds to thousands of updates
+pytestmark = pytest.mark.slow
 
 Z_MAX = 4.0
 
@@ -40,11 +43,17 @@ def z_batch_means(sample: np.ndarray, mean: float, batches: int = 20) -> float:
     return (usable.mean() - mean) / (usable.std(ddof=1) / math.sqrt(batches))
 
 
-def run_one(scheme: dict, updates: int, **over) -> lwpdsim.RunResult:
-    sc = lwpdsim.load_scenario(tiny([scheme], train={"max_updates": updates}, **over))
-    (res,) = lwpdsim.simulate(sc).values()
-    assert res.status == "max_updates"
-    return res
+@pytest.fixture(scope="module")
+def run_one(tiny) -> Callable[..., lwpdsim.RunResult]:
+    """``run_one(scheme, updates, **over)``: the one rule's run, which must reach max_updates."""
+
+    def run_one(scheme: dict, updates: int, **over) -> lwpdsim.RunResult:
+        sc = lwpdsim.load_scenario(tiny([scheme], train={"max_updates": updates}, **over))
+        (res,) = lwpdsim.simulate(sc).values()
+        assert res.status == "max_updates"
+        return res
+
+    return run_one
 
 
 SHIFTED = {"dist": "shifted_exponential", "shift": 0.5, "rate": 2.0}
@@ -63,7 +72,7 @@ EXP = {"dist": "exponential", "rate": 1.5}
     ],
     ids=["sync", "ksync5", "ksync1", "gc-frc1", "gc-crc3"],
 )
-def test_waiting_rules_match_order_statistics(latency, scheme, order, units) -> None:
+def test_waiting_rules_match_order_statistics(run_one, latency, scheme, order, units) -> None:
     n, M = 8, 1500
     res = run_one(scheme, M, cluster={"workers": n, "latency": latency})
     g = gaps(res)
@@ -76,7 +85,7 @@ def test_waiting_rules_match_order_statistics(latency, scheme, order, units) -> 
     assert abs(z) < Z_MAX, (g.mean(), mean, z)
 
 
-def test_kasync_matches_memoryless_theory() -> None:
+def test_kasync_matches_memoryless_theory(run_one) -> None:
     n, K, rate, M = 8, 3, 1.5, 2000
     res = run_one({"name": "kasync", "K": K}, M, cluster={"workers": n, "latency": EXP})
     mean = (harmonic(n) - harmonic(n - K)) / rate
@@ -88,7 +97,7 @@ LOGN = {"dist": "lognormal", "mu": 0.0, "sigma": 0.6}
 
 
 @pytest.mark.parametrize("latency", [EXP, LOGN], ids=["exp", "lognormal"])
-def test_kbatchasync_renewal_rate(latency) -> None:
+def test_kbatchasync_renewal_rate(run_one, latency) -> None:
     n, K, M = 8, 3, 4000
     res = run_one({"name": "kbatchasync", "K": K}, M, cluster={"workers": n, "latency": latency})
     mean = K * from_spec(latency).mean / n
@@ -98,7 +107,7 @@ def test_kbatchasync_renewal_rate(latency) -> None:
 
 @pytest.mark.parametrize("latency", [EXP, LOGN], ids=["exp", "lognormal"])
 @pytest.mark.parametrize(("k", "t", "every"), [(4, 2, 1), (8, 4, 2)])
-def test_lwpd_renewal_rate(latency, k, t, every) -> None:
+def test_lwpd_renewal_rate(run_one, latency, k, t, every) -> None:
     n, M = 8, 4000
     scheme = {"name": "lwpd", "k": k, "t": t, "update_every": every}
     res = run_one(scheme, M, cluster={"workers": n, "latency": latency})
@@ -109,7 +118,7 @@ def test_lwpd_renewal_rate(latency, k, t, every) -> None:
     assert abs(z_batch_means(g, mean)) < Z_MAX
 
 
-def test_communication_adds_two_latencies_per_sync_iteration() -> None:
+def test_communication_adds_two_latencies_per_sync_iteration(run_one) -> None:
     n, lat = 4, 0.25
     res = run_one(
         {"name": "sync"},

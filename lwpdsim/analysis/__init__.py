@@ -6,8 +6,8 @@
 in one table; :mod:`.saved` checks a saved run's files before ``lwpdsim plot`` reads them.
 """
 
+from ..schemes.theory import IntervalTheory
 from .data import (
-    IntervalTheory,
     bytes_per_update,
     bytes_to_target,
     communication,

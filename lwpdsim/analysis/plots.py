@@ -296,7 +296,8 @@ def plot_update_intervals(
             else:
                 what = f"theory mean {theory.mathtext} = {theory.mean:.3g}"
             ax.axvline(theory.mean, color="black", ls=":", lw=1.2, label=what)
-            p = float(summary.loc[label, "ks_pvalue"])
+            # pandas-stubs type a .loc cell as any scalar (or None); ks_pvalue is a float column
+            p = float(summary.loc[label, "ks_pvalue"])  # type: ignore[arg-type]
             if math.isfinite(p):
                 ax.plot([], [], ls="none", label=f"KS test p = {p:.2g}")
         else:

@@ -29,6 +29,7 @@ def check_manifest(sub: Path) -> None:
     for key, kind in kinds.items():
         if not isinstance(manifest.get(key), kind):
             raise ValueError(f"{manifest_path} lacks {key!r} (a {kind.__name__})")
+    _check_config(manifest_path, manifest["config"])
     timing_path = sub / "timing.json"
     if timing_path.exists():
         try:
@@ -46,11 +47,36 @@ def check_tables(result: RunResult, sub: Path) -> RunResult:
         ("tasks.csv", result.tasks, TASKS_NEEDED),
     ):
         for column in needed:
-            numeric = table.empty or pd.api.types.is_numeric_dtype(table.get(column))
-            if column not in table or not numeric:
+            if column not in table or not (
+                table.empty or pd.api.types.is_numeric_dtype(table[column])
+            ):
                 raise ValueError(f"{sub / name} lacks a numeric column {column!r}")
     if "outcome" not in result.tasks:
         raise ValueError(f"{sub / 'tasks.csv'} lacks the column 'outcome'")
     if result.updates.empty:
         raise ValueError(f"{sub / 'updates.csv'} has no rows")
     return result
+
+
+def _check_config(path: Path, config: dict[str, object]) -> None:
+    """Raise ValueError unless the resolved scenario a run recorded is one lwpdsim would accept
+    (the figures read its cluster, rules and target). Its latency table is not checked here: a
+    trace file it names may have moved, and the figures then do without theory."""
+    from ..config import parse_scenario
+    from ..config.parse import DEFAULT_LATENCY
+    from ..errors import ScenarioError
+
+    if not isinstance(config.get("scheme", ""), str):
+        raise ValueError(f"{path}: config.scheme is not text")
+    scenario = config.get("scenario")
+    if scenario is None:
+        return
+    if not isinstance(scenario, dict):
+        raise ValueError(f"{path}: config.scenario is not an object")
+    raw = dict(scenario)
+    if isinstance(raw.get("cluster"), dict):
+        raw["cluster"] = {**raw["cluster"], "latency": DEFAULT_LATENCY}
+    try:
+        parse_scenario(raw)
+    except ScenarioError as err:
+        raise ValueError(f"{path} records a scenario lwpdsim cannot read ({err})") from None

@@ -260,17 +260,16 @@ def replot_sweep(directory: str | Path, *, metric: str = "auto") -> list[Path]:
 
     Raises :class:`~lwpdsim.errors.ScenarioError` naming the file when either is damaged."""
     d = Path(directory)
-    manifest, table = read_sweep_folder(d)
-    axes = manifest.get("axes") or [[k] for k in manifest.get("factors", [])]
-    return plot_sweep(table, axes, d, metric=metric, title=manifest.get("name"))
+    name, axes, table = read_sweep_folder(d)
+    return plot_sweep(table, axes, d, metric=metric, title=name)
 
 
 #: Columns of ``runs.csv`` the sweep figures read.
 RUNS_NEEDED = ("replicate", "scheme", "rule", "status")
 
 
-def read_sweep_folder(d: Path) -> tuple[dict[str, object], pd.DataFrame]:
-    """A sweep folder's ``sweep.json`` (checked to hold a name and the axes as lists of keys) and
+def read_sweep_folder(d: Path) -> tuple[str | None, list[list[str]], pd.DataFrame]:
+    """A sweep folder's name and axes (lists of factor keys) from its ``sweep.json``, and its
     ``runs.csv`` (every text column read as text: a label ``NA`` stays ``"NA"``)."""
     from ..errors import ScenarioError
 
@@ -288,7 +287,8 @@ def read_sweep_folder(d: Path) -> tuple[dict[str, object], pd.DataFrame]:
     axes = manifest.get("axes") or [[k] for k in _texts(manifest.get("factors")) or []]
     if not isinstance(axes, list) or not all(_texts(group) for group in axes):
         raise bad(path, "has no 'axes' (lists of factor keys) or 'factors' (a list of keys)")
-    if not isinstance(manifest.get("name", ""), str | None):
+    name = manifest.get("name")
+    if not isinstance(name, str | None):
         raise bad(path, "has a 'name' that is not text")
     runs = d / "runs.csv"
     try:
@@ -300,10 +300,11 @@ def read_sweep_folder(d: Path) -> tuple[dict[str, object], pd.DataFrame]:
         raise bad(runs, f"lacks the columns {', '.join(missing)}")
     for column in ("scheme", "rule", "status"):
         table[column] = table[column].astype(str)
-    return manifest, table
+    return name, [list(group) for group in axes], table
 
 
 def _texts(value: object) -> list[str] | None:
     """``value`` if it is a non-empty list of strings, else None."""
-    ok = isinstance(value, list) and value and all(isinstance(v, str) for v in value)
-    return value if ok else None  # type: ignore[return-value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    return None

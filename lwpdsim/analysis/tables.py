@@ -6,21 +6,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..results import RunResult
+from ..results import COST_METRICS, HEADLINE_METRICS, RunResult
 
 #: Columns of the comparison table, in order.
-SUMMARY_COLUMNS = (
-    "status",
-    "time_to_target",
-    "final_loss",
-    "final_accuracy",
-    "sim_time",
-    "updates",
-    "mean_time_between_updates",
-    "bytes_up_total",
-    "bytes_down_total",
-    "gradient_evaluations",
-)
+SUMMARY_COLUMNS = ("status", *HEADLINE_METRICS, *COST_METRICS)
 
 
 def summary_table(results: Mapping[str, RunResult]) -> pd.DataFrame:

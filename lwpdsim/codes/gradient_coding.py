@@ -17,9 +17,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from lwpdsim.errors import DecodingError, ScenarioError
 
@@ -103,7 +104,8 @@ def _frc(n: int, s: int) -> np.ndarray:
             f"for construction 'frc', s + 1 must divide n = {n}: s in {divisors}",
         )
     group = np.arange(n) // (s + 1)
-    return (group[:, None] == group[None, :]).astype(np.float64)
+    # cast: an ndarray, which numpy's stubs type as Any (== on arrays)
+    return cast(np.ndarray, (group[:, None] == group[None, :]).astype(np.float64))
 
 
 def _crc(n: int, s: int, rng: np.random.Generator, attempts: int = 20) -> np.ndarray:
@@ -131,10 +133,10 @@ def _crc(n: int, s: int, rng: np.random.Generator, attempts: int = 20) -> np.nda
 
 
 def _row_support_sizes(b: np.ndarray) -> np.ndarray:
-    return np.count_nonzero(b, axis=1)
+    return cast(np.ndarray, np.count_nonzero(b, axis=1))  # an ndarray; numpy's stubs say Any
 
 
-def _as_matrix(b: Any) -> np.ndarray:
+def _as_matrix(b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     b = np.asarray(b, dtype=np.float64)
     if b.ndim != 2 or b.shape[0] == 0 or b.shape[1] == 0:
         raise ValueError(f"an encoding matrix must be a non-empty 2-D array, got shape {b.shape}")
@@ -143,7 +145,7 @@ def _as_matrix(b: Any) -> np.ndarray:
     return b
 
 
-def _alive_indices(alive: Indices, n_workers: int) -> np.ndarray:
+def _alive_indices(alive: Indices, n_workers: int) -> npt.NDArray[np.intp]:
     idx = np.asarray(alive)
     if idx.size == 0:
         return np.zeros(0, dtype=np.intp)

@@ -19,9 +19,10 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from scipy.linalg import hadamard
 
 from lwpdsim.errors import DecodingError, ScenarioError
@@ -125,14 +126,14 @@ def code_matrix(n: int, k: int, t: int) -> np.ndarray:
     return c
 
 
-def _matrix(C: Any) -> np.ndarray:
+def _matrix(C: Any) -> npt.NDArray[np.float64]:
     c = np.asarray(C, dtype=np.float64)
     if c.ndim != 2 or c.size == 0:
         raise ValueError(f"a code matrix must be a non-empty 2-D array, got shape {c.shape}")
     return c
 
 
-def _workers(workers: Indices, n: int, *, distinct: bool) -> np.ndarray:
+def _workers(workers: Indices, n: int, *, distinct: bool) -> npt.NDArray[np.intp]:
     idx = np.asarray(workers)
     if idx.size == 0:
         return np.zeros(0, dtype=np.intp)
@@ -146,7 +147,7 @@ def _workers(workers: Indices, n: int, *, distinct: bool) -> np.ndarray:
     return idx.astype(np.intp)
 
 
-def _messages(messages: Any, count: int) -> np.ndarray:
+def _messages(messages: Any, count: int) -> npt.NDArray[np.float64]:
     m = np.asarray(messages, dtype=np.float64)
     if m.ndim not in (1, 2) or m.shape[0] != count:
         raise ValueError(
@@ -189,7 +190,10 @@ def backproject(
 
 
 def backproject_rows(
-    c: np.ndarray, rows: np.ndarray, messages: np.ndarray, scale: float | None = None
+    c: npt.NDArray[np.float64],
+    rows: npt.NDArray[np.intp],
+    messages: npt.NDArray[np.float64],
+    scale: float | None = None,
 ) -> np.ndarray:
     """:func:`backproject` without its input checks, for callers that hold a float64 code matrix,
     a non-empty integer array of rows and a ``(len(rows), L)`` float64 array of messages (the LWPD
@@ -272,7 +276,8 @@ def collapse(slots: np.ndarray, t: int) -> np.ndarray:
     s = np.asarray(slots, dtype=np.float64)
     if s.ndim not in (1, 2) or t < 1 or s.shape[0] % t:
         raise ValueError(f"slots of shape {s.shape} cannot be split into blocks of t = {t}")
-    return s.reshape(s.shape[0] // t, t, *s.shape[1:]).sum(axis=0)
+    # cast: an ndarray, which numpy's stubs type as Any
+    return cast(np.ndarray, s.reshape(s.shape[0] // t, t, *s.shape[1:]).sum(axis=0))
 
 
 def _min_rows_always_full_rank(c: np.ndarray) -> tuple[int | None, float]:

@@ -48,7 +48,7 @@ from .validate import (
 if TYPE_CHECKING:
     from ..latency import LatencyModel
 
-#: How a task's work units are counted (see ``docs``/SCHEMES.md): ``work`` charges each rule for the
+#: How a task's work units are counted (see docs/schemes.md): ``work`` charges each rule for the
 #: fraction of a full gradient it computes, ``rows`` for the data rows it touches, ``unit`` one unit.
 COST_MODELS = ("work", "rows", "unit")
 

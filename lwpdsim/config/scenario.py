@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 #: ``train.divergence`` by default: a loss a million times the initial one is a divergence.
 DEFAULT_DIVERGENCE = 1e6
@@ -140,14 +140,8 @@ class Scenario:
         # hashed from them) stay those of versions before the rule existed
         if raw["train"]["divergence"] == DEFAULT_DIVERGENCE:
             del raw["train"]["divergence"]
-        return _inf_to_text(raw)
+        # lwpdsim.io's one JSON form ("inf" as scenario files write it), imported here so that
+        # importing config loads nothing but lwpdsim.errors
+        from ..io.jsonable import json_ready
 
-
-def _inf_to_text(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _inf_to_text(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_inf_to_text(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    return value
+        return cast(dict[str, Any], json_ready(raw))  # a dict in, a dict out

@@ -80,7 +80,7 @@ def get(table: Mapping[str, Any], key: str, default: Any, prefix: str) -> Any:
     return default
 
 
-def as_int(value: Any, field: str, *, lo: int | None = None, hi: int | None = None) -> int:
+def as_int(value: object, field: str, *, lo: int | None = None, hi: int | None = None) -> int:
     """An integer in ``[lo, hi]`` (a float with an integral value is accepted)."""
     bounds = _bounds_text(lo, hi)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -95,7 +95,7 @@ def as_int(value: Any, field: str, *, lo: int | None = None, hi: int | None = No
 
 
 def as_float(
-    value: Any,
+    value: object,
     field: str,
     *,
     lo: float | None = None,

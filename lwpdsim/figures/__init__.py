@@ -19,14 +19,14 @@ Three kinds:
 Every figure ``<name>_<figure>.png`` comes with ``<name>_<figure>.csv`` (the numbers it draws);
 ``<name>_runs.csv`` holds one row per (rule, step size, seed) run, ``<name>.json`` records the
 resolved spec and scenario, and ``README.md`` indexes every figure in the folder. Runs go through
-:func:`lwpdsim.sweep.execute_sweep`, so a spec's grid is validated like a sweep's before anything
-runs and the numbers do not depend on the executor.
+:func:`lwpdsim.sweep.run_tasks` (in memory), so a spec's grid is validated like a sweep's before
+anything runs and the numbers do not depend on the executor.
 
 The modules, in the order a build uses them: :mod:`.spec` (the schema; loading writes nothing),
 :mod:`.datasets` (the noisy digits, written when a build needs them), :mod:`.run` (the runs),
 :mod:`.stats` (the tables behind the figures), one drawing module per figure (:mod:`.curves`,
 :mod:`.lr_grid`, :mod:`.to_target`, :mod:`.intervals`; the timeline is
-:func:`lwpdsim.analysis.plots.plot_timeline`), :mod:`.write` (a spec's files and manifest),
+:func:`lwpdsim.analysis.timeline_plots.plot_timeline`), :mod:`.write` (a spec's files and manifest),
 :mod:`.index` (the folder's README.md) and :mod:`.command` (the command). The look is
 :mod:`lwpdsim.analysis.style`, shared with every other figure of the package.
 """

@@ -13,17 +13,24 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..analysis.style import X_LABELS, band, figure, log_axis, rule_colors, save, styled
+from ..schemes import REGISTRY
 from .spec import FigureSpec
 
 
 def curve_panels(rules: Mapping[str, str], split_lwpd: bool) -> list[list[str]]:
-    """Labels per panel: one panel per LWPD label (with every other rule) when the spec splits
-    them and there are several, else one panel of everything."""
-    lwpd = [label for label, rule in rules.items() if rule == "lwpd"]
-    if not split_lwpd or len(lwpd) < 2:
+    """Labels per panel: one panel per label of a rule whose variants are best seen apart
+    (:attr:`Scheme.panel_per_label`, LWPD's decoders), with every other rule beside it, when the
+    spec splits them and there are several; else one panel of everything."""
+    split = [label for label, rule in rules.items() if _panel_per_label(rule)]
+    if not split_lwpd or len(split) < 2:
         return [list(rules)]
-    others = [label for label in rules if label not in lwpd]
-    return [[*others, label] for label in lwpd]
+    others = [label for label in rules if label not in split]
+    return [[*others, label] for label in split]
+
+
+def _panel_per_label(rule: str) -> bool:
+    cls = REGISTRY.get(rule)
+    return cls is not None and cls.panel_per_label
 
 
 @styled

@@ -1,7 +1,7 @@
 """The dataset of the paper and lecture specs: scikit-learn's digits with a tenth of the labels
 redrawn, written next to the specs when a build first needs it (it is not in git).
 
-The labels are redrawn by :func:`lwpdsim.simulate.with_label_noise`, the code behind a scenario's
+The labels are redrawn by :func:`lwpdsim.sim.with_label_noise`, the code behind a scenario's
 ``model.label_noise``, with its own fixed seed.
 """
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..io.jsonable import json_number
 from .spec import SELECT_RULES
 from .write import MANIFEST_FORMAT
 
@@ -17,12 +18,10 @@ INDEX_NAME = "README.md"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
+    v = float(json_number(value))
+    if math.isnan(v):
         return "-"
-    if value == "inf":
-        return "∞"
-    v = float(value)
-    return "-" if math.isnan(v) else f"{v:.{digits}g}"
+    return "∞" if v == math.inf else f"{v:.{digits}g}"
 
 
 def _interval(mean: Any, lo: Any, hi: Any, scale: float = 1.0) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -174,6 +175,7 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The mean time between updates per rule and cluster size (95% t-interval, theory), and the
     distribution of the gaps at ``cdf_workers`` (empirical and theoretical CDF on one grid)."""
     spec = sr.spec
+    base_dir = Path(spec.scenario.base_dir) if spec.scenario.base_dir else None  # relative traces
     rows = []
     at_cdf: list[tuple[str, RunResult, np.ndarray]] = []
     for position, label in enumerate(sr.labels):
@@ -187,8 +189,10 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
                 continue
             gaps = data.update_intervals(runs)
             mean, lo, hi = t_interval(gaps.tolist())
-            theory = data.interval_theory(runs[0])
-            model = from_spec(data.scenario_config(runs[0])["cluster"]["latency"])
+            theory = data.interval_theory(runs[0], base_dir=base_dir)
+            model = from_spec(
+                data.scenario_config(runs[0])["cluster"]["latency"], base_dir=base_dir
+            )
             rows.append(
                 {
                     "scheme": label,

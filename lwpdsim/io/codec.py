@@ -91,7 +91,7 @@ def save_results(results: Mapping[str, RunResult], directory: str | Path) -> pd.
 
 
 def _read_manifest(d: Path) -> dict[str, Any]:
-    manifest = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
     summary = manifest["summary"]
     timing = d / TIMING
     if timing.exists():

@@ -142,7 +142,7 @@ class ConstantLatency(LatencyModel):
         return 0.0
 
     @property
-    def dist(self) -> None:  # type: ignore[override]
+    def dist(self) -> None:
         return None
 
     @property
@@ -264,7 +264,7 @@ class BimodalLatency(LatencyModel):
         return _product(self.base.upper, self.factor) if self.p > 0 else self.base.upper
 
     @property
-    def dist(self) -> None:  # type: ignore[override]
+    def dist(self) -> None:
         return None
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> FloatOrArray:
@@ -347,7 +347,7 @@ class EmpiricalLatency(LatencyModel):
         return _product(float(self.times.max()), self.scale)
 
     @property
-    def dist(self) -> None:  # type: ignore[override]
+    def dist(self) -> None:
         return None
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> FloatOrArray:

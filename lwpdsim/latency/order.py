@@ -7,7 +7,7 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -89,7 +89,7 @@ def _quantile_integral(dist: Any, j: int, n: int, rtol: float) -> float:
         val, _ = integrate.quad(
             f, 0.0, 0.5, points=pts if pts.size else None, epsabs=0.0, epsrel=rtol, limit=200
         )
-        return val
+        return cast(float, val)  # quad's value is a float; scipy is untyped here
 
     lower = half(dist.ppf, stats.beta(j, n - j + 1))  # u in (0, 1/2]
     upper = half(dist.isf, stats.beta(n - j + 1, j))  # v = 1 - u in (0, 1/2]
@@ -108,7 +108,7 @@ def _survival_integral(model: LatencyModel, j: int, n: int, rtol: float) -> floa
     for a, b in itertools.pairwise(knots):
         total += integrate.quad(survival, a, b, **opts)[0]
     total += integrate.quad(survival, knots[-1], np.inf, **opts)[0]
-    return total
+    return cast(float, total)  # a float plus quad's floats; scipy is untyped here
 
 
 def _step_sum(model: LatencyModel, js: np.ndarray, n: int) -> np.ndarray:
@@ -117,4 +117,4 @@ def _step_sum(model: LatencyModel, js: np.ndarray, n: int) -> np.ndarray:
     cdf = np.clip(np.asarray(model.cdf(atoms), dtype=float), 0.0, 1.0)
     # On [atom_i, atom_{i+1}) the survival P(X_(j:n) > x) is constant: binom.cdf(j-1, n, F(atom_i)).
     survival = stats.binom.cdf(js[:, None] - 1, n, cdf[None, :-1])
-    return atoms[0] + survival @ np.diff(atoms)
+    return cast(np.ndarray, atoms[0] + survival @ np.diff(atoms))  # an ndarray (scipy untyped)

@@ -106,8 +106,8 @@ def from_spec(spec: Mapping[str, Any], *, base_dir: Path | None = None) -> Laten
     if name == "bimodal":
         return _check_magnitudes(_bimodal(spec, base_dir), spec, "factor")
     if name == "empirical":
-        model = _empirical(spec, base_dir)
-        return _check_magnitudes(model, spec, "scale" if model.scale > 1 else "file")
+        trace = _empirical(spec, base_dir)
+        return _check_magnitudes(trace, spec, "scale" if trace.scale > 1 else "file")
 
     params = _numbers(spec, FAMILIES[name].params)
     try:

@@ -184,7 +184,7 @@ class Scheme:
         return Decision(restart=[worker])
 
     def pending(self) -> list[Result]:
-        """Results received but not yet used (reported as unfinished when the run stops)."""
+        """Results received but not yet used by a step (for tests and for a rule's own checks)."""
         return []
 
 
@@ -233,3 +233,14 @@ class KRule(PartitionScheme):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.K = int(self.p["K"])
+
+
+class BufferedKRule(KRule):
+    """A K-rule that keeps the results of the coming step in :attr:`buffer` until it steps."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.buffer: list[Result] = []
+
+    def pending(self) -> list[Result]:
+        return list(self.buffer)

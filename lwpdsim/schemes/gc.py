@@ -4,7 +4,7 @@ gradients, and the master decodes the exact full gradient from the first n - s t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -85,4 +85,5 @@ class GradientCoding(WaitForFastest):
         a = self._decoders.get(alive)
         if a is None:
             a = self._decoders[alive] = code.decoding_vector(self.B, alive, s=self.s)
-        return a @ np.stack([r.message for r in ordered])
+        # cast: an ndarray, which numpy's stubs type as Any
+        return cast(np.ndarray, a @ np.stack([r.message for r in ordered]))

@@ -8,10 +8,10 @@ from typing import Any
 
 from ..latency import LatencyModel
 from . import theory
-from .base import Decision, KRule, Result
+from .base import BufferedKRule, Decision, Result
 
 
-class KAsync(KRule):
+class KAsync(BufferedKRule):
     name = "kasync"
     color = "#2ca02c"
     summary = "step after K distinct workers return (stale results included); only those K restart"
@@ -27,10 +27,6 @@ class KAsync(KRule):
             return "K-async needs exponential times"
         return theory.order_statistic(cls.name, model, n, int(params["K"]), units)
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.buffer: list[Result] = []
-
     def on_result(self, result: Result) -> Decision:
         # A returned worker idles until the next step, so the buffered workers are always distinct.
         self.buffer.append(result)
@@ -45,6 +41,3 @@ class KAsync(KRule):
         if any(r.worker == worker for r in self.buffer):
             return Decision()
         return Decision(restart=[worker])
-
-    def pending(self) -> list[Result]:
-        return list(self.buffer)

@@ -8,10 +8,10 @@ from typing import Any
 
 from ..latency import LatencyModel
 from . import theory
-from .base import Decision, KRule, Result
+from .base import BufferedKRule, Decision, Result
 
 
-class KBatchAsync(KRule):
+class KBatchAsync(BufferedKRule):
     name = "kbatchasync"
     color = "#9467bd"
     summary = "step after every K results from any workers; a returning worker restarts at once"
@@ -23,10 +23,6 @@ class KBatchAsync(KRule):
         # n workers never wait: in the long run a result arrives every units * E[X] / n
         return theory.mean_only(cls.name, model, n, units, int(params["K"]))
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.buffer: list[Result] = []
-
     def on_result(self, result: Result) -> Decision:
         self.buffer.append(result)
         if len(self.buffer) < self.K:
@@ -34,6 +30,3 @@ class KBatchAsync(KRule):
         used, self.buffer = self.buffer, []
         # The step is applied before the restart, so the worker starts on the new parameters.
         return Decision(step=self.estimate(used), used=used, restart=[result.worker])
-
-    def pending(self) -> list[Result]:
-        return list(self.buffer)

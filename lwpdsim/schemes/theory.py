@@ -45,18 +45,19 @@ class IntervalTheory:
     @property
     def description(self) -> str:
         """The formula in plain text, e.g. ``2·X(7:8)`` or ``4·E[X]/8``."""
-        if self.has_cdf:
-            scale = "" if self.units == 1 else f"{self.units:g}·"
-            return f"{scale}X({self.j}:{self.n})"
-        return f"{self.factor:.4g}·E[X]/{self.n}"
+        return self._formula("·", "X({j}:{n})")
 
     @property
     def mathtext(self) -> str:
         """The formula for a matplotlib label, e.g. ``$2\\,X_{(7:8)}$``."""
+        return "$" + self._formula("\\,", "X_{{({j}:{n})}}") + "$"
+
+    def _formula(self, times: str, order_statistic: str) -> str:
+        """The formula with ``times`` between a factor and what it multiplies."""
         if self.has_cdf:
-            scale = "" if self.units == 1 else f"{self.units:g}\\,"
-            return f"${scale}X_{{({self.j}:{self.n})}}$"
-        return f"${self.factor:.4g}\\,E[X]/{self.n}$"
+            scale = "" if self.units == 1 else f"{self.units:g}{times}"
+            return scale + order_statistic.format(j=self.j, n=self.n)
+        return f"{self.factor:.4g}{times}E[X]/{self.n}"
 
     @property
     def has_cdf(self) -> bool:

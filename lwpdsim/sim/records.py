@@ -102,7 +102,8 @@ class TaskTable:
         for name in ("worker", "version", "start", "received", "computed", "end"):
             cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))[:n]
         codes = np.frombuffer(self.outcome, dtype=np.int8)[:n].copy()
-        cols["outcome"] = pd.Categorical.from_codes(codes, categories=list(_OUTCOME_NAMES))
+        # pandas-stubs take only an Index as categories; pandas takes any list-like
+        cols["outcome"] = pd.Categorical.from_codes(codes, categories=list(_OUTCOME_NAMES))  # type: ignore[call-overload]
         for name in ("units", "bytes_down", "bytes_up", "staleness", "used_by", "lost"):
             cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))[:n]
         return pd.DataFrame(cols)  # copies the buffers, so the table outlives the cluster

@@ -186,41 +186,88 @@ def _open_executor(
     if executor == "serial":
         yield None
     elif executor == "processes":
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=_process_context(), initializer=_ignore_sigint
-        )
-        try:
+        with _process_pool(workers) as pool:
             yield pool
-        except BaseException:  # Ctrl-C or an error: stop the runs under way, do not wait for them
-            _stop_pool(pool)
-            raise
-        pool.shutdown(wait=True)
     else:
         with _dask_client(scheduler, workers) as client, _dask_executor(client) as pool:
             yield pool
 
 
-def _ignore_sigint() -> None:
-    """Pool workers ignore Ctrl-C: one interrupted while it hands back a result can leave the
-    pool's queues locked; the calling process stops them instead (:func:`_stop_pool`)."""
+@contextlib.contextmanager
+def _process_pool(workers: int) -> Iterator[Executor]:
+    """A process pool whose workers die with this process, however it ends.
+
+    Each worker watches the read end of a pipe whose only write end this process holds
+    (:func:`_init_worker`): when this process ends, even by SIGKILL, the kernel closes that end and
+    the workers exit. The forkserver and the resource tracker then follow by themselves (each waits
+    for its own pipe, which the workers hold open, to close).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = _process_context()
+    alive_r, alive_w = (context or multiprocessing).Pipe(duplex=False)
+    try:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(alive_r,),
+        )
+        try:
+            yield pool
+            pool.shutdown(wait=True)
+        except BaseException:  # Ctrl-C or an error: stop the runs under way, do not wait for them
+            _stop_pool(pool)
+            raise
+    finally:
+        alive_w.close()  # any worker still there exits
+        alive_r.close()
+
+
+def _init_worker(parent_alive: Any) -> None:
+    """Set up a pool worker: it ignores Ctrl-C (one interrupted while it hands back a result can
+    leave the pool's queues locked; the calling process stops the workers instead, see
+    :func:`_stop_pool`), and exits at once when ``parent_alive`` reaches end of file."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch = threading.Thread(
+        target=_exit_when_closed, args=(parent_alive,), name="lwpdsim-parent-watch", daemon=True
+    )
+    watch.start()
+
+
+def _exit_when_closed(parent_alive: Any) -> None:
+    """Block until the calling process's end of the pipe closes (nothing is ever sent), then end
+    this worker without cleanup: its runs are of no use to anyone any more."""
+    with contextlib.suppress(EOFError, OSError):
+        parent_alive.recv_bytes()
+    os._exit(1)
 
 
 def _stop_pool(pool: Any) -> None:
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
+    """Stop a process pool without waiting for its runs: cancel those not started, end the workers
+    (SIGTERM, then SIGKILL after 5 s), and free the pool's manager thread.
+
+    A worker ended while it sent a result (a run's result is about a megabyte, many pipe-fulls)
+    leaves half a message in the result pipe, and the manager thread would wait for the rest forever,
+    which holds up this interpreter's exit. Once every worker is gone, closing this process's write
+    end of that pipe makes the thread read end-of-file instead and stop.
+    """
     processes = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown
+    results = getattr(pool, "_result_queue", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(5)
+        if process.exitcode is None:
+            process.kill()
+            process.join(5)
+    writer = getattr(results, "_writer", None)
+    if writer is not None and all(p.exitcode is not None for p in processes):
+        writer.close()
 
 
 def _process_context() -> Any:

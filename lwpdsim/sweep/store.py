@@ -15,7 +15,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..io.codec import load_result, load_summary, save_results
 from ..io.files import write_text_atomic
@@ -40,7 +40,7 @@ def write_run(runs_dir: str | Path, task: RunTask, outcome: RunOutcome) -> dict[
         if outcome.results:
             save_results(outcome.results, tmp)
         rules = {s.label: s.name for s in task.scenario.schemes}
-        record = json_ready(
+        record: dict[str, Any] = json_ready(
             {
                 "format": RUN_FORMAT,
                 "run_id": task.run_id,
@@ -72,7 +72,8 @@ def write_run(runs_dir: str | Path, task: RunTask, outcome: RunOutcome) -> dict[
 
 def read_record(directory: str | Path) -> dict[str, Any]:
     """The record (``run.json``) of a run folder written by a sweep."""
-    return json.loads((Path(directory) / RECORD).read_text(encoding="utf-8"))
+    text = (Path(directory) / RECORD).read_text(encoding="utf-8")
+    return cast(dict[str, Any], json.loads(text))  # run.json holds an object (write_run)
 
 
 def load_run(directory: str | Path) -> RunOutcome:

@@ -7,27 +7,21 @@ from typing import Any
 
 import pandas as pd
 
+from ..results import COST_METRICS, HEADLINE_METRICS
 from .plan import RunTask, SweepPlan
 from .spec import value_text
 
 TABLE_NAME = "runs.csv"
 #: Summary metrics in the table, in this order (other scalar summary keys follow them).
 METRIC_COLUMNS = (
-    "time_to_target",
-    "final_loss",
-    "final_accuracy",
-    "sim_time",
-    "updates",
-    "mean_time_between_updates",
+    *HEADLINE_METRICS,
     "tasks",
     "tasks_used",
     "tasks_cancelled",
     "tasks_discarded",
     "tasks_failed",
     "tasks_unfinished",
-    "bytes_up_total",
-    "bytes_down_total",
-    "gradient_evaluations",
+    *COST_METRICS,
     "gradient_work",
 )
 #: Summary keys kept out of the table: shown elsewhere, or not reproducible (wall-clock times).

@@ -1,12 +1,16 @@
-"""Helpers shared by the tests: small scenarios that run fast."""
+"""Fixtures shared by the tests: a factory of small scenarios that run fast, and the six rules."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
-#: The six rules with parameters that suit tiny()'s 8 workers.
-SIX_RULES: list[dict[str, Any]] = [
+import pytest
+
+Raw = dict[str, Any]
+
+_SIX_RULES: list[dict[str, Any]] = [
     {"name": "sync"},
     {"name": "ksync", "K": 6},
     {"name": "kasync", "K": 4},
@@ -16,10 +20,11 @@ SIX_RULES: list[dict[str, Any]] = [
 ]
 
 
-def tiny(schemes: list[dict[str, Any]], **over: Any) -> dict[str, Any]:
+def _tiny(schemes: list[dict[str, Any]], **over: Any) -> Raw:
     """A raw scenario on a tiny least-squares problem (fast gradients), no communication cost and
-    no evaluation between updates; ``over`` replaces top-level tables or keys (shallow per table)."""
-    raw: dict[str, Any] = {
+    no evaluation between updates; ``over`` replaces top-level tables or keys (shallow per table).
+    Each call returns a fresh deep copy: changing it changes neither ``schemes`` nor ``over``."""
+    raw: Raw = {
         "name": "tiny",
         "seed": 3,
         "cluster": {
@@ -42,3 +47,16 @@ def tiny(schemes: list[dict[str, Any]], **over: Any) -> dict[str, Any]:
         else:
             raw[key] = value
     return copy.deepcopy(raw)
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Callable[..., Raw]:
+    """The factory ``tiny(schemes, **over)`` of small raw scenarios (see ``_tiny``)."""
+    return _tiny
+
+
+@pytest.fixture(scope="module")
+def six_rules() -> list[dict[str, Any]]:
+    """The six rules with parameters that suit tiny()'s 8 workers; a fresh copy for each module
+    (module scope, so that module-scoped fixtures can use it too)."""
+    return copy.deepcopy(_SIX_RULES)
