@@ -368,6 +368,18 @@ def test_damaged_manifest_given_to_plot(odd_labels: Path, content: str, capsys) 
     one_line(capsys.readouterr().err, "RESULTS_DIR", str(manifest))
 
 
+@pytest.mark.parametrize(("key", "value"), [("workers", "x"), ("slowdown", "ab"), ("network", [1])])
+def test_damaged_recorded_scenario_given_to_plot(
+    odd_labels: Path, key: str, value: object, capsys
+) -> None:
+    manifest = odd_labels / "NA" / "manifest.json"
+    record = json.loads(manifest.read_text())
+    record["config"]["scenario"]["cluster"][key] = value
+    manifest.write_text(json.dumps(record))
+    assert main(["plot", str(odd_labels)]) == 2
+    one_line(capsys.readouterr().err, "RESULTS_DIR", str(manifest), f"cluster.{key}")
+
+
 def test_damaged_tables_given_to_plot(odd_labels: Path, capsys) -> None:
     updates = odd_labels / "NA" / "updates.csv"
     updates.write_text("update,time\n0,zero\n")
