@@ -171,23 +171,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 def _replot_sweep(directory: Path) -> int:
     """``lwpdsim plot`` on a sweep's folder: its figures again, from runs.csv and sweep.json."""
-    import json
-
-    import pandas as pd
-
+    from .analysis.sweep_plots import read_sweep_folder
     from .io import PLOT_FOLDER, claim
     from .sweep.run import draw_sweep
 
-    allowed = "a sweep's results folder (sweep.json and runs.csv, as 'lwpdsim sweep' writes them)"
-    if not (directory / "runs.csv").is_file():
-        raise ScenarioError("RESULTS_DIR", str(directory), f"{allowed}: no runs.csv")
-    try:
-        manifest = json.loads((directory / "sweep.json").read_text(encoding="utf-8"))
-        table = pd.read_csv(directory / "runs.csv")
-        axes = manifest.get("axes") or [[k] for k in manifest.get("factors", [])]
-        title = manifest.get("name")
-    except (OSError, ValueError, AttributeError, TypeError, pd.errors.ParserError) as err:
-        raise ScenarioError("RESULTS_DIR", str(directory), f"{allowed}: {err}") from None
+    title, axes, table = read_sweep_folder(directory)  # one line naming a damaged file
     with claim(directory, PLOT_FOLDER) as folder:
         written, error = draw_sweep(table, None, folder, directory, axes=axes, title=title)
     if error:

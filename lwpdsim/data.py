@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,9 +271,9 @@ def load_dataset(
     n_rows = X.shape[0]
     n_test = min(n_rows - 1, round(float(test_fraction) * n_rows))
     n_train = n_rows - n_test
-    X_train, X_test = _standardise(X[:n_train], X[n_train:])
+    X_train, X_test = _standardise(X[:n_train], X[n_train:], name, "feature")
     if task == "regression":
-        y_train, y_test = _standardise(y[:n_train], y[n_train:])
+        y_train, y_test = _standardise(y[:n_train], y[n_train:], name, "label")
     else:
         y_train, y_test = y[:n_train].copy(), y[n_train:].copy()
     for array in (X_train, y_train, X_test, y_test):
@@ -311,6 +312,20 @@ def _check_real(value: Any, field: str, low: float, high: float | None, allowed:
     return float(value)
 
 
+def check_regression_noise(noise: float, samples: int, features: int) -> None:
+    """Refuse a ``synthetic_regression`` noise whose targets could not be standardised: the target
+    is ``X w + noise * N(0, 1)`` with ``|w| <= 100`` per feature, and the sum of squares of
+    ``samples`` targets as large as 8 standard deviations must be a finite float."""
+    plausible = (float(noise) + 100.0 * features) * 8.0
+    if not math.isfinite(plausible * plausible * samples):
+        raise ScenarioError(
+            "model.noise",
+            noise,
+            f"a noise whose synthetic regression targets can be standardised in float64 (with "
+            f"{samples} samples, below {math.sqrt(sys.float_info.max / samples) / 8:.3g})",
+        )
+
+
 def _random_state(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
@@ -319,6 +334,7 @@ def _regression_args(samples: int, features: int, noise: float) -> tuple[int, in
     samples = _check_int(samples, "model.samples", 2, "an integer >= 2")
     features = _check_int(features, "model.features", 1, "an integer >= 1")
     noise = _check_real(noise, "model.noise", 0.0, None, "a finite number >= 0 (noise std)")
+    check_regression_noise(noise, samples, features)
     return samples, features, noise
 
 
@@ -464,12 +480,45 @@ def _read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
     return read_csv(name, path)
 
 
-def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _standardise(
+    train: np.ndarray, test: np.ndarray, name: str, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Centre and scale both parts with the training mean and std (column-wise for 2-D arrays).
 
     A constant training column is centred on its value, so it becomes exactly zero, and is not scaled.
+    A column that cannot be standardised in float64 (its mean or variance overflows, its spread
+    underflows to zero, or a test value lands beyond the largest float) is refused, naming it:
+    ``what`` is ``"feature"`` (columns of X, counted from 1) or ``"label"`` (y).
     """
-    constant = np.ptp(train, axis=0) == 0
-    mean = np.where(constant, train[0], train.mean(axis=0))
-    std = np.where(constant, 1.0, train.std(axis=0))
-    return (train - mean) / std, (test - mean) / std
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        constant = np.ptp(train, axis=0) == 0
+        mean = np.where(constant, train[0], train.mean(axis=0))
+        std = np.where(constant, 1.0, train.std(axis=0))
+        out_train, out_test = (train - mean) / std, (test - mean) / std
+    stats_ok = np.isfinite(mean) & np.isfinite(std) & (std > 0)
+    ok = stats_ok & np.isfinite(out_train).all(axis=0) & np.isfinite(out_test).all(axis=0)
+    if not np.all(ok):
+        _refuse_column(name, train, what, np.atleast_1d(ok), np.atleast_1d(stats_ok), std)
+    return out_train, out_test
+
+
+def _refuse_column(
+    name: str, train: np.ndarray, what: str, ok: np.ndarray, stats_ok: np.ndarray, std: Any
+) -> None:
+    """Raise the error naming the first column :func:`_standardise` cannot scale, and why."""
+    j = int(np.flatnonzero(~ok)[0])
+    column = train[:, j] if train.ndim == 2 else train
+    which = f"feature column {j + 1}" if what == "feature" else "the label column"
+    if not stats_ok[j] and np.all(np.atleast_1d(std)[j] == 0):
+        why = "its values are too close together: their spread underflows to 0"
+    elif not stats_ok[j]:
+        why = "its mean or variance overflows a float"
+    else:
+        why = "a test row lies so far out that, standardised, it overflows a float"
+    low, high = float(column.min()), float(column.max())
+    raise ScenarioError(
+        "model.dataset",
+        name,
+        f"columns that can be standardised in float64; {which} (training values from {low:g} "
+        f"to {high:g}) cannot: {why}",
+    )

@@ -3,7 +3,7 @@
 :mod:`.data` computes the numbers behind each figure (pandas and numpy only); :mod:`.plots` and
 :mod:`.timeline_plots` draw a run's figures, :mod:`.sweep_plots` a sweep's, all in the look of
 :mod:`.style`; :mod:`.stats` has the confidence intervals over seeds; :mod:`.tables` compares rules
-in one table.
+in one table; :mod:`.saved` checks a saved run's files before ``lwpdsim plot`` reads them.
 """
 
 from ..schemes.theory import IntervalTheory

@@ -29,6 +29,7 @@ from ..latency import from_spec
 from ..results import RunResult, safe_name
 from ..schemes import REGISTRY, Scheme
 from ..schemes.theory import IntervalTheory
+from .saved import check_manifest, check_tables
 
 #: Phases of a task, in order: parameters travel to the worker, it computes, its message travels back.
 PHASES = ("download", "compute", "upload")
@@ -480,16 +481,18 @@ def load_results_dir(directory: str | Path) -> dict[str, RunResult]:
     """The runs of a directory written by ``lwpdsim run`` (``summary.csv`` and one folder per rule),
     in the summary's order. Each rule's folder is the one whose ``manifest.json`` names that rule
     (its :func:`~lwpdsim.results.safe_name` first), so a rule is never shown with another's
-    numbers. Raises :class:`~lwpdsim.errors.ScenarioError` if it is not such a directory."""
+    numbers. Raises :class:`~lwpdsim.errors.ScenarioError` naming the directory and the damaged
+    file if it is not such a directory."""
     d = Path(directory)
     allowed = "a results directory written by 'lwpdsim run' (summary.csv and one folder per rule)"
     summary = d / "summary.csv"
     check_results_folder(d, "RESULTS_DIR")
     if not d.is_dir() or not summary.is_file():
         raise ScenarioError("RESULTS_DIR", str(d), allowed)
-    try:
-        labels = pd.read_csv(summary, usecols=[0]).iloc[:, 0].astype(str).tolist()
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+    try:  # labels are text, whatever they look like ("NA", "None", "nan", "1e3")
+        table = pd.read_csv(summary, usecols=[0], dtype=str, keep_default_na=False)
+        labels = table.iloc[:, 0].tolist()
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         raise ScenarioError("RESULTS_DIR", str(d), allowed + f"; {summary} is unreadable") from None
     if len(set(labels)) != len(labels):
         raise ScenarioError("RESULTS_DIR", str(d), allowed + f"; {summary} repeats a rule")
@@ -518,7 +521,8 @@ def _load_rule(folder: Path) -> RunResult | None:
     if not (folder / "manifest.json").is_file():
         return None
     try:
-        return RunResult.load(folder)
+        check_manifest(folder)
+        return check_tables(RunResult.load(folder), folder)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ScenarioError(
             "RESULTS_DIR", str(folder.parent), f"readable rule folders; {folder} is not: {err}"

@@ -256,9 +256,55 @@ def plot_sweep(
 
 
 def replot_sweep(directory: str | Path, *, metric: str = "auto") -> list[Path]:
-    """Redraw the figures of a sweep's results directory from its ``runs.csv`` and ``sweep.json``."""
+    """Redraw the figures of a sweep's results directory from its ``runs.csv`` and ``sweep.json``.
+
+    Raises :class:`~lwpdsim.errors.ScenarioError` naming the file when either is damaged."""
     d = Path(directory)
-    manifest = json.loads((d / "sweep.json").read_text(encoding="utf-8"))
-    table = pd.read_csv(d / "runs.csv")
-    axes = manifest.get("axes") or [[k] for k in manifest.get("factors", [])]
-    return plot_sweep(table, axes, d, metric=metric, title=manifest.get("name"))
+    name, axes, table = read_sweep_folder(d)
+    return plot_sweep(table, axes, d, metric=metric, title=name)
+
+
+#: Columns of ``runs.csv`` the sweep figures read.
+RUNS_NEEDED = ("replicate", "scheme", "rule", "status")
+
+
+def read_sweep_folder(d: Path) -> tuple[str | None, list[list[str]], pd.DataFrame]:
+    """A sweep folder's name and axes (lists of factor keys) from its ``sweep.json``, and its
+    ``runs.csv`` (every text column read as text: a label ``NA`` stays ``"NA"``)."""
+    from ..errors import ScenarioError
+
+    def bad(path: Path, why: str) -> ScenarioError:
+        allowed = f"a sweep folder written by 'lwpdsim sweep'; {path} {why}"
+        return ScenarioError("RESULTS_DIR", str(d), allowed)
+
+    path = d / "sweep.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise bad(path, f"is unreadable ({err})") from None
+    if not isinstance(manifest, dict):
+        raise bad(path, f"holds a {type(manifest).__name__}, not an object")
+    axes = manifest.get("axes") or [[k] for k in _texts(manifest.get("factors")) or []]
+    if not isinstance(axes, list) or not all(_texts(group) for group in axes):
+        raise bad(path, "has no 'axes' (lists of factor keys) or 'factors' (a list of keys)")
+    name = manifest.get("name")
+    if not isinstance(name, str | None):
+        raise bad(path, "has a 'name' that is not text")
+    runs = d / "runs.csv"
+    try:
+        table = pd.read_csv(runs, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError) as err:  # pandas' parser errors are ValueErrors
+        raise bad(runs, f"is unreadable ({err})") from None
+    missing = [c for c in RUNS_NEEDED if c not in table]
+    if missing:
+        raise bad(runs, f"lacks the columns {', '.join(missing)}")
+    for column in ("scheme", "rule", "status"):
+        table[column] = table[column].astype(str)
+    return name, [list(group) for group in axes], table
+
+
+def _texts(value: object) -> list[str] | None:
+    """``value`` if it is a non-empty list of strings, else None."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    return None

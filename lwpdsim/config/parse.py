@@ -13,15 +13,18 @@ import bisect
 import copy
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
 from . import reading
+from .limits import check_times
 from .overrides import apply_override
 from .runnable import check_runnable
 from .scenario import (
+    DEFAULT_DIVERGENCE,
     SCHEME_COMMON_KEYS,
     ClusterSpec,
     Failure,
@@ -45,6 +48,9 @@ from .validate import (
     suggest,
 )
 
+if TYPE_CHECKING:
+    from ..latency import LatencyModel
+
 #: How a task's work units are counted (see docs/schemes.md): ``work`` charges each rule for the
 #: fraction of a full gradient it computes, ``rows`` for the data rows it touches, ``unit`` one unit.
 COST_MODELS = ("work", "rows", "unit")
@@ -64,7 +70,9 @@ MODEL_KEYS = (
     "noise",
     "label_noise",
 )
-TRAIN_KEYS = ("lr", "max_updates", "max_time", "target_loss", "eval_every")
+TRAIN_KEYS = ("lr", "max_updates", "max_time", "target_loss", "eval_every", "divergence")
+#: What a scenario's name may be (it names a results folder).
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 #: The latency table of a scenario that has none.
 DEFAULT_LATENCY = {"dist": "shifted_exponential", "shift": 1.0, "rate": 1.0}
 
@@ -96,6 +104,20 @@ def load_scenario(
         raise err.with_source(where) if where and not err.source else err from None
 
 
+def name_from_stem(stem: str) -> str:
+    """The name of a scenario without a ``name`` key, from its file's stem: the stem itself when it
+    is a valid name (see :data:`NAME_PATTERN`), else one made of its letters and digits, accents
+    dropped (``mon scénario`` gives ``mon_scenario``), or ``scenario`` when nothing is left."""
+    if re.fullmatch(NAME_PATTERN, stem) and len(stem) <= NAME_LENGTH:
+        return stem
+    decomposed = unicodedata.normalize("NFKD", stem)  # "é" -> "e" + a combining accent
+    kept = (c if c.isascii() else "" if unicodedata.combining(c) else "_" for c in decomposed)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", "".join(kept))
+    slug = re.sub(r"^[^A-Za-z0-9]+", "", slug).rstrip("_")
+    slug = slug[:NAME_LENGTH]
+    return slug if slug and re.fullmatch(NAME_PATTERN, slug) else "scenario"
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning I/O and syntax problems into a ScenarioError."""
     # a regular file of bounded size, UTF-8, bounded nesting: see lwpdsim.config.reading
@@ -109,20 +131,23 @@ def parse_scenario(
     base_dir: str | None = None,
     source: str | None = None,
 ) -> Scenario:
-    """Validate a raw scenario mapping into a :class:`Scenario`."""
+    """Validate a raw scenario mapping into a :class:`Scenario`; without a ``name`` key it is
+    named after ``default_name`` (a file's stem), made valid by :func:`name_from_stem`."""
     check_keys(raw, TOP_KEYS, "")
-    name = as_str(get(raw, "name", default_name, ""), "name")
+    name = as_str(get(raw, "name", name_from_stem(default_name), ""), "name")
     _check_name(name)
     seed = as_int(get(raw, "seed", 0, ""), "seed", lo=0)
     description = as_str(get(raw, "description", "", ""), "description")
-    cluster = _parse_cluster(get(raw, "cluster", {}, ""), base_dir)
+    cluster, latency = _parse_cluster(get(raw, "cluster", {}, ""), base_dir)
     model = _parse_model(get(raw, "model", {}, ""))
     train = _parse_train(get(raw, "train", {}, ""))
     schemes = _parse_schemes(get(raw, "schemes", None, ""), cluster.workers, train.lr)
+    check_times(cluster, schemes, train, latency)
     return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
 
 
-def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
+def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, LatencyModel]:
+    """The cluster, and its latency model (for :func:`~.limits.check_times`)."""
     from ..latency import from_spec
 
     check_keys(raw, CLUSTER_KEYS, "cluster")
@@ -142,9 +167,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
             lo_open=True,
             allow_inf=True,
         ),
-        itemsize=int(
-            as_choice(str(get(net, "itemsize", 4, "")), "cluster.network.itemsize", ("2", "4", "8"))
-        ),
+        itemsize=_itemsize(get(net, "itemsize", 4, "")),
         shared_master_link=as_bool(
             get(net, "shared_master_link", False, ""), "cluster.network.shared_master_link"
         ),
@@ -202,7 +225,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
             )
         failures.append(Failure(worker, at, recover))
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
-    return ClusterSpec(
+    cluster = ClusterSpec(
         workers=n,
         latency=model.spec,
         network=network,
@@ -212,6 +235,14 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> ClusterSpec:
         failures=tuple(failures),
         cost=cost,
     )
+    return cluster, model
+
+
+def _itemsize(value: Any) -> int:
+    """Bytes per number of a message: 2, 4 or 8 (as an integer or its text)."""
+    if isinstance(value, bool) or str(value) not in ("2", "4", "8"):
+        raise ScenarioError("cluster.network.itemsize", value, "one of 2, 4, 8 (bytes per number)")
+    return int(value)
 
 
 def _overlap(
@@ -234,7 +265,7 @@ def _overlap(
 
 
 def _parse_model(raw: Any) -> ModelSpec:
-    from ..data import DATASET_TASKS, SCENARIO_DATASETS
+    from ..data import DATASET_TASKS, SCENARIO_DATASETS, check_regression_noise
     from ..models import MODELS
 
     check_keys(raw, MODEL_KEYS, "model")
@@ -267,6 +298,8 @@ def _parse_model(raw: Any) -> ModelSpec:
     if task == "classification":
         task = "binary" if classes == 2 else "multiclass"
     _check_model_fits(kind, task)
+    if dataset == "synthetic_regression":
+        check_regression_noise(spec.noise, spec.samples, spec.features)
     if spec.label_noise > 0 and task == "regression":
         raise ScenarioError(
             "model.label_noise", spec.label_noise, "0 for a regression dataset (labels are numbers)"
@@ -302,6 +335,13 @@ def _parse_train(raw: Any) -> Train:
         ),
         target_loss=None if target is None else as_float(target, "train.target_loss"),
         eval_every=as_int(get(raw, "eval_every", 1, "train"), "train.eval_every", lo=1),
+        divergence=as_float(
+            get(raw, "divergence", DEFAULT_DIVERGENCE, "train"),
+            "train.divergence",
+            lo=1.0,
+            lo_open=True,
+            allow_inf=True,
+        ),
     )
 
 
@@ -356,7 +396,7 @@ _DEVICE_NAMES = re.compile(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?", re.I)
 
 def _check_name(name: str) -> None:
     """A scenario name is used as a folder name, verbatim: portable and bounded."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+    if not re.fullmatch(NAME_PATTERN, name):
         raise ScenarioError(
             "name", name, "letters, digits, '_', '-' and '.' (used as a folder name)"
         )

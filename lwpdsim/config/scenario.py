@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
+#: ``train.divergence`` by default: a loss a million times the initial one is a divergence.
+DEFAULT_DIVERGENCE = 1e6
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
 SCHEME_COMMON_KEYS = ("name", "label", "lr")
 
@@ -84,13 +86,17 @@ class SchemeSpec:
 
 @dataclass(frozen=True)
 class Train:
-    """When training stops and how often it is evaluated; ``lr`` is the schemes' default step."""
+    """When training stops and how often it is evaluated; ``lr`` is the schemes' default step.
+
+    ``divergence``: a run whose evaluated loss exceeds this multiple of its initial loss (or is not
+    finite) stops as ``diverged``; ``inf`` keeps only the second test."""
 
     lr: float
     max_updates: int
     max_time: float
     target_loss: float | None
     eval_every: int
+    divergence: float = DEFAULT_DIVERGENCE
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,9 @@ class Scenario:
     base_dir: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved scenario as plain TOML/JSON-friendly data (infinity written as "inf")."""
+        """The resolved scenario as plain TOML/JSON-friendly data (infinity written as "inf");
+        keys at a default that changes nothing written (``target_loss`` None, ``divergence``
+        :data:`DEFAULT_DIVERGENCE`) are left out."""
         raw = asdict(self)
         raw.pop("source")
         raw.pop("base_dir")
@@ -128,6 +136,10 @@ class Scenario:
         ]
         if raw["train"]["target_loss"] is None:
             del raw["train"]["target_loss"]
+        # the default divergence rule is left out: resolved scenarios (and the sweep run ids
+        # hashed from them) stay those of versions before the rule existed
+        if raw["train"]["divergence"] == DEFAULT_DIVERGENCE:
+            del raw["train"]["divergence"]
         # lwpdsim.io's one JSON form ("inf" as scenario files write it), imported here so that
         # importing config loads nothing but lwpdsim.errors
         from ..io.jsonable import json_ready

@@ -42,6 +42,8 @@ class Family:
     params: tuple[Param, ...]
     build: Callable[[Mapping[str, float]], Any]
     formula: Callable[[Mapping[str, float]], str]
+    #: Whether the variance is infinite (not merely too large for a float) for these parameters.
+    infinite_variance: Callable[[Mapping[str, float]], bool] = lambda p: False
 
 
 def _shift(default: float = 0.0) -> Param:
@@ -68,6 +70,7 @@ FAMILIES: dict[str, Family] = {
         (Param("alpha", 3.0, ABOVE_ONE), Param("scale", 1.0, POSITIVE, "mul"), _shift()),
         lambda p: stats.pareto(b=p["alpha"], loc=p["shift"], scale=p["scale"]),
         lambda p: _with_shift(p, f"Pareto(alpha {fmt(p['alpha'])}, x_m {fmt(p['scale'])})"),
+        lambda p: p["alpha"] <= 2,
     ),
     "lognormal": Family(
         (Param("mu", 0.0, REAL, "log"), Param("sigma", 0.5, POSITIVE), _shift()),

@@ -47,13 +47,19 @@ _LABELS = {
 
 FloatOrArray = float | np.ndarray
 
+#: A model's :attr:`~LatencyModel.upper` is the quantile it exceeds with this probability: a draw
+#: that large is plausible in a long run (10^12 draws), so the times it implies must be finite.
+UPPER_TAIL = 1e-12
+
 
 class LatencyModel(ABC):
     """The distribution of the compute time X of one work unit.
 
     Attributes shared by every model: ``name`` (one of :data:`DISTRIBUTIONS`), ``spec`` (the fully
-    defaulted table, a fresh dict of plain types), ``mean``, ``var``, ``std`` and ``dist`` (the frozen
-    ``scipy.stats`` distribution, or ``None`` for constant, bimodal and empirical models).
+    defaulted table, a fresh dict of plain types), ``mean``, ``var``, ``std``, ``upper`` (the
+    largest plausible draw) and ``dist`` (the frozen ``scipy.stats`` distribution, or ``None`` for
+    constant, bimodal and empirical models). A moment too large for a float is ``inf``, never an
+    exception.
     """
 
     name: str
@@ -70,6 +76,12 @@ class LatencyModel(ABC):
     def std(self) -> float:
         """Standard deviation of X."""
         return math.sqrt(self.var)
+
+    @property
+    @abstractmethod
+    def upper(self) -> float:
+        """The largest plausible draw: the quantile exceeded with probability
+        :data:`UPPER_TAIL` (the largest value of a discrete model); ``inf`` when it overflows."""
 
     @abstractmethod
     def sample(self, rng: np.random.Generator, size: int | None = None) -> FloatOrArray:
@@ -133,6 +145,10 @@ class ConstantLatency(LatencyModel):
     def dist(self) -> None:
         return None
 
+    @property
+    def upper(self) -> float:
+        return self.value
+
     def sample(self, rng: np.random.Generator, size: int | None = None) -> FloatOrArray:
         return self.value if size is None else np.full(size, self.value)
 
@@ -169,7 +185,8 @@ class ScipyLatency(LatencyModel):
     var: float = field(init=False)
 
     def __post_init__(self) -> None:
-        m, v = self.dist.stats(moments="mv")
+        with np.errstate(all="ignore"):  # an overflowing moment is inf (or NaN), not a warning
+            m, v = self.dist.stats(moments="mv")
         object.__setattr__(self, "mean", float(m))
         # scipy returns nan when the variance overflows (e.g. Weibull with a tiny shape): report inf.
         object.__setattr__(self, "var", math.inf if math.isnan(v) else float(v))
@@ -177,6 +194,12 @@ class ScipyLatency(LatencyModel):
     @property
     def spec(self) -> dict[str, Any]:
         return {"dist": self.name, **self.params}
+
+    @property
+    def upper(self) -> float:
+        with np.errstate(all="ignore"):
+            value = float(self.dist.isf(UPPER_TAIL))
+        return value if value == value else math.inf  # NaN: scipy overflowed
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> FloatOrArray:
         draws = self.dist.rvs(size=size, random_state=rng)
@@ -227,9 +250,18 @@ class BimodalLatency(LatencyModel):
 
     @property
     def var(self) -> float:  # type: ignore[override]
-        # E[X^2] = E[B^2] (1 - p + p f^2), then Var = E[X^2] - E[X]^2.
-        second = (self.base.var + self.base.mean**2) * (1.0 - self.p + self.p * self.factor**2)
-        return max(second - self.mean**2, 0.0)
+        # X = B M with M = f w.p. p, else 1, independent of B: Var X = Var B E[M^2] + E[B]^2 Var M,
+        # a sum of two terms >= 0 (no cancellation), inf when it overflows.
+        p, f = self.p, self.factor
+        terms = (
+            _product(self.base.var, (1.0 - p) + _product(p, f, f)),
+            _product(self.base.mean, self.base.mean, p * (1.0 - p), f - 1.0, f - 1.0),
+        )
+        return math.fsum(terms) if all(map(math.isfinite, terms)) else math.inf
+
+    @property
+    def upper(self) -> float:
+        return _product(self.base.upper, self.factor) if self.p > 0 else self.base.upper
 
     @property
     def dist(self) -> None:
@@ -282,7 +314,8 @@ class EmpiricalLatency(LatencyModel):
     def __post_init__(self) -> None:
         times = np.array(self.times, dtype=float)
         times.setflags(write=False)
-        values = np.sort(times) * self.scale
+        with np.errstate(over="ignore"):  # an overflowing trace is refused by from_spec
+            values = np.sort(times) * self.scale
         values.setflags(write=False)
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "_values", values)
@@ -299,12 +332,19 @@ class EmpiricalLatency(LatencyModel):
 
     @property
     def mean(self) -> float:  # type: ignore[override]
-        return float(self.times.mean()) * self.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _product(float(self.times.mean()), self.scale)
 
     @property
     def var(self) -> float:  # type: ignore[override]
         # Population variance: the model *is* the empirical distribution.
-        return float(self.times.var()) * self.scale**2
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = float(self.times.var())
+        return _product(var if var == var else math.inf, self.scale, self.scale)
+
+    @property
+    def upper(self) -> float:
+        return _product(float(self.times.max()), self.scale)
 
     @property
     def dist(self) -> None:
@@ -351,6 +391,17 @@ def _check_factor(factor: float) -> float:
     if not is_number(factor) or not math.isfinite(float(factor)) or float(factor) <= 0:
         raise ScenarioError("", factor, "a slowdown factor: a finite number > 0")
     return float(factor)
+
+
+def _product(*factors: float) -> float:
+    """The product of finite or infinite factors >= 0, ``inf`` when it overflows (never NaN:
+    ``0 * inf`` is 0, a zero factor wins)."""
+    if any(f == 0 for f in factors):
+        return 0.0
+    out = 1.0
+    for f in factors:
+        out *= f
+    return out
 
 
 def _as_output(values: Any) -> FloatOrArray:

@@ -29,6 +29,7 @@ from ..errors import ScenarioError
 from .families import FAMILIES, Param
 from .models import (
     DISTRIBUTIONS,
+    UPPER_TAIL,
     BimodalLatency,
     ConstantLatency,
     EmpiricalLatency,
@@ -103,9 +104,10 @@ def from_spec(spec: Mapping[str, Any], *, base_dir: Path | None = None) -> Laten
     if name == "constant":
         return ConstantLatency(_param(spec, _CONSTANT_VALUE))
     if name == "bimodal":
-        return _bimodal(spec, base_dir)
+        return _check_magnitudes(_bimodal(spec, base_dir), spec, "factor")
     if name == "empirical":
-        return _empirical(spec, base_dir)
+        trace = _empirical(spec, base_dir)
+        return _check_magnitudes(trace, spec, "scale" if trace.scale > 1 else "file")
 
     params = _numbers(spec, FAMILIES[name].params)
     try:
@@ -116,7 +118,42 @@ def from_spec(spec: Mapping[str, Any], *, base_dir: Path | None = None) -> Laten
     if not (math.isfinite(mean) and mean > 0):
         allowed = f"parameters giving a finite mean time > 0 (these give mean {mean!r})"
         raise ScenarioError("", dict(spec), allowed)
+    return _check_magnitudes(model, spec, "")
+
+
+def _check_magnitudes(model: LatencyModel, spec: Mapping[str, Any], field: str) -> LatencyModel:
+    """Refuse a model whose mean, variance or largest plausible draw (:attr:`~LatencyModel.upper`)
+    overflows a float; ``field`` is the key to blame (``""``: the whole table).
+
+    An infinite variance is accepted where the distribution has one (Pareto with alpha <= 2, or
+    a bimodal model over such a base): only a finite variance too large for a float is refused."""
+    value = spec.get(field, spec.get("file")) if field else dict(spec)
+    mean, upper = model.mean, model.upper
+    if not math.isfinite(mean):
+        raise ScenarioError(
+            field, value, f"a model whose mean time is finite (it overflows: {mean})"
+        )
+    if not math.isfinite(upper):
+        raise ScenarioError(
+            field,
+            value,
+            "a model whose largest plausible draw (the quantile exceeded with probability "
+            f"{UPPER_TAIL:g}) is a finite number of seconds; here it overflows",
+        )
+    if math.isinf(model.var) and not _infinite_variance(model):
+        raise ScenarioError(
+            field, value, "a model whose variance is finite (here it overflows a float)"
+        )
     return model
+
+
+def _infinite_variance(model: LatencyModel) -> bool:
+    """Whether ``model``'s variance is infinite mathematically, not by overflow."""
+    if isinstance(model, BimodalLatency):
+        return _infinite_variance(model.base)
+    if isinstance(model, ScipyLatency):
+        return FAMILIES[model.name].infinite_variance(model.params)
+    return False
 
 
 def _dist_name(value: Any) -> str:

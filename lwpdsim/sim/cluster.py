@@ -289,6 +289,9 @@ class Cluster:
                     step()
                     events += 1
                     continue
+                if nxt == math.inf and getattr(env, "_queue", None):  # scheduled at infinity
+                    master.overflowed()
+                    continue
                 left = None
                 if len(self.gone) != gone_checked:
                     gone_checked = len(self.gone)

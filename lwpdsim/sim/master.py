@@ -4,18 +4,22 @@ times the cluster hands it.
 
 Why a run stops (:data:`STATUSES`), checked in this order:
 
-- after a step: ``diverged`` (non-finite parameters or loss), ``target`` (the loss reached
-  ``train.target_loss``), ``max_updates`` (``train.max_updates`` steps taken);
+- after a step: ``diverged`` (non-finite parameters or loss, or a loss above
+  ``train.divergence`` times the initial loss: see :meth:`Master.diverged`), ``target`` (the loss
+  reached ``train.target_loss``), ``max_updates`` (``train.max_updates`` steps taken);
 - before each simulation event (:meth:`Master.may_continue`): ``stalled`` (nothing left to
   happen), ``max_time`` (the next event is past ``train.max_time``), ``stalled`` (the rule says it
   can make no step with the workers left, or :data:`STALL_DELIVERIES` results per worker arrived
   without a step);
-- ``error``: the rule raised a :class:`~lwpdsim.errors.LwpdsimError` (:meth:`Master.fail`).
+- ``error``: the rule raised a :class:`~lwpdsim.errors.LwpdsimError` (:meth:`Master.fail`), or
+  simulated time overflowed a float with no finite ``train.max_time`` to stop at first
+  (:meth:`Master.overflowed`; a scenario's validation refuses times that plausibly overflow).
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,6 +61,8 @@ class Master:
         scheme.version = 0
         self.max_time = train.max_time
         self.stall_limit = STALL_DELIVERIES * workers  # results without a step before "stalled"
+        self.initial_loss = math.nan  # the loss at version 0 (its first evaluation)
+        self.loss_limit = math.inf  # a finite loss above this is a divergence
         self.status = ""  # one of STATUSES once the run has stopped
         self.message = ""
         self.time_to_target = math.nan
@@ -66,14 +72,38 @@ class Master:
         """Loss and accuracy (train and test) at the current parameters; an infinite loss when
         the parameters are not finite."""
         if not np.all(np.isfinite(self.theta)):
-            return {
+            metrics = {
                 "loss": math.inf,
                 "accuracy": math.nan,
                 "test_loss": math.nan,
                 "test_accuracy": math.nan,
             }
-        with np.errstate(all="ignore"):
-            return self.problem.evaluate(self.theta)
+        else:
+            with np.errstate(all="ignore"):
+                metrics = self.problem.evaluate(self.theta)
+        if self.version == 0 and math.isnan(self.initial_loss):
+            self._set_initial_loss(float(metrics["loss"]))
+        return metrics
+
+    def _set_initial_loss(self, loss: float) -> None:
+        self.initial_loss = loss
+        if math.isfinite(loss) and loss > 0:
+            self.loss_limit = self.train.divergence * loss  # inf when the rule is off
+
+    def diverged(self, metrics: dict[str, float], finite: bool) -> str:
+        """Why the run diverged at these metrics (``finite``: whether the parameters are), or
+        the empty string. A loss that is not finite diverges; so does a finite one above
+        ``train.divergence`` times the initial loss (never when the initial loss is 0)."""
+        loss = metrics["loss"]
+        if not math.isfinite(loss):
+            what = "parameters" if not finite else "loss"
+            return f"the {what} became non-finite at update {self.version}"
+        if loss > self.loss_limit:
+            return (
+                f"the loss {loss:.4g} exceeded train.divergence = {self.train.divergence:g} "
+                f"times the initial loss {self.initial_loss:.4g} at update {self.version}"
+            )
+        return ""
 
     def step(self, step: np.ndarray, now: float) -> dict[str, float] | None:
         """Apply ``theta -= lr * step`` at time ``now``, evaluate when due (every
@@ -95,9 +125,9 @@ class Master:
         metrics = self.evaluate() if evaluate else None
         if self.progress is not None:
             self.progress.update(1)
-        if metrics is not None and not math.isfinite(metrics["loss"]):
-            what = "parameters" if not finite else "loss"
-            self.stop("diverged", f"the {what} became non-finite at update {self.version}")
+        why = "" if metrics is None else self.diverged(metrics, finite)
+        if why:
+            self.stop("diverged", why)
         elif (
             metrics is not None
             and train.target_loss is not None
@@ -125,6 +155,18 @@ class Master:
         elif results_without_step > self.stall_limit:
             self.stop("stalled", f"{results_without_step} results arrived without a step")
         return not self.status
+
+    def overflowed(self) -> None:
+        """The next event lies at infinite time: simulated time overflowed a float. Past a finite
+        ``train.max_time`` that is where the run stops anyway; otherwise the run fails."""
+        if self.max_time < math.inf:
+            self.stop("max_time", f"reached simulated time {self.max_time:g}")
+        else:
+            self.stop(
+                "error",
+                "simulated time overflowed: the next event lies beyond the largest float "
+                f"({sys.float_info.max:.4g} s); the scenario's times are too large to add up",
+            )
 
     def fail(self, err: LwpdsimError) -> None:
         """Stop because the rule failed (a decoding failure, a step of the wrong shape, ...)."""

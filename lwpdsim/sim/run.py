@@ -11,6 +11,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import latency as latency_models
+from ..config.limits import check_times
 from ..data import Dataset, load_dataset
 from ..errors import ScenarioError
 from ..models import make_model
@@ -75,12 +76,28 @@ def simulate(
     with threadpool_limits(1):
         data = build_dataset(scenario, streams)
         model = make_model(scenario.model.kind, data, hidden=scenario.model.hidden)
+        check_message_times(scenario, model.n_params)
         results = {}
         for spec in scenario.schemes:
             results[spec.label] = run_scheme(
                 scenario, spec, model, data, streams, progress=progress
             )
     return results
+
+
+def check_message_times(scenario: Scenario, n_params: int) -> None:
+    """Check the scenario's times (:func:`~lwpdsim.config.limits.check_times`) now that the size of
+    its messages is known (at most ``n_params`` numbers), before any rule runs."""
+    try:
+        lat = latency_models.from_spec(
+            scenario.cluster.latency,
+            base_dir=Path(scenario.base_dir) if scenario.base_dir else None,
+        )
+        check_times(scenario.cluster, scenario.schemes, scenario.train, lat, elements=n_params)
+    except ScenarioError as err:
+        if scenario.source and not err.source:
+            raise err.with_source(scenario.source) from None
+        raise
 
 
 def run_scheme(

@@ -73,6 +73,8 @@ def check_executor(executor: str | Executor | Any, scheduler: str | None) -> Non
         raise ScenarioError("--executor", executor, f"one of {', '.join(EXECUTORS)}")
     if scheduler and executor != "dask":
         raise ScenarioError("--scheduler", scheduler, "only with --executor dask")
+    if scheduler is not None:
+        scheduler_address(scheduler)
 
 
 def execute_run(task: RunTask) -> RunOutcome:
@@ -304,6 +306,43 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+#: The protocols of a Dask scheduler's address another process can reach (not ``inproc``).
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx")
+#: How long to try to reach a scheduler before giving up.
+SCHEDULER_TIMEOUT = "5s"
+
+
+def scheduler_address(address: str) -> str:
+    """``address`` (surrounding blanks removed) if it has the form of a Dask scheduler's address,
+    ``PROTOCOL://HOST:PORT`` or ``HOST:PORT`` (tcp), checked before any connection is tried;
+    else a :class:`ScenarioError` naming ``--scheduler``."""
+    allowed = (
+        f"the address of a running Dask scheduler, PROTOCOL://HOST:PORT with PROTOCOL one of "
+        f"{', '.join(SCHEDULER_PROTOCOLS)} (e.g. tcp://127.0.0.1:8786), or HOST:PORT"
+    )
+    if not isinstance(address, str):
+        raise ScenarioError("--scheduler", address, allowed)
+    text = address.strip()
+    protocol, sep, location = text.partition("://")
+    if not sep:
+        protocol, location = "tcp", text
+    host, colon, port = location.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 address
+        host = host[1:-1]
+    ok = (
+        protocol in SCHEDULER_PROTOCOLS
+        and colon
+        and host
+        and not any(c.isspace() or c in "/?#@[]" for c in host.replace(":", ""))
+        and port.isascii()
+        and port.isdigit()
+        and 1 <= int(port) <= 65535
+    )
+    if not ok:
+        raise ScenarioError("--scheduler", address, allowed)
+    return text
+
+
 @contextlib.contextmanager
 def _dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     import logging
@@ -311,9 +350,10 @@ def _dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if scheduler:
+        address = scheduler_address(scheduler)
         try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as err:
+            client = Client(address, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as err:
             raise ScenarioError(
                 "--scheduler", scheduler, f"the address of a running Dask scheduler ({err})"
             ) from None

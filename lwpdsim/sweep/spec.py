@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import read_toml
+from ..config.parse import name_from_stem
 from ..config.reading import MAX_TOML_BYTES, check_regular
 from ..config.sizes import check_grid
 from ..config.validate import as_bool, as_int, as_str, check_keys, suggest
@@ -111,7 +112,7 @@ def load_sweep(source: str | Path | Mapping[str, Any]) -> SweepSpec:
 
 def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | None) -> SweepSpec:
     check_keys(raw, SWEEP_KEYS, "")
-    name = as_str(raw.get("name", stem), "name")
+    name = as_str(raw.get("name", name_from_stem(stem)), "name")
     if not _NAME.fullmatch(name):
         raise ScenarioError(
             "name", name, "letters, digits, '_', '-' and '.' (used as a folder name)"
