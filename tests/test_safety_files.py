@@ -146,6 +146,22 @@ def test_force_on_a_sweep_folder_keeps_the_users_files(tmp_path: Path, capsys) -
     assert len(pd.read_csv(out / "runs.csv")) == 4
 
 
+def test_the_record_is_compact_after_a_command(tmp_path: Path, capsys) -> None:
+    # what a command leaves is its record of the files that exist, sorted: no staging folders or
+    # temporary files, and the same bytes after a rebuild with the same files
+    spec = scenario_file(tmp_path / "in")
+    out = tmp_path / "out"
+    assert run(str(spec), "--out", str(out)) == 0
+    first = (out / MARKER).read_bytes()
+    entries = [json.loads(line) for line in first.decode().splitlines()[1:]]
+    assert entries and all(set(e) <= {"f", "d"} for e in entries)
+    assert all((out / next(iter(e.values()))).exists() for e in entries)
+    assert entries == sorted(entries, key=lambda e: (next(iter(e)), next(iter(e.values()))))
+    assert run(str(spec), "--out", str(out), "--force") == 0
+    assert (out / MARKER).read_bytes() == first
+    capsys.readouterr()
+
+
 def test_force_refuses_a_folder_lwpdsim_has_no_record_of(tmp_path: Path, capsys) -> None:
     spec = scenario_file(tmp_path / "in")
     out = tmp_path / "out"

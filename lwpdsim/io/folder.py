@@ -380,6 +380,16 @@ class OutputFolder:
                     continue
                 with contextlib.suppress(OSError):
                     _remove_tree(full) if stat.S_ISDIR(info.st_mode) else full.unlink()
+        try:
+            self._rewrite_record()
+        except OutputError as err:
+            raise ScenarioError(
+                "--out", str(self.path), f"a folder lwpdsim can write ({err})"
+            ) from None
+
+    def _rewrite_record(self) -> None:
+        """Rewrite the record compactly: its header and the paths that exist, sorted (so the
+        record of a folder rebuilt with the same files reads the same)."""
         entries = [
             (kind, rel)
             for kind, rels in self.record.paths.items()
@@ -388,12 +398,7 @@ class OutputFolder:
         ]
         for kind in self.record.paths:
             self.record.paths[kind] = {rel for k, rel in entries if k == kind}
-        try:
-            self.journal.start(entries)
-        except OutputError as err:
-            raise ScenarioError(
-                "--out", str(self.path), f"a folder lwpdsim can write ({err})"
-            ) from None
+        self.journal.start(entries)
 
     def release(self) -> None:
         """Let go of the folder: remove staging folders left, and, when nothing lwpdsim wrote
@@ -416,6 +421,9 @@ class OutputFolder:
                 if self.record.created:
                     with contextlib.suppress(OSError):
                         self.root.rmdir()
+        else:  # what lwpdsim wrote stays: so does its record, compacted as at the next claim
+            with contextlib.suppress(OutputError):
+                self._rewrite_record()
         self._lock.release()
         self._lock = None
 
