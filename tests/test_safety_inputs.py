@@ -193,6 +193,17 @@ def test_fifo_in_saved_results_for_plot(tmp_path: Path) -> None:
     refused_in_subprocess(["plot", "res"], tmp_path, "RESULTS_DIR", "character device")
 
 
+def test_fifo_in_a_saved_sweep_for_plot(tmp_path: Path) -> None:
+    sweep = tmp_path / "sw"
+    sweep.mkdir()
+    (sweep / "runs.csv").write_text("replicate,scheme,rule,status\n0,sync,sync,ok\n")
+    os.mkfifo(sweep / "sweep.json")
+    refused_in_subprocess(["plot", "sw"], tmp_path, "RESULTS_DIR", "sweep.json", "FIFO")
+    (sweep / "sweep.json").unlink()
+    (sweep / "sweep.json").write_text("[" * 100_000 + "]" * 100_000)  # nested past the parser
+    refused_in_subprocess(["plot", "sw"], tmp_path, "RESULTS_DIR", "sweep.json")
+
+
 # --------------------------------------------------------------------------- encodings
 
 

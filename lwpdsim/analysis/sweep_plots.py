@@ -271,17 +271,19 @@ RUNS_NEEDED = ("replicate", "scheme", "rule", "status")
 def read_sweep_folder(d: Path) -> tuple[str | None, list[list[str]], pd.DataFrame]:
     """A sweep folder's name and axes (lists of factor keys) from its ``sweep.json``, and its
     ``runs.csv`` (every text column read as text: a label ``NA`` stays ``"NA"``)."""
+    from ..config.reading import check_results_folder
     from ..errors import ScenarioError
 
     def bad(path: Path, why: str) -> ScenarioError:
         allowed = f"a sweep folder written by 'lwpdsim sweep'; {path} {why}"
         return ScenarioError("RESULTS_DIR", str(d), allowed)
 
+    check_results_folder(d, "RESULTS_DIR")  # no FIFO or device among the files read below
     path = d / "sweep.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise bad(path, f"is unreadable ({err})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise bad(path, f"is unreadable ({type(err).__name__}: {err})") from None
     if not isinstance(manifest, dict):
         raise bad(path, f"holds a {type(manifest).__name__}, not an object")
     axes = manifest.get("axes") or [[k] for k in _texts(manifest.get("factors")) or []]
