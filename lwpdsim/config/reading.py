@@ -73,6 +73,11 @@ def check_regular(
     """Refuse ``path`` unless it is an existing regular file of at most ``limit`` bytes, for
     readers that open it themselves (such as pandas); :func:`open_regular` is safer."""
     path = Path(path)
+    _stat_regular(path, field, limit, value, what)
+
+
+def _stat_regular(path: Path, field: str, limit: int, value: Any, what: str) -> os.stat_result:
+    """``path``'s status (links followed), refused unless a regular file of at most ``limit``."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -82,6 +87,7 @@ def check_regular(
             field, path, f"a readable {what} ({path}: {err.strerror})", value
         ) from None
     _check_regular(info, path, field, limit, value, what)
+    return info
 
 
 @contextmanager
@@ -95,15 +101,7 @@ def open_regular(
     device swapped in between cannot block or flood the reader.
     """
     path = Path(path)
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise file_error(field, path, f"an existing {what}; {path} does not exist", value) from None
-    except OSError as err:
-        raise file_error(
-            field, path, f"a readable {what} ({path}: {err.strerror})", value
-        ) from None
-    _check_regular(info, path, field, limit, value, what)
+    _stat_regular(path, field, limit, value, what)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
