@@ -667,6 +667,20 @@ def test_a_record_never_makes_lwpdsim_remove_outside_the_folder(tmp_path: Path, 
     capsys.readouterr()
 
 
+def test_a_record_never_makes_a_users_folder_or_file_scratch(tmp_path: Path, capsys) -> None:
+    # an edited record that calls a user's folder a staging folder ("s") or a user's file a
+    # temporary file ("t") does not get them removed, neither at the next claim nor by --force
+    spec = scenario_file(tmp_path / "in")
+    out = tmp_path / "out"
+    assert run(str(spec), "--out", str(out)) == 0
+    mine = plant(out, {"notes/a.md": b"precious", "draft.txt": b"draft"})
+    with open(out / MARKER, "a", encoding="utf-8") as record:
+        record.write(json.dumps({"s": "notes"}) + "\n" + json.dumps({"t": "draft.txt"}) + "\n")
+    assert run(str(spec), "--out", str(out), "--force") == 0
+    intact(out, mine)
+    capsys.readouterr()
+
+
 def test_different_labels_never_share_a_folder() -> None:
     labels = ["α", "β", "..", ".", "", "_", "NUL", "nul", "a" * 150, "a" * 151, "x/y", "x.png"]
     labels += [chr(c) for c in range(0x400, 0x480)]

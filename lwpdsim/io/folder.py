@@ -312,7 +312,7 @@ class OutputFolder:
         doomed: list[Path] = []
         emptied: list[Path] = []
         for kind in ("f", "t", "s"):
-            for rel in sorted(r for r in paths[kind] if inside(r)):
+            for rel in sorted(r for r in paths[kind] if inside(r) and _named_as_kind(kind, r)):
                 full = self.root / rel
                 problem = self._parents_problem(rel, seen)
                 if problem == "missing":
@@ -374,6 +374,8 @@ class OutputFolder:
         recorded paths that exist."""
         for kind in ("t", "s"):
             for rel in self.record.paths[kind]:
+                if not _named_as_kind(kind, rel):
+                    continue
                 full = self.root / rel
                 info = _lstat(full)
                 if info is None or self._parents_problem(rel, {}) is not None:
@@ -432,6 +434,18 @@ class OutputFolder:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _named_as_kind(kind: str, rel: str) -> bool:
+    """Whether a recorded temporary file (``t``) or staging folder (``s``) has the name lwpdsim
+    gives such paths (``.NAME.PID.THREAD.tmp``, ``.lwpdsim-stage.*``): an entry of another name
+    in a damaged or edited record is never removed as scratch. Recorded files (``f``) pass."""
+    name = Path(rel).name
+    if kind == "t":
+        return name.startswith(".") and name.endswith(".tmp")
+    if kind == "s":
+        return name.startswith(_STAGE_PREFIX)
+    return True
 
 
 def _remove_tree(path: Path) -> None:
