@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .errors import LwpdsimError, ScenarioError
 
 
@@ -357,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lwpdsim",
         description="Simulate stragglers in distributed gradient descent.",
     )
+    parser.add_argument("--version", action="version", version=f"lwpdsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(

@@ -171,3 +171,12 @@ def test_same_scenario_and_seed_give_identical_files(scenario: Path, tmp_path: P
     )
     for f in compared:
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_version_is_the_installed_packages(capsys) -> None:
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"lwpdsim {metadata.version('lwpdsim')}"
