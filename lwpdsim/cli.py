@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .errors import LwpdsimError, ScenarioError
 
 
@@ -358,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lwpdsim",
         description="Simulate stragglers in distributed gradient descent.",
     )
+    # imported here, so that cli.py imports on its own before the package (as tests check)
+    from . import __version__
+
     parser.add_argument("--version", action="version", version=f"lwpdsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
