@@ -9,6 +9,7 @@
 from .config import Scenario, load_scenario
 from .errors import DecodingError, LwpdsimError, ScenarioError
 from .results import RunResult
+from .run_folder import save_run
 from .sim import simulate
 from .sweep import run_sweep
 
@@ -23,5 +24,6 @@ __all__ = [
     "__version__",
     "load_scenario",
     "run_sweep",
+    "save_run",
     "simulate",
 ]

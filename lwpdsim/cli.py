@@ -110,19 +110,18 @@ def _strings(value: Any) -> list[str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .analysis.plots import draw_run, figure_names
     from .analysis.tables import format_summary, format_wall_split
     from .config import load_scenario
     from .io import RUN_FOLDER, claim
-    from .io.codec import SUMMARY, save_results
     from .results import safe_name
+    from .run_folder import run_folder_names, write_run
     from .sim import simulate
 
     scenario = load_scenario(args.file, overrides=args.set)
     _check_dataset_file(scenario)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     labels = [s.label for s in scenario.schemes]
-    names = [SUMMARY, *figure_names(labels), *(safe_name(label) for label in labels)]
+    names = run_folder_names(labels)
     inputs = _scenario_inputs(args.file, scenario)
     with claim(out, RUN_FOLDER, force=args.force, inputs=inputs, will_write=names) as folder:
         quiet = args.quiet
@@ -132,12 +131,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 flush=True,
             )
         results = simulate(scenario, progress=not quiet and sys.stderr.isatty())
-        table = save_results(results, out, folder)
-        figures = ", ".join(p.name for p in draw_run(results, out, scenario, writer=folder))
-    print(format_summary(table))
+        table, drawn = write_run(folder, results, scenario)
+        figures = ", ".join(p.name for p in drawn)
     if not quiet:
+        print(format_summary(table))
         print(format_wall_split(results))
-    print(f"results written to {out}/ (summary.csv, {figures}, one folder per rule)")
+        print(f"results written to {out}/ (summary.csv, {figures}, one folder per rule)")
     failed = [(label, r) for label, r in results.items() if r.status == "error"]
     for label, res in failed:
         where = out / safe_name(label) / "manifest.json"
@@ -242,10 +241,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             sim_time=("sim_time", "mean"),
         )
         print(means.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
-    print(
-        f"{report.computed} runs computed, {report.reused} reused; results written to {out}/ "
-        f"(runs.csv, runs/, {len(report.figures)} figures)"
-    )
+    if not args.quiet:
+        print(
+            f"{report.computed} runs computed, {report.reused} reused; results written to {out}/ "
+            f"(runs.csv, runs/, {len(report.figures)} figures)"
+        )
     if report.plot_error:
         print(f"warning: figures not drawn: {report.plot_error}", file=sys.stderr)
     failed = table[table["status"] != "ok"].drop_duplicates("run_id")
@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", help="results directory (default results/<scenario name>/)"
     )
     p.add_argument("--force", action="store_true", help="overwrite an existing results directory")
-    p.add_argument("--quiet", action="store_true", help="print only the summary table")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("plot", help="redraw every figure of a saved run (or sweep)")
@@ -428,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="keep finished runs in DIR, run the rest")
     p.add_argument("--force", action="store_true", help="overwrite an existing results directory")
     p.add_argument("--skip-invalid", action="store_true", help="skip invalid grid points (listed)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser(
@@ -448,9 +448,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="spec files or folders (default scenarios/paper/ and scenarios/lecture/)",
     )
     p.add_argument("--jobs", type=int, metavar="N", help="processes (default: CPUs; 1: none)")
-    p.add_argument("--quiet", action="store_true", help="print only the final line")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of every spec's base scenario (recorded in the index)",
+    )
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=_cmd_figures)
     return parser
+
+
+def _as_given(err: ScenarioError, args: argparse.Namespace) -> ScenarioError:
+    """``err`` naming what the user gave: an output folder the user did not pass as ``--out`` is
+    the command's default one; a file that is itself the problem is named by its argument."""
+    if err.field == "--out" and getattr(args, "out", "") is None:
+        return ScenarioError("the default output folder (no --out given)", err.value, err.allowed)
+    if err.field == "(file)" and err.source is not None and err.value == err.source:
+        return ScenarioError("FILE", err.value, err.allowed)
+    return err
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -460,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ScenarioError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_as_given(err, args)}", file=sys.stderr)
         return 2
     except LwpdsimError as err:
         print(f"error: {err}", file=sys.stderr)

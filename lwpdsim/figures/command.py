@@ -46,13 +46,15 @@ def build_figures(
     jobs: int | None = None,
     progress: bool = False,
     log: Any = None,
+    overrides: Sequence[str] = (),
 ) -> FiguresReport:
     """Run the figure specs (files or folders; default ``scenarios/paper`` and
     ``scenarios/lecture``) and write every figure, its CSV and the index into ``out`` (default
     ``results/figures``, or ``results/figures-quick`` with ``quick``). ``jobs`` processes run the
     simulations (default: the CPU count; 1 runs them here). ``log`` is called with progress lines.
+    ``overrides`` (``KEY=VALUE``) set keys of every spec's base scenario (recorded in its manifest).
     """
-    chosen = select_specs(find_specs(specs), only, quick=quick)
+    chosen = select_specs(find_specs(specs), only, quick=quick, overrides=overrides)
     for spec in chosen:  # a spec's name starts the names of its files
         if len(spec.name) > NAME_LENGTH:
             raise ScenarioError(
@@ -82,7 +84,7 @@ def _build(
         runs = len(spec.plan.runs)
         say(f"{spec.name}: {runs} run{'s' if runs != 1 else ''} ({spec.kind})")
         ensure_datasets(spec)
-        sr = run_spec(spec, jobs=jobs, progress=progress)
+        sr = run_spec(spec, jobs=jobs, progress=progress, log=None if progress else say)
         manifest = write_spec(sr, folder, out_dir)
         report.specs.append(spec.name)
         report.figures += [f["png"] for f in manifest["figures"]]
@@ -111,12 +113,14 @@ def main_figures(args: Any) -> int:
         jobs=args.jobs,
         progress=not args.quiet and sys.stderr.isatty(),
         log=None if args.quiet else _print,
+        overrides=args.set,
     )
     total = time.perf_counter() - started
-    print(
-        f"{len(report.figures)} figures from {len(report.specs)} specs written to "
-        f"{report.out}/ (index: {report.index}) in {total:.0f} s"
-    )
+    if not args.quiet:
+        print(
+            f"{len(report.figures)} figures from {len(report.specs)} specs written to "
+            f"{report.out}/ (index: {report.index}) in {total:.0f} s"
+        )
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
     if report.problems:

@@ -130,7 +130,16 @@ def write_index(out: Path, writer: Writer = PLAIN) -> Path:
         lines.append("")
         if m.get("description"):
             lines += [m["description"], ""]
+        if m.get("quick"):
+            lines += [
+                f"*This quick build ran {m['seeds']} seed{'s' if m['seeds'] != 1 else ''} in the "
+                "setting below; the description above is the reference build's.*",
+                "",
+            ]
         lines.append(f"Spec `{m['source']}`. Setting: {m['setting']}.")
+        if m.get("overrides"):
+            shown = ", ".join(f"`{item}`" for item in m["overrides"])
+            lines.append(f"Built with `--set` {shown}, on top of the spec's own settings.")
         if m["kind"] == "compare":
             grid = ", ".join(f"{v:g}" for v in m["lr_grid"])
             lines.append(f"Seeds: {m['seeds']}; step-size grid: {grid}.")

@@ -7,6 +7,7 @@ the executor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,18 +40,34 @@ class SpecRuns:
         return out
 
 
-def run_spec(spec: FigureSpec, *, jobs: int = 1, progress: bool = False) -> SpecRuns:
+#: Without a progress bar, a spec's runs are reported this many times (and at the end).
+PROGRESS_LINES = 10
+
+
+def run_spec(
+    spec: FigureSpec,
+    *,
+    jobs: int = 1,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> SpecRuns:
     """Run every simulation a spec needs, in ``jobs`` processes (1: in this process); the results
-    stay in memory (no files)."""
+    stay in memory (no files). ``progress`` draws a bar; ``log``, if given, is told how many runs
+    are done about :data:`PROGRESS_LINES` times (for output that is not a terminal)."""
     if spec.kind == "timeline":
         results = simulate(spec.scenario, run_index=0)
         return _collect(spec, {(None, 0): results}, list(results), [])
     outcomes: dict[str, RunOutcome] = {}
     executor = "processes" if jobs > 1 else "serial"
-    with progress_bar(len(spec.plan.runs), desc=spec.plan.name, enabled=progress) as tick:
+    total = len(spec.plan.runs)
+    every = max(1, -(-total // PROGRESS_LINES))
+    with progress_bar(total, desc=spec.plan.name, enabled=progress) as tick:
         for task, outcome in run_tasks(spec.plan.runs, executor=executor, max_workers=jobs):
             outcomes[task.run_id] = outcome
             tick(outcome)
+            done = len(outcomes)
+            if log is not None and (done % every == 0 or done == total):
+                log(f"  {spec.name}: {done}/{total} runs done")
     factor = "scheme.lr" if spec.kind == "compare" else "cluster.workers"
     problems: list[str] = []
     runs: dict[tuple[Any, int], dict[str, RunResult]] = {}

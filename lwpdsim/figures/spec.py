@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Scenario, read_toml
+from ..config.overrides import parse_value
 from ..config.validate import (
     as_bool,
     as_choice,
@@ -102,6 +103,7 @@ class FigureSpec:
     cdf_workers: int | None
     quick: bool
     plan: SweepPlan = field(repr=False, compare=False)
+    overrides: tuple[str, ...] = ()  # the command line's --set KEY=VALUE items
     order: int = 0  # position among all specs (the index lists them in this order)
 
     @property
@@ -117,13 +119,17 @@ def _path_text(path: Path) -> str:
         return str(path)
 
 
-def load_spec(path: str | Path, *, quick: bool = False) -> FigureSpec:
+def load_spec(
+    path: str | Path, *, quick: bool = False, overrides: Sequence[str] = ()
+) -> FigureSpec:
     """Read and validate a figure spec; ``quick`` applies its ``[quick]`` table (fewer seeds, a
-    shorter grid, a shorter run). Raises :class:`ScenarioError` naming the file and the field."""
+    shorter grid, a shorter run) and ``overrides`` (``KEY=VALUE``, as ``lwpdsim run --set``) set
+    keys of its base scenario after its own ``base_overrides``. Raises :class:`ScenarioError`
+    naming the file and the field."""
     path = Path(path)
     raw = read_toml(path)
     try:
-        return _parse_spec(raw, path, quick)
+        return _parse_spec(raw, path, quick, tuple(overrides))
     except ScenarioError as err:
         if err.source and err.source != str(path):
             allowed = f"{err.allowed} (in the base scenario {err.source})"
@@ -144,7 +150,9 @@ def _number_list(value: Any, where: str, *, integer: bool = False) -> tuple[Any,
     return out
 
 
-def _parse_spec(raw: Mapping[str, Any], path: Path, quick: bool) -> FigureSpec:
+def _parse_spec(
+    raw: Mapping[str, Any], path: Path, quick: bool, overrides: tuple[str, ...] = ()
+) -> FigureSpec:
     check_keys(raw, SPEC_KEYS, "")
     name = as_str(raw.get("name", path.stem), "name")
     if not _NAME.fullmatch(name):
@@ -178,6 +186,8 @@ def _parse_spec(raw: Mapping[str, Any], path: Path, quick: bool) -> FigureSpec:
                 table[key] = value
         if "seeds" not in q and kind == "compare":
             table["seeds"] = 2
+    if overrides:
+        table["base_overrides"] = _with_overrides(table.get("base_overrides", {}), overrides, kind)
     seeds = as_int(table.get("seeds", 1), "seeds", lo=2 if kind == "compare" else 1)
     if kind == "timeline" and seeds != 1:
         raise ScenarioError("seeds", seeds, "1: a timeline shows one run")
@@ -238,8 +248,28 @@ def _parse_spec(raw: Mapping[str, Any], path: Path, quick: bool) -> FigureSpec:
         workers=workers,
         cdf_workers=cdf_workers,
         quick=quick,
+        overrides=overrides,
         plan=plan,
     )
+
+
+#: The key each kind varies (a ``--set`` of it would be overwritten by every run).
+VARIED_KEY = {"compare": "scheme.lr", "intervals": "cluster.workers"}
+
+
+def _with_overrides(base_overrides: Any, overrides: tuple[str, ...], kind: str) -> dict[str, Any]:
+    """The spec's ``base_overrides`` followed by the command line's ``--set KEY=VALUE`` items."""
+    if not isinstance(base_overrides, Mapping):
+        raise ScenarioError("base_overrides", base_overrides, "a table of KEY = value pairs")
+    merged = dict(base_overrides)
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError("--set", item, "KEY=VALUE, e.g. train.max_time=50")
+        key, text = (part.strip() for part in item.split("=", 1))
+        if key == VARIED_KEY.get(kind) or (kind == "compare" and key.endswith(".lr")):
+            raise ScenarioError("--set", item, f"a key this {kind} spec does not vary")
+        merged[key] = parse_value(text)
+    return merged
 
 
 def _plan(
@@ -320,10 +350,19 @@ def find_specs(paths: Sequence[str | Path] | None = None) -> list[Path]:
 
 
 def select_specs(
-    paths: Sequence[Path], only: Sequence[str] | None = None, *, quick: bool = False
+    paths: Sequence[Path],
+    only: Sequence[str] | None = None,
+    *,
+    quick: bool = False,
+    overrides: Sequence[str] = (),
 ) -> list[FigureSpec]:
-    """Load every spec (all are validated), keeping those named in ``only`` (all by default)."""
+    """Load every spec (all are validated), keeping those named in ``only`` (all by default);
+    ``overrides`` go to the specs kept (see :func:`load_spec`)."""
     specs = [replace(load_spec(p, quick=quick), order=i) for i, p in enumerate(paths)]
+    if overrides:
+        kept = [i for i, s in enumerate(specs) if not only or s.name in only]
+        for i in kept:
+            specs[i] = replace(load_spec(paths[i], quick=quick, overrides=overrides), order=i)
     names = [s.name for s in specs]
     for i, name in enumerate(names):
         if names.index(name) != i:

@@ -246,6 +246,7 @@ def write_spec(sr: SpecRuns, folder: OutputFolder, out: Path | None = None) -> d
         "changed": spec.changed,
         "source": spec.source,
         "quick": spec.quick,
+        "overrides": list(spec.overrides),
         "seeds": spec.seeds,
         "lr_grid": list(spec.lr_grid),
         "select": spec.select if spec.kind == "compare" else None,
