@@ -31,8 +31,12 @@ HEADLINE_METRICS = (
     "updates",
     "mean_time_between_updates",
 )
-#: What a run cost: bytes over the links and gradient evaluations, in table order.
-COST_METRICS = ("bytes_up_total", "bytes_down_total", "gradient_evaluations")
+#: How old the results the steps used were: mean staleness in versions and mean age in simulated
+#: seconds (step time - the time the task's parameters were sent), over the used results.
+STALENESS_METRICS = ("staleness_mean", "age_mean")
+#: What a run cost, in table order: bytes over the links, the gradient work numpy did in
+#: full-gradient equivalents (rows evaluated / training rows), and the gradient calls it took.
+COST_METRICS = ("bytes_up_total", "bytes_down_total", "gradient_work", "gradient_evaluations")
 
 #: Packages whose versions a manifest records.
 TRACKED_PACKAGES = ("lwpdsim", "numpy", "scipy", "pandas", "simpy", "matplotlib", "scikit-learn")
@@ -150,13 +154,25 @@ def summarize(updates: pd.DataFrame, tasks: pd.DataFrame, **extra: Any) -> dict[
         else math.nan,
         "tasks": len(tasks),
         **{f"tasks_{o}": int(counts.get(o, 0)) for o in OUTCOMES},
+        **used_staleness(tasks),
     }
     summary.update(extra)
     return summary
 
 
+def used_staleness(tasks: pd.DataFrame) -> dict[str, float]:
+    """:data:`STALENESS_METRICS` from a tasks table: the mean ``staleness`` and ``age`` of the
+    tasks a step used (each once; NaN when none was used, or the column is missing)."""
+    used = (tasks["outcome"] == "used").to_numpy()
+    out = {}
+    for key, column in zip(STALENESS_METRICS, ("staleness", "age"), strict=True):
+        values = tasks[column].to_numpy(dtype=float)[used] if column in tasks else np.empty(0)
+        out[key] = float(values.mean()) if values.size else math.nan
+    return out
+
+
 #: Columns of the comparison table, in order.
-SUMMARY_COLUMNS = ("status", *HEADLINE_METRICS, *COST_METRICS)
+SUMMARY_COLUMNS = ("status", *HEADLINE_METRICS, *STALENESS_METRICS, *COST_METRICS)
 
 
 def summary_table(results: Mapping[str, RunResult]) -> pd.DataFrame:

@@ -275,7 +275,14 @@ def _runs(rows: list[tuple[str, float, float, float]]) -> pd.DataFrame:
     table["rule"] = table["scheme"]
     table["seed"] = table.groupby(["scheme", "lr"]).cumcount()
     table["bytes_to_target"] = table["time_to_target"] * 100
-    for column in ("updates", "time_per_update", "bytes_per_update", "staleness", "wasted_tasks"):
+    for column in (
+        "updates",
+        "time_per_update",
+        "bytes_per_update",
+        "staleness",
+        "age",
+        "wasted_tasks",
+    ):
         table[column] = 1.0
     return table
 

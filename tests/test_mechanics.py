@@ -30,11 +30,11 @@ def test_task_table_grows_past_a_block_with_fresh_records() -> None:
     t = TaskTable()
     n = TaskTable._BLOCK + 10  # forces a second block
     for i in range(n):
-        assert t.add(worker=i % 7, version=i // 3, now=0.5 * i, units=2.0, nbytes=40) == i
+        assert t.add(worker=i % 7, version=i // 3, now=0.5 * i, units=2.0) == i
     t.set_outcome(3, "used")
     t.set_outcome(n - 1, "cancelled")
     t.close_open("unfinished")
-    t.add(worker=1, version=9, now=1e6, units=1.0, nbytes=8)  # the column can grow again
+    t.add(worker=1, version=9, now=1e6, units=1.0)  # the column can grow again
     df = t.frame()
     assert len(df) == len(t) == n + 1
     assert (df["task"] == np.arange(n + 1)).all()
@@ -43,12 +43,13 @@ def test_task_table_grows_past_a_block_with_fresh_records() -> None:
     assert (df["start"][:n] == 0.5 * np.arange(n)).all()
     assert df["received"].isna().all() and df["end"].isna().all()
     assert (df["used_by"] == -1).all() and (df["lost"] == 0).all() and (df["bytes_up"] == 0).all()
+    assert (df["bytes_down"] == 0).all() and df["age"].isna().all()  # nothing sent nor used yet
     assert df["outcome"][3] == "used" and df["outcome"][n - 1] == "cancelled"
     assert (df["outcome"][4 : n - 1] == "unfinished").all()
     assert df["outcome"][n] == ""  # added after close_open: still open
     # the frame is a copy: the columns can still grow, and growing them leaves it alone
     for _ in range(TaskTable._BLOCK):
-        t.add(worker=0, version=0, now=-1.0, units=1.0, nbytes=8)
+        t.add(worker=0, version=0, now=-1.0, units=1.0)
     assert len(t) == n + 1 + TaskTable._BLOCK and len(df) == n + 1
     assert (df["start"] >= 0).all()
 

@@ -82,13 +82,18 @@ def test_bookkeeping_invariants(tiny, scenario) -> None:
     # bytes: the cluster's running counters equal the sum over messages, at the end ...
     assert res.summary["bytes_up_total"] == tasks["bytes_up"].sum()
     assert res.summary["bytes_down_total"] == tasks["bytes_down"].sum()
-    # ... and at every update (downloads are counted when sent, uploads when the upload starts;
-    # messages sent at the very instant of an update may fall on either side of it)
-    for col, when in (("bytes_down", "start"), ("bytes_up", "computed")):
-        sent_t = tasks[when].to_numpy()
+    # ... and at every update. A message counts when its transmission begins: not before its
+    # task starts (download) or computes (upload), not after it arrived (received; delivered
+    # uploads end their task). Messages at the very instant of an update may fall on either side.
+    delivered = tasks["outcome"].isin(["used", "discarded"]).to_numpy()
+    arrived_up = np.where(delivered, tasks["end"].to_numpy(), np.inf)
+    for col, earliest, latest in (
+        ("bytes_down", tasks["start"].to_numpy(), tasks["received"].fillna(np.inf).to_numpy()),
+        ("bytes_up", tasks["computed"].to_numpy(), arrived_up),
+    ):
         size = tasks[col].to_numpy()
         for time, total in zip(upd["time"], upd[col], strict=True):
-            assert size[sent_t < time].sum() <= total <= size[sent_t <= time].sum()
+            assert size[latest < time].sum() <= total <= size[earliest <= time].sum()
     # time and counters never go backwards
     assert (np.diff(upd["time"]) >= 0).all() and (np.diff(upd["bytes_down"]) >= 0).all()
     # used results are never from the future

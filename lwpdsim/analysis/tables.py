@@ -13,19 +13,22 @@ __all__ = ["SUMMARY_COLUMNS", "format_summary", "format_wall_split", "summary_ta
 
 
 def format_summary(table: pd.DataFrame) -> str:
-    """The summary table as aligned text for a terminal."""
-    shown = table.rename(
+    """The summary table as aligned text for a terminal. Gradient work is shown in full-gradient
+    equivalents (``grad_work``); the call count stays in the table itself (``summary.csv``)."""
+    shown = table.drop(columns=["gradient_evaluations"], errors="ignore").rename(
         columns={
             "time_to_target": "t_target",
             "final_loss": "loss",
             "final_accuracy": "acc",
             "sim_time": "sim_time",
             "mean_time_between_updates": "t/update",
+            "staleness_mean": "stale",
+            "age_mean": "age",
             "bytes_up_total": "MB_up",
             "bytes_down_total": "MB_down",
-            "gradient_evaluations": "grad_evals",
+            "gradient_work": "grad_work",
         }
-    ).copy()
+    )
     shown["MB_up"] = shown["MB_up"] / 1e6
     shown["MB_down"] = shown["MB_down"] / 1e6
     return shown.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-")

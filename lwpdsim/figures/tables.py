@@ -71,6 +71,7 @@ def runs_table(sr: SpecRuns) -> pd.DataFrame:
                     if updates
                     else math.nan,
                     "staleness": _staleness(res),
+                    "age": float(s.get("age_mean", math.nan)),  # seconds, over used results
                     "wasted_tasks": wasted / tasks,
                 }
             )
@@ -157,6 +158,7 @@ def chosen_summary(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame
                 "time_per_update_mean": float(sub["time_per_update"].mean()),
                 "bytes_per_update_mean": float(sub["bytes_per_update"].mean()),
                 "staleness_mean": float(sub["staleness"].mean()),
+                "age_mean": float(sub["age"].mean()),
                 "wasted_tasks_mean": float(sub["wasted_tasks"].mean()),
             }
         )

@@ -5,6 +5,8 @@ round-trip parser, so every number comes back bit for bit, with its dtype);
 ``manifest.json`` (label, status, summary without wall-clock times, the resolved scenario, seed,
 package versions; identical for the same scenario and seed); ``timing.json`` (the wall-clock split
 of this machine's run). ``lwpdsim run`` writes one such folder per rule next to ``summary.csv``.
+
+Runs saved before results' ages were recorded load with them recomputed (:func:`with_ages`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from ..results import OUTCOMES, RunResult, safe_name, summary_table
+from ..results import OUTCOMES, RunResult, safe_name, summary_table, used_staleness
 from .files import PLAIN, Writer
 from .jsonable import dumps, json_number
 
@@ -69,14 +72,52 @@ def load_result(directory: str | Path) -> RunResult:
         tasks["outcome"] = pd.Categorical(
             tasks["outcome"].fillna(""), categories=list(OUTCOME_CATEGORIES)
         )
+    updates, tasks = with_ages(pd.read_csv(_regular(d / UPDATES), **_EXACT), tasks)
+    summary = manifest["summary"]
+    if "outcome" in tasks:
+        for key, value in used_staleness(tasks).items():
+            summary.setdefault(key, value)
     return RunResult(
         label=manifest["label"],
-        updates=pd.read_csv(_regular(d / UPDATES), **_EXACT),
+        updates=updates,
         tasks=tasks,
-        summary=manifest["summary"],
+        summary=summary,
         config=manifest["config"],
         manifest={k: v for k, v in manifest.items() if k not in _OWN_KEYS},
     )
+
+
+def with_ages(updates: pd.DataFrame, tasks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tables of a run saved before ages were recorded, with them recomputed: a used task's
+    ``age`` is the time of the update that used it (``used_by``) minus its ``start``; an update's
+    ``age_mean`` and ``age_max`` are over the tasks it used. Tables that have them, or lack what
+    they are made from, are returned as they are."""
+    if (
+        "age" not in tasks
+        and {"used_by", "start"} <= set(tasks)
+        and {"update", "time"} <= set(updates)
+    ):
+        when = updates.set_index("update")["time"]
+        when = when[~when.index.duplicated()]
+        used_by = tasks["used_by"].to_numpy()
+        step_time = when.reindex(used_by).to_numpy(dtype=float)
+        age = np.where(used_by >= 0, step_time - tasks["start"].to_numpy(dtype=float), np.nan)
+        tasks = tasks.copy()
+        tasks.insert(_after(tasks, "staleness"), "age", age)
+    if "age_mean" not in updates and "age" in tasks and "used_by" in tasks:
+        by_update = tasks.groupby("used_by")["age"].agg(["mean", "max"])
+        updates = updates.copy()
+        at = _after(updates, "staleness_max")
+        for offset, stat in enumerate(("mean", "max")):
+            values = by_update[stat].reindex(updates["update"]).to_numpy(dtype=float)
+            updates.insert(at + offset, f"age_{stat}", values)
+    return updates, tasks
+
+
+def _after(table: pd.DataFrame, column: str) -> int:
+    """The position just after ``column`` (the end when there is none)."""
+    names = list(table.columns)
+    return names.index(column) + 1 if column in names else len(names)
 
 
 def load_summary(directory: str | Path) -> dict[str, Any]:

@@ -89,7 +89,7 @@ class Cluster:
             after=self._after,
             running=self.running,
             lost=self._message_lost,
-            resent=self._message_resent,
+            began=self._transmission_began,
         )
         self.free_network = is_free(net)  # no link cost and no loss: tasks skip the transfers
         self.shared_link = net.shared_master_link
@@ -136,11 +136,11 @@ class Cluster:
             self.cancel(worker, "cancelled")
         master = self.master
         nbytes = self.down_bytes[worker]
-        task = self.tasks.add(worker, master.version, self.env.now, self.task_units[worker], nbytes)
-        self.bytes_down += nbytes
+        task = self.tasks.add(worker, master.version, self.env.now, self.task_units[worker])
         self.thetas[task] = master.theta
         self.running[worker] = task
         if self.free_network:
+            self._transmission_began(task, False, nbytes)
             self._compute(task, worker)
         else:
             self.links.send(task, worker, nbytes, False, self._compute)
@@ -157,9 +157,8 @@ class Cluster:
         t = self.tasks
         t.computed[task] = self.env.now
         nbytes = self.up_bytes[worker]
-        t.bytes_up[task] = nbytes
-        self.bytes_up += nbytes
         if self.free_network:
+            self._transmission_began(task, True, nbytes)
             self._deliver(task, worker)
         else:
             self.links.send(task, worker, nbytes, True, self._deliver)
@@ -170,7 +169,8 @@ class Cluster:
             del self.running[worker]
             self._close(task, "lost")
 
-    def _message_resent(self, task: int, upload: bool, nbytes: int) -> None:
+    def _transmission_began(self, task: int, upload: bool, nbytes: int) -> None:
+        """Count a message's bytes as its transmission begins (see :mod:`.network`)."""
         if upload:
             self.tasks.bytes_up[task] += nbytes
             self.bytes_up += nbytes
@@ -215,11 +215,12 @@ class Cluster:
         for w in decision.cancel:
             self.cancel(w, "cancelled")
         if decision.step is not None:
-            stale = self.tasks.use(decision.used, master.version)
-            metrics = master.step(decision.step, self.env.now)
+            now = self.env.now
+            stale, ages = self.tasks.use(decision.used, master.version, now)
+            metrics = master.step(decision.step, now)
             self.deliveries_since_step = 0
             self.updates.add(
-                master.version, self.env.now, metrics, stale, self.bytes_up, self.bytes_down
+                master.version, now, metrics, stale, ages, self.bytes_up, self.bytes_down
             )
             if master.status:
                 return
@@ -252,7 +253,13 @@ class Cluster:
         # a diverging run is reported by its status, not by numpy's overflow warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             self.updates.add(
-                master.version, self.env.now, master.evaluate(), [], self.bytes_up, self.bytes_down
+                master.version,
+                self.env.now,
+                master.evaluate(),
+                [],
+                [],
+                self.bytes_up,
+                self.bytes_down,
             )
             for w in range(self.n):
                 self.start_task(w)

@@ -4,8 +4,13 @@ link, and lost messages.
 A message of ``nbytes`` is serialised for ``nbytes / bandwidth`` (holding the master's one link
 while it does, when that link is shared: messages queue for it, a SimPy ``Resource``), then
 travels for ``latency``. It is lost with probability ``loss`` (one generator per worker); a lost
-message is re-sent after ``retry_after`` (its bytes counted again), or never when that is ``inf``:
-the task is then lost for good.
+message is re-sent after ``retry_after``, or never when that is ``inf``: the task is then lost for
+good.
+
+Bytes are counted when a transmission begins, i.e. when the message holds its link: at once on a
+private link, when granted on the shared one (``began(task, upload, nbytes)``). A message whose
+task ends while it is still queued is never transmitted and counts nothing; one cut off while
+serialising has begun and counts whole; every resend is a new transmission and counts again.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ class Links:
 
     The cluster passes its scheduler ``after``, its ``running`` tasks (worker -> task), and what
     to do when a message is lost (``lost(task, worker, for_good)``; ``for_good`` when it will
-    not be re-sent) and when it is re-sent (``resent(task, upload, nbytes)``)."""
+    not be re-sent) and when a transmission begins (``began(task, upload, nbytes)``: count its
+    bytes)."""
 
     def __init__(
         self,
@@ -50,18 +56,18 @@ class Links:
         after: After,
         running: dict[int, int],
         lost: Callable[[int, int, bool], None],
-        resent: Callable[[int, bool, int], None],
+        began: Callable[[int, bool, int], None],
     ) -> None:
         self.latency, self.bandwidth = spec.latency, spec.bandwidth
         self.loss, self.retry_after = spec.loss, spec.retry_after
         self.loss_rngs = loss_rngs
         self.shared = simpy.Resource(env, capacity=1) if spec.shared_master_link else None
         self.requests: dict[int, simpy.resources.resource.Request] = {}  # task -> link place
-        self._after, self._running, self._resent, self._lost = after, running, resent, lost
+        self._after, self._running, self._began, self._lost = after, running, began, lost
 
     def send(self, task: int, worker: int, nbytes: int, upload: bool, then: Then) -> None:
-        """Send a message of ``task`` (its bytes already counted), then call ``then(task,
-        worker)`` when it has arrived."""
+        """Send a message of ``task``, then call ``then(task, worker)`` when it has arrived. Its
+        bytes are counted (``began``) when its transmission begins."""
         after = self._after
         busy = 0.0 if math.isinf(self.bandwidth) else nbytes / self.bandwidth
 
@@ -83,7 +89,6 @@ class Links:
                 after(self.retry_after, resend, task, worker)
 
         def resend(task: int, worker: int) -> None:
-            self._resent(task, upload, nbytes)
             self.send(task, worker, nbytes, upload, then)
 
         if busy > 0 and self.shared is not None:
@@ -91,11 +96,14 @@ class Links:
             self.requests[task] = request
 
             def granted(_: simpy.Event) -> None:
-                if self._running.get(worker) == task:
+                if self._running.get(worker) == task:  # else it ended while queued: nothing sent
+                    self._began(task, upload, nbytes)
                     after(busy, sent, task, worker)
 
             request.callbacks.append(granted)
-        elif busy > 0:
+            return
+        self._began(task, upload, nbytes)
+        if busy > 0:
             after(busy, sent, task, worker)
         else:
             sent(task, worker)

@@ -28,7 +28,7 @@ class TaskTable:
     Columns grow by blocks of fresh records (NaN times, no outcome, nothing used or lost), so
     starting a task only writes the fields it knows."""
 
-    _FLOATS = ("start", "received", "computed", "end", "units", "staleness")
+    _FLOATS = ("start", "received", "computed", "end", "units", "staleness", "age")
     _INTS = ("worker", "version", "bytes_down", "bytes_up", "used_by", "lost")
     _BLOCK = 4096
 
@@ -47,7 +47,8 @@ class TaskTable:
     computed: array[float]  # compute done, upload begins
     end: array[float]
     units: array[float]
-    staleness: array[float]
+    staleness: array[float]  # versions: the using step's version - the task's version
+    age: array[float]  # seconds: the using step's time - the task's start
     worker: array[int]
     version: array[int]
     bytes_down: array[int]
@@ -59,8 +60,8 @@ class TaskTable:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, worker: int, version: int, now: float, units: float, nbytes: int) -> int:
-        """Record a task that starts now; returns its id."""
+    def add(self, worker: int, version: int, now: float, units: float) -> int:
+        """Record a task that starts now (no bytes sent yet); returns its id."""
         task = self.size
         if task == len(self.worker):
             for name, block in self._fresh.items():
@@ -70,24 +71,29 @@ class TaskTable:
         self.version[task] = version
         self.start[task] = now
         self.units[task] = units
-        self.bytes_down[task] = nbytes
         return task
 
     def set_outcome(self, task: int, outcome: str) -> None:
         self.outcome[task] = _OUTCOME_CODE[outcome]
 
-    def use(self, results: Sequence[Result], version: int) -> list[int]:
-        """Mark the tasks of ``results`` used by the step from ``version`` to ``version + 1``;
-        returns the staleness of each result (a result listed twice counts twice)."""
-        outcome = self.outcome
-        stale = []
+    def use(
+        self, results: Sequence[Result], version: int, now: float
+    ) -> tuple[list[int], list[float]]:
+        """Mark the tasks of ``results`` used by the step from ``version`` to ``version + 1``,
+        taken at time ``now``; returns the staleness (versions) and the age (seconds since the
+        task's parameters were sent) of each result (a result listed twice counts twice)."""
+        outcome, start = self.outcome, self.start
+        stale, ages = [], []
         for r in results:
+            age = now - start[r.task]
             if outcome[r.task] != _USED:  # lstsq may reuse a codeword already counted
                 outcome[r.task] = _USED
                 self.staleness[r.task] = version - r.version
+                self.age[r.task] = age
                 self.used_by[r.task] = version + 1
             stale.append(version - r.version)
-        return stale
+            ages.append(age)
+        return stale, ages
 
     def close_open(self, outcome: str) -> None:
         """Give every task that has no outcome yet ``outcome``."""
@@ -104,7 +110,7 @@ class TaskTable:
         codes = np.frombuffer(self.outcome, dtype=np.int8)[:n].copy()
         # pandas-stubs take only an Index as categories; pandas takes any list-like
         cols["outcome"] = pd.Categorical.from_codes(codes, categories=list(_OUTCOME_NAMES))  # type: ignore[call-overload]
-        for name in ("units", "bytes_down", "bytes_up", "staleness", "used_by", "lost"):
+        for name in ("units", "bytes_down", "bytes_up", "staleness", "age", "used_by", "lost"):
             cols[name] = np.frombuffer(getattr(self, name), dtype=_dtype(name))[:n]
         return pd.DataFrame(cols)  # copies the buffers, so the table outlives the cluster
 
@@ -124,6 +130,8 @@ UPDATE_COLUMNS = (
     "messages_used",
     "staleness_mean",
     "staleness_max",
+    "age_mean",
+    "age_max",
     "bytes_up",
     "bytes_down",
 )
@@ -144,11 +152,13 @@ class UpdateLog:
         time: float,
         metrics: Mapping[str, float] | None,
         stale: list[int],
+        ages: list[float],
         bytes_up: int,
         bytes_down: int,
     ) -> None:
         """Record update ``version`` at ``time``: its metrics (``None`` when not evaluated, NaN
-        then), the staleness of each message it used, and the bytes moved so far."""
+        then), the staleness (versions) and age (seconds) of each message it used, and the bytes
+        moved so far."""
         m = metrics or {}
         nan = math.nan
         self.rows.append(
@@ -162,6 +172,8 @@ class UpdateLog:
                 len(stale),
                 sum(stale) / len(stale) if stale else nan,
                 float(max(stale)) if stale else nan,
+                sum(ages) / len(ages) if ages else nan,
+                max(ages) if ages else nan,
                 bytes_up,
                 bytes_down,
             )

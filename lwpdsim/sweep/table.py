@@ -22,7 +22,6 @@ METRIC_COLUMNS = (
     "tasks_failed",
     "tasks_unfinished",
     *COST_METRICS,
-    "gradient_work",
 )
 #: Summary keys kept out of the table: shown elsewhere, or not reproducible (wall-clock times).
 _NOT_METRICS = ("status", "message", "wall_seconds")
