@@ -34,9 +34,18 @@ HEADLINE_METRICS = (
 #: How old the results the steps used were: mean staleness in versions and mean age in simulated
 #: seconds (step time - the time the task's parameters were sent), over the used results.
 STALENESS_METRICS = ("staleness_mean", "age_mean")
-#: What a run cost, in table order: bytes over the links, the gradient work numpy did in
-#: full-gradient equivalents (rows evaluated / training rows), and the gradient calls it took.
-COST_METRICS = ("bytes_up_total", "bytes_down_total", "gradient_work", "gradient_evaluations")
+#: What a run cost, in table order: bytes over the links; the work the simulated workers completed,
+#: in full-gradient equivalents (the work units of every task whose computation finished, over n:
+#: what the cluster charged time for, redundant work of a code included); the gradient work numpy
+#: did (rows evaluated / training rows: a partition two workers share at one version is computed
+#: once); and the gradient calls it took.
+COST_METRICS = (
+    "bytes_up_total",
+    "bytes_down_total",
+    "worker_work",
+    "gradient_work",
+    "gradient_evaluations",
+)
 
 #: Packages whose versions a manifest records.
 TRACKED_PACKAGES = ("lwpdsim", "numpy", "scipy", "pandas", "simpy", "matplotlib", "scikit-learn")
@@ -158,6 +167,13 @@ def summarize(updates: pd.DataFrame, tasks: pd.DataFrame, **extra: Any) -> dict[
     }
     summary.update(extra)
     return summary
+
+
+def worker_work(tasks: pd.DataFrame, workers: int) -> float:
+    """The work the simulated workers completed, in full gradients: the ``units`` (1/n of a full
+    gradient each) of every task whose computation finished, over the ``workers`` n."""
+    done = np.isfinite(tasks["computed"].to_numpy(dtype=float))
+    return float(tasks["units"].to_numpy(dtype=float)[done].sum() / workers)
 
 
 def used_staleness(tasks: pd.DataFrame) -> dict[str, float]:

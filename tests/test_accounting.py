@@ -179,15 +179,27 @@ def test_gradient_work_counts_rows_in_full_gradients(tiny) -> None:
     # GC's two workers of a group send one message, computed once: 8 partitions per step
     assert work["gc(s=1)"] == 25
     assert work["lwpd(k=4,t=2)"] == pytest.approx(calls["lwpd(k=4,t=2)"] / 2)
+    # the workers' completed work counts what the cluster charged, redundancy included
+    done = {
+        label: int(np.isfinite(r.tasks["computed"].to_numpy(dtype=float)).sum())
+        for label, r in results.items()
+    }
+    charged = {label: r.summary["worker_work"] for label, r in results.items()}
+    assert charged["sync"] == 25  # 8 tasks of 1/8 per step
+    assert charged["ksync(K=5)"] == pytest.approx(done["ksync(K=5)"] / 8)
+    assert done["ksync(K=5)"] >= 25 * 5
+    assert charged["gc(s=1)"] == pytest.approx(done["gc(s=1)"] * 2 / 8)  # s + 1 partitions a task
+    assert charged["gc(s=1)"] >= 25 * 7 * 2 / 8 > work["gc(s=1)"]  # n - s results a step
+    assert charged["lwpd(k=4,t=2)"] == pytest.approx(done["lwpd(k=4,t=2)"] * 4 / 8)  # t/k each
 
 
 def test_run_table_shows_work_and_age_and_files_keep_the_calls(tiny, tmp_path: Path) -> None:
     results = run(tiny([{"name": "sync"}, {"name": "kasync", "K": 3}], train={"max_updates": 10}))
     text = format_summary(summary_table(results))
     header = text.splitlines()[0].split()
-    assert {"grad_work", "stale", "age"} <= set(header) and "grad_evals" not in header
+    assert {"work", "stale", "age"} <= set(header) and "grad_evals" not in header
     table = save_results(results, tmp_path)
-    assert {"gradient_work", "gradient_evaluations", "staleness_mean", "age_mean"} <= set(table)
+    assert {"worker_work", "gradient_work", "gradient_evaluations", "age_mean"} <= set(table)
     csv = (tmp_path / "summary.csv").read_text().splitlines()[0].split(",")
     assert "gradient_evaluations" in csv and "gradient_work" in csv
     manifest = json.loads((tmp_path / "sync" / "manifest.json").read_text())

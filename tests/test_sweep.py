@@ -594,7 +594,7 @@ def test_metric_vs_factor_draws_mean_and_ci_per_scheme() -> None:
 
 def test_cli_sweep_writes_table_and_figures(tmp_path: Path, grid: Path, capsys) -> None:
     out = tmp_path / "out"
-    assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out), "--quiet"]) == 0
+    assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "8 runs computed, 0 reused" in printed
     assert len(read_table(out)) == 24

@@ -13,9 +13,10 @@ __all__ = ["SUMMARY_COLUMNS", "format_summary", "format_wall_split", "summary_ta
 
 
 def format_summary(table: pd.DataFrame) -> str:
-    """The summary table as aligned text for a terminal. Gradient work is shown in full-gradient
-    equivalents (``grad_work``); the call count stays in the table itself (``summary.csv``)."""
-    shown = table.drop(columns=["gradient_evaluations"], errors="ignore").rename(
+    """The summary table as aligned text for a terminal. Work is shown as the workers' completed
+    computation in full-gradient equivalents (``work``); numpy's gradient work and call count stay
+    in the table itself (``summary.csv``)."""
+    shown = table.drop(columns=["gradient_work", "gradient_evaluations"], errors="ignore").rename(
         columns={
             "time_to_target": "t_target",
             "final_loss": "loss",
@@ -26,7 +27,7 @@ def format_summary(table: pd.DataFrame) -> str:
             "age_mean": "age",
             "bytes_up_total": "MB_up",
             "bytes_down_total": "MB_down",
-            "gradient_work": "grad_work",
+            "worker_work": "work",
         }
     )
     shown["MB_up"] = shown["MB_up"] / 1e6

@@ -16,7 +16,7 @@ from ..data import Dataset, load_dataset
 from ..errors import ScenarioError
 from ..models import make_model
 from ..problem import Problem
-from ..results import RunResult, summarize, versions
+from ..results import RunResult, summarize, versions, worker_work
 from ..rng import Streams
 from ..schemes import REGISTRY
 from .cluster import Cluster
@@ -154,6 +154,7 @@ def run_scheme(
         time_to_target=master.time_to_target,
         gradient_evaluations=problem.gradient_evaluations,
         events=cluster.events,
+        worker_work=worker_work(tasks, scenario.cluster.workers),
         gradient_work=problem.gradient_work,
         wall_seconds={
             "total": wall,
