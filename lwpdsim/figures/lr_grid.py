@@ -1,5 +1,6 @@
 """The step-size grid figure (``<spec>_lr_grid.png``): every rule's mean final loss at every step
-size of the common grid, its min-max over seeds, and the chosen step size ringed (the data of
+size of the common grid, its min-max over seeds, and the chosen step size ringed, marked "edge"
+when it is the grid's smallest or largest (the data of
 :func:`lwpdsim.figures.tables.lr_grid_table`)."""
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .spec import FigureSpec
 def draw_lr_grid(
     spec: FigureSpec, rules: Mapping[str, str], grid: pd.DataFrame, path: Path
 ) -> Figure:
-    """Mean final loss for every step size of the grid; the chosen one ringed."""
+    """Mean final loss for every step size of the grid; the chosen one ringed (and marked at an
+    edge of the grid)."""
     colors = rule_colors(rules)
     finite = grid["hi"].to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
@@ -46,6 +48,19 @@ def draw_lr_grid(
             ax.plot(lr[~ok], np.full((~ok).sum(), top), "x", color=c, ms=7, mew=1.8)
         pick = g["chosen"].to_numpy(dtype=bool) & ok
         ax.plot(lr[pick], mean[pick], "o", ms=13, mfc="none", mec=c, mew=2.0)
+        sides = g["edge"].fillna("").astype(str).to_numpy() if "edge" in g else np.full(len(g), "")
+        for x, y, side in zip(lr[pick], mean[pick], sides[pick], strict=True):
+            if side:  # a choice at an edge of the grid: the best may lie beyond it
+                ax.annotate(
+                    f"{side} edge",
+                    (x, y),
+                    xytext=(0, 10),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    color=c,
+                    fontsize=8,
+                )
     ax.set_xscale("log")
     ax.set_xticks(list(spec.lr_grid), [f"{v:g}" for v in spec.lr_grid])
     ax.xaxis.set_minor_formatter(NullFormatter())
