@@ -171,6 +171,8 @@ def _lr_line(results: dict[str, Any]) -> str:
     seconds = sum(r.summary["wall_seconds"].get("lr_selection", 0.0) for r in results.values())
     chosen = [label for label, r in results.items() if r.manifest["lr_selection"]["tuned"]]
     fixed = [label for label in results if label not in chosen]
+    if not chosen:
+        return "lr: every rule's own (train.lr_grid not used)"
     text = f"lr: {len(chosen)} chosen from train.lr_grid ({seconds:.2f} s of selection runs)"
     if fixed:
         text += f", {len(fixed)} the rule's own ({', '.join(fixed)})"

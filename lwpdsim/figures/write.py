@@ -104,8 +104,8 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
             [_write_csv(grid, out / f"{stem}.csv")],
             f"The common step-size grid ({grid_text}): mean final training loss of every rule at "
             f"every step size (bars: min-max over {seeds}); the ringed point is each rule's "
-            "choice by the selection rule, marked 'edge' when it is the grid's smallest or "
-            "largest step size (the best may lie beyond the grid).",
+            "choice by the selection rule, with an arrow outwards when it sits at an edge of the "
+            "grid (its smallest or largest step size: the best may lie beyond it).",
         )
     )
     if spec.target_loss is not None:

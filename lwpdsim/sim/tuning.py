@@ -111,7 +111,7 @@ def selection_plan(scenario: Scenario) -> str:
     fixed = [s.label for s in scenario.schemes if s.lr is not None]
     own = f"; own lr kept by {', '.join(fixed)}" if fixed else ""
     if not tuned:
-        return f"step sizes: every rule has its own lr (train.lr_grid unused){own}"
+        return "step sizes: every rule's own lr (train.lr_grid not used)"
     seeds = f"{train.lr_seeds} selection run{'s' if train.lr_seeds != 1 else ''}"
     return (
         f"step sizes: chosen per rule from train.lr_grid = [{grid}] by {train.lr_select} on "
