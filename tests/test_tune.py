@@ -354,3 +354,27 @@ def test_a_sweep_tunes_every_run_and_records_the_choice(
     again = lwpdsim.simulate(scenario, run_index=1)["sync"].summary["lr"]
     row = sync[(sync["cluster.workers"] == 8) & (sync["replicate"] == 1)]
     assert float(row["lr"].iloc[0]) == again
+    record = json.loads((out / "runs" / row["run_id"].iloc[0] / "run.json").read_text())
+    assert [r["lr"] for r in record["rules"]] == [again, 0.05]
+
+
+@pytest.mark.slow
+def test_what_the_readme_and_tutorial_say_about_the_quick_start() -> None:
+    quickstart = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.toml"
+    tuned = lwpdsim.simulate(load_scenario(quickstart))
+    lr = {label: res.summary["lr"] for label, res in tuned.items()}
+    grid = load_scenario(quickstart).train.lr_grid
+    assert all(grid[0] < v < grid[-1] for v in lr.values()), lr  # every choice inside the grid
+    lwpd, fresh = lr["lwpd(k=4,t=2)"], [lr["sync"], lr["ksync(K=6)"], lr["gc(s=1)"]]
+    assert lwpd == 0.5 and lr["kbatchasync(K=4)"] == 2.0  # the tutorial's numbers
+    assert all(5 <= v <= 10 and 10 <= v / lwpd <= 20 for v in fresh), lr
+    t = {label: res.summary["time_to_target"] for label, res in tuned.items()}
+    assert max(t, key=t.get) == "lwpd(k=4,t=2)" and 1.5 < t["sync"] / t["kbatchasync(K=4)"] < 2.5
+    # one shared step size: K-batch-async and LWPD first, sync five times K-batch-async's time
+    shared = lwpdsim.simulate(
+        load_scenario(quickstart, overrides=["scheme.lr=0.5", "train.max_time=120"])
+    )
+    t = {label: res.summary["time_to_target"] for label, res in shared.items()}
+    assert sorted(t, key=t.get)[:2] == ["kbatchasync(K=4)", "lwpd(k=4,t=2)"]
+    assert 4.5 < t["sync"] / t["kbatchasync(K=4)"] < 5.5
+    assert all(res.summary["lr"] == 0.5 for res in shared.values())

@@ -381,8 +381,8 @@ def _parse_lr_grid(raw: Mapping[str, Any]) -> tuple[tuple[float, ...], int, str]
         raise ScenarioError(
             "train.lr",
             raw["lr"],
-            "no shared step size with train.lr_grid: each rule without its own lr gets one from "
-            "the grid (give a rule lr = ... to fix its step size)",
+            "no shared step size beside train.lr_grid: each rule without its own lr gets one "
+            "from the grid (a rule's own lr is kept; scheme.lr=... sets every rule's)",
         )
     seeds = as_int(
         get(raw, "lr_seeds", DEFAULT_LR_SEEDS, "train"), "train.lr_seeds", lo=1, hi=MAX_SEEDS
