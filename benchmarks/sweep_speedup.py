@@ -29,11 +29,11 @@ def sweep(updates: int) -> dict:
             "train.max_updates": updates,
             "train.max_time": "inf",
             "train.target_loss": 0.0,  # never reached: every run does all its updates
-            "schemes": [
-                {"name": "sync"},
-                {"name": "kasync", "K": 2},
-                {"name": "gc", "s": 1},
-                {"name": "lwpd", "k": 4, "t": 2},
+            "schemes": [  # fixed step sizes: the base's train.lr_grid would tune every run
+                {"name": "sync", "lr": 0.5},
+                {"name": "kasync", "K": 2, "lr": 0.5},
+                {"name": "gc", "s": 1, "lr": 0.5},
+                {"name": "lwpd", "k": 4, "t": 2, "lr": 0.5},
             ],
         },
         "factors": {"cluster.workers": [4, 8], "cluster.latency.rate": [0.5, 1.0, 2.0, 4.0]},

@@ -46,8 +46,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             bad += 1
             continue
         labels = ", ".join(s.label for s in scenario.schemes)
-        print(f"ok: {path}: {scenario.cluster.workers} workers, {labels}")
+        print(
+            f"ok: {path}: {scenario.cluster.workers} workers, {labels}{_selection_note(scenario)}"
+        )
     return 2 if bad else 0
+
+
+def _selection_note(scenario: Any) -> str:
+    """``; step sizes from train.lr_grid (N selection runs)`` for a scenario that tunes."""
+    from .sim.tuning import selection_runs
+
+    runs = selection_runs(scenario)
+    return f"; step sizes from train.lr_grid ({runs} selection runs first)" if runs else ""
 
 
 def toml_kind(raw: dict[str, Any]) -> str:
@@ -116,6 +126,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .results import safe_name
     from .run_folder import run_folder_names, write_run
     from .sim import simulate
+    from .sim.tuning import selection_plan
+    from .tune import lr_warnings
 
     scenario = load_scenario(args.file, overrides=args.set)
     _check_dataset_file(scenario)
@@ -130,13 +142,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f"{scenario.name}: {scenario.cluster.workers} workers; rules: {', '.join(labels)}",
                 flush=True,
             )
+            if scenario.train.lr_grid:
+                print(selection_plan(scenario), flush=True)
         results = simulate(scenario, progress=not quiet and sys.stderr.isatty())
         table, drawn = write_run(folder, results, scenario)
         figures = ", ".join(p.name for p in drawn)
     if not quiet:
         print(format_summary(table))
         print(format_wall_split(results))
+        if scenario.train.lr_grid:
+            print(_lr_line(results))
         print(f"results written to {out}/ (summary.csv, {figures}, one folder per rule)")
+    for text in lr_warnings(results):  # warnings, like every other, even with --quiet
+        print(f"warning: {text}", file=sys.stderr)
     failed = [(label, r) for label, r in results.items() if r.status == "error"]
     for label, res in failed:
         where = out / safe_name(label) / "manifest.json"
@@ -145,6 +163,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _lr_line(results: dict[str, Any]) -> str:
+    """Where the step sizes came from, after the table of a scenario with ``train.lr_grid``."""
+    seconds = sum(r.summary["wall_seconds"].get("lr_selection", 0.0) for r in results.values())
+    chosen = [label for label, r in results.items() if r.manifest["lr_selection"]["tuned"]]
+    fixed = [label for label in results if label not in chosen]
+    if not chosen:
+        return "lr: every rule's own (train.lr_grid not used)"
+    text = f"lr: {len(chosen)} chosen from train.lr_grid ({seconds:.2f} s of selection runs)"
+    if fixed:
+        text += f", {len(fixed)} the rule's own ({', '.join(fixed)})"
+    return text + "; each grid value's score in the rule's manifest.json"
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -185,6 +216,7 @@ def _replot_sweep(directory: Path) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .io import SWEEP_FOLDER, check_out
+    from .sim.tuning import selection_runs
     from .sweep import SweepOptions, execute_sweep, plan_sweep
     from .sweep.run import sweep_identity, sweep_inputs
 
@@ -212,6 +244,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             f"{len(plan.runs)} runs on {args.scheduler or executor}",
             flush=True,
         )
+        selection = sum(selection_runs(task.scenario) for task in plan.runs)
+        if selection:
+            print(
+                f"step sizes: every run first chooses its rules' from train.lr_grid: "
+                f"{selection} selection runs of a rule in all",
+                flush=True,
+            )
     try:
         options = SweepOptions(
             executor=executor,
@@ -248,6 +287,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         )
     if report.plot_error:
         print(f"warning: figures not drawn: {report.plot_error}", file=sys.stderr)
+    if "lr_at_edge" in table:
+        edges = table["lr_at_edge"].dropna()
+        if (edges > 0).any():
+            print(
+                f"warning: {int((edges > 0).sum())} of {len(edges)} chosen step sizes sit at an "
+                "edge of train.lr_grid (runs.csv: lr, lr_at_edge); the best may lie beyond it",
+                file=sys.stderr,
+            )
     failed = table[table["status"] != "ok"].drop_duplicates("run_id")
     for row in failed.head(20).itertuples():
         print(

@@ -187,13 +187,30 @@ def used_staleness(tasks: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-#: Columns of the comparison table, in order.
-SUMMARY_COLUMNS = ("status", *HEADLINE_METRICS, *STALENESS_METRICS, *COST_METRICS)
+#: Columns of the comparison table, in order (``lr``: the step size the rule ran at).
+SUMMARY_COLUMNS = ("status", "lr", *HEADLINE_METRICS, *STALENESS_METRICS, *COST_METRICS)
+
+
+def step_size(result: RunResult) -> float:
+    """The step size a rule ran at (chosen from ``train.lr_grid`` or set), from its resolved
+    scenario; NaN when its config does not say."""
+    scenario = result.config.get("scenario")
+    schemes = scenario.get("schemes") if isinstance(scenario, Mapping) else None
+    for scheme in schemes if isinstance(schemes, list) else ():
+        if isinstance(scheme, Mapping) and scheme.get("label") == result.label:
+            lr = scheme.get("lr")
+            return (
+                float(lr) if isinstance(lr, int | float) and not isinstance(lr, bool) else math.nan
+            )
+    return math.nan
 
 
 def summary_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
     """One row per rule (indexed by label) with the headline numbers of :data:`SUMMARY_COLUMNS`."""
-    rows = {label: {c: r.summary.get(c) for c in SUMMARY_COLUMNS} for label, r in results.items()}
+    rows = {
+        label: {c: step_size(r) if c == "lr" else r.summary.get(c) for c in SUMMARY_COLUMNS}
+        for label, r in results.items()
+    }
     table = pd.DataFrame.from_dict(rows, orient="index", columns=list(SUMMARY_COLUMNS))
     table.index.name = "scheme"
     return table

@@ -25,6 +25,7 @@ from .overrides import apply_override
 from .runnable import check_runnable
 from .scenario import (
     DEFAULT_DIVERGENCE,
+    DEFAULT_LR_SEEDS,
     SCHEME_COMMON_KEYS,
     ClusterSpec,
     Failure,
@@ -70,7 +71,17 @@ MODEL_KEYS = (
     "noise",
     "label_noise",
 )
-TRAIN_KEYS = ("lr", "max_updates", "max_time", "target_loss", "eval_every", "divergence")
+TRAIN_KEYS = (
+    "lr",
+    "max_updates",
+    "max_time",
+    "target_loss",
+    "eval_every",
+    "divergence",
+    "lr_grid",
+    "lr_seeds",
+    "lr_select",
+)
 #: What a scenario's name may be (it names a results folder).
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 #: The latency table of a scenario that has none.
@@ -323,8 +334,11 @@ def _check_model_fits(kind: str, task: str | None) -> None:
 def _parse_train(raw: Any) -> Train:
     check_keys(raw, TRAIN_KEYS, "train")
     target = get(raw, "target_loss", None, "train")
+    grid, seeds, select = _parse_lr_grid(raw)
     return Train(
-        lr=as_float(get(raw, "lr", 0.1, "train"), "train.lr", lo=0.0, lo_open=True),
+        lr=None
+        if grid
+        else as_float(get(raw, "lr", 0.1, "train"), "train.lr", lo=0.0, lo_open=True),
         max_updates=as_int(get(raw, "max_updates", 100, "train"), "train.max_updates", lo=1),
         max_time=as_float(
             get(raw, "max_time", math.inf, "train"),
@@ -342,10 +356,44 @@ def _parse_train(raw: Any) -> Train:
             lo_open=True,
             allow_inf=True,
         ),
+        lr_grid=grid,
+        lr_seeds=seeds,
+        lr_select=select,
     )
 
 
-def _parse_schemes(raw: Any, n: int, default_lr: float) -> tuple[SchemeSpec, ...]:
+def _parse_lr_grid(raw: Mapping[str, Any]) -> tuple[tuple[float, ...], int, str]:
+    """``train.lr_grid`` (empty when absent), ``train.lr_seeds`` and ``train.lr_select``: the
+    common step-size grid, the number of selection runs and the rule (:mod:`lwpdsim.tune`)."""
+    from ..tune import MAX_SEEDS, SELECT_RULES, parse_grid
+
+    if "lr_grid" not in raw:
+        for key in ("lr_seeds", "lr_select"):
+            if key in raw:
+                raise ScenarioError(
+                    f"train.{key}",
+                    raw[key],
+                    "only with train.lr_grid (the step sizes to choose from)",
+                )
+        return (), DEFAULT_LR_SEEDS, "final_loss"
+    grid = parse_grid(raw["lr_grid"], "train.lr_grid", min_size=2)
+    if "lr" in raw:
+        raise ScenarioError(
+            "train.lr",
+            raw["lr"],
+            "no shared step size beside train.lr_grid: each rule without its own lr gets one "
+            "from the grid (a rule's own lr is kept; scheme.lr=... sets every rule's)",
+        )
+    seeds = as_int(
+        get(raw, "lr_seeds", DEFAULT_LR_SEEDS, "train"), "train.lr_seeds", lo=1, hi=MAX_SEEDS
+    )
+    select = as_choice(
+        get(raw, "lr_select", "final_loss", "train"), "train.lr_select", SELECT_RULES
+    )
+    return grid, seeds, select
+
+
+def _parse_schemes(raw: Any, n: int, default_lr: float | None) -> tuple[SchemeSpec, ...]:
     from ..schemes import REGISTRY
 
     if raw is None:
@@ -381,7 +429,11 @@ def _parse_schemes(raw: Any, n: int, default_lr: float) -> tuple[SchemeSpec, ...
                     f"unknown key for {name}{suggest(key, allowed)}; known keys: {', '.join(allowed)}",
                 ) from None
             raise
-        lr = as_float(get(item, "lr", default_lr, prefix), f"{prefix}.lr", lo=0.0, lo_open=True)
+        lr = (
+            as_float(item["lr"], f"{prefix}.lr", lo=0.0, lo_open=True)
+            if "lr" in item
+            else default_lr  # None: chosen from train.lr_grid
+        )
         label = as_str(get(item, "label", cls.label(params), prefix), f"{prefix}.label")
         specs.append(SchemeSpec(name, label, lr, params))
     _check_labels([s.label for s in specs])

@@ -13,6 +13,8 @@ from typing import Any, cast
 
 #: ``train.divergence`` by default: a loss a million times the initial one is a divergence.
 DEFAULT_DIVERGENCE = 1e6
+#: ``train.lr_seeds`` by default: a scenario's step sizes are chosen on three selection runs.
+DEFAULT_LR_SEEDS = 3
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
 SCHEME_COMMON_KEYS = ("name", "label", "lr")
 
@@ -76,11 +78,14 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class SchemeSpec:
-    """One update rule to run: its registry name, a unique label, its step size and parameters."""
+    """One update rule to run: its registry name, a unique label, its step size and parameters.
+
+    ``lr`` is None for a rule whose step size is chosen from ``train.lr_grid`` when the run
+    starts (:mod:`lwpdsim.tune`); a rule's own ``lr`` is fixed."""
 
     name: str
     label: str
-    lr: float
+    lr: float | None
     params: Mapping[str, Any]
 
 
@@ -89,14 +94,21 @@ class Train:
     """When training stops and how often it is evaluated; ``lr`` is the schemes' default step.
 
     ``divergence``: a run whose evaluated loss exceeds this multiple of its initial loss (or is not
-    finite) stops as ``diverged``; ``inf`` keeps only the second test."""
+    finite) stops as ``diverged``; ``inf`` keeps only the second test.
 
-    lr: float
+    ``lr_grid``: when not empty, each rule without its own ``lr`` gets the step size of this grid
+    that ``lr_select`` prefers on ``lr_seeds`` selection runs (:mod:`lwpdsim.tune`); ``lr`` is then
+    None (a shared default would contradict the grid)."""
+
+    lr: float | None
     max_updates: int
     max_time: float
     target_loss: float | None
     eval_every: int
     divergence: float = DEFAULT_DIVERGENCE
+    lr_grid: tuple[float, ...] = ()
+    lr_seeds: int = DEFAULT_LR_SEEDS
+    lr_select: str = "final_loss"
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,9 @@ class Scenario:
             {k: v for k, v in f.items() if v is not None} for f in cluster["failures"]
         ]
         raw["schemes"] = [
-            {"name": s.name, "label": s.label, "lr": s.lr, **dict(s.params)} for s in self.schemes
+            {"name": s.name, "label": s.label, **({} if s.lr is None else {"lr": s.lr})}
+            | dict(s.params)
+            for s in self.schemes
         ]
         if raw["train"]["target_loss"] is None:
             del raw["train"]["target_loss"]
@@ -140,6 +154,12 @@ class Scenario:
         # hashed from them) stay those of versions before the rule existed
         if raw["train"]["divergence"] == DEFAULT_DIVERGENCE:
             del raw["train"]["divergence"]
+        # likewise the step-size grid's keys when there is no grid; with one, no shared lr
+        if not self.train.lr_grid:
+            for key in ("lr_grid", "lr_seeds", "lr_select"):
+                del raw["train"][key]
+        if self.train.lr is None:
+            del raw["train"]["lr"]
         # lwpdsim.io's one JSON form ("inf" as scenario files write it), imported here so that
         # importing config loads nothing but lwpdsim.errors
         from ..io.jsonable import json_ready

@@ -8,7 +8,7 @@ Three kinds:
     Every rule of the base scenario, at every step size of one common grid ``lr_grid``, over
     ``seeds`` replicates (replicate r is ``simulate(scenario, run_index=r)``, so all rules and all
     step sizes of one replicate share their compute-time draws). Each rule's step size is chosen by
-    the stated rule ``select``; the figures then show every rule at its own choice: the loss
+    the stated rule ``select`` (:mod:`lwpdsim.tune`, the rule of a scenario's ``train.lr_grid``); the figures then show every rule at its own choice: the loss
     curves (mean over seeds, min-max band), the grid itself, and time and bytes until the loss
     first reaches ``target_loss`` with 95% t-intervals over seeds.
 ``timeline``

@@ -33,6 +33,7 @@ class FiguresReport:
     specs: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a chosen step size at a grid's edge
     seconds: dict[str, float] = field(default_factory=dict)
     index: Path | None = None
 
@@ -89,6 +90,7 @@ def _build(
         report.specs.append(spec.name)
         report.figures += [f["png"] for f in manifest["figures"]]
         report.problems += sr.problems
+        report.warnings += manifest["warnings"]
         report.seconds[spec.name] = time.perf_counter() - started
         say(
             f"  {len(manifest['figures'])} figures in {report.seconds[spec.name]:.1f} s: "
@@ -121,6 +123,8 @@ def main_figures(args: Any) -> int:
             f"{len(report.figures)} figures from {len(report.specs)} specs written to "
             f"{report.out}/ (index: {report.index}) in {total:.0f} s"
         )
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for problem in report.problems:
         print(f"error: {problem}", file=sys.stderr)
     if report.problems:

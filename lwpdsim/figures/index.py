@@ -12,7 +12,7 @@ from typing import Any
 
 from ..io.files import PLAIN, Writer
 from ..io.jsonable import json_number
-from .spec import SELECT_RULES
+from ..tune import SELECT_RULES
 from .write import MANIFEST_FORMAT
 
 INDEX_NAME = "README.md"
@@ -50,8 +50,9 @@ def _results_lines(manifest: Mapping[str, Any]) -> list[str]:
         final = (
             f"{_fmt(r['final_loss_mean'])} [{_fmt(r['final_loss_lo'])}, {_fmt(r['final_loss_hi'])}]"
         )
+        lr = _fmt(r["lr"]) + (f" ({r['lr_edge']} edge of the grid)" if r.get("lr_edge") else "")
         lines.append(
-            f"| {r['scheme']} | {_fmt(r['lr'])} | {final} | "
+            f"| {r['scheme']} | {lr} | {final} | "
             f"{_interval(r['time_to_target_mean'], r['time_to_target_lo95'], r['time_to_target_hi95'])} | "
             f"{_interval(r['bytes_to_target_mean'], r['bytes_to_target_lo95'], r['bytes_to_target_hi95'], 1e6)} | "
             f"{r['reached']}/{r['seeds']} |"
@@ -152,6 +153,10 @@ def write_index(out: Path, writer: Writer = PLAIN) -> Path:
             csv = ", ".join(f"[{c}]({c})" for c in f["csv"])
             lines.append(f"- [{f['png']}]({f['png']}) ({csv}): {f['sentence']}")
         lines += _results_lines(m)
+        edges = [str(w) for w in m.get("warnings") or []]
+        if edges:
+            lines += ["", "Step sizes at an edge of the grid (the best may lie beyond it):"]
+            lines += [f"- {w}" for w in edges]
         for p in m.get("problems") or []:
             lines.append(f"- problem: {p}")
         lines.append("")

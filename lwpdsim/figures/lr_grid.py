@@ -1,5 +1,6 @@
 """The step-size grid figure (``<spec>_lr_grid.png``): every rule's mean final loss at every step
-size of the common grid, its min-max over seeds, and the chosen step size ringed (the data of
+size of the common grid, its min-max over seeds, and the chosen step size ringed, with an arrow
+outwards when it is the grid's smallest or largest, an edge (the data of
 :func:`lwpdsim.figures.tables.lr_grid_table`)."""
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .spec import FigureSpec
 def draw_lr_grid(
     spec: FigureSpec, rules: Mapping[str, str], grid: pd.DataFrame, path: Path
 ) -> Figure:
-    """Mean final loss for every step size of the grid; the chosen one ringed."""
+    """Mean final loss for every step size of the grid; the chosen one ringed, with an arrow
+    outwards at an edge of the grid."""
     colors = rule_colors(rules)
     finite = grid["hi"].to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
@@ -29,6 +31,7 @@ def draw_lr_grid(
     fig = figure(8.6, 4.6)
     ax = fig.add_subplot()
     n = len(rules)
+    edges = False
     for i, label in enumerate(rules):
         g = grid[grid["scheme"] == label]
         if g.empty:
@@ -46,6 +49,12 @@ def draw_lr_grid(
             ax.plot(lr[~ok], np.full((~ok).sum(), top), "x", color=c, ms=7, mew=1.8)
         pick = g["chosen"].to_numpy(dtype=bool) & ok
         ax.plot(lr[pick], mean[pick], "o", ms=13, mfc="none", mec=c, mew=2.0)
+        sides = g["edge"].fillna("").astype(str).to_numpy() if "edge" in g else np.full(len(g), "")
+        for x, y, side in zip(lr[pick], mean[pick], sides[pick], strict=True):
+            if side:  # a choice at an edge of the grid: an arrow to where the best may lie
+                beyond = x * 1.09 if side == "top" else x / 1.09
+                ax.plot([beyond], [y], ">" if side == "top" else "<", color=c, ms=8)
+                edges = True
     ax.set_xscale("log")
     ax.set_xticks(list(spec.lr_grid), [f"{v:g}" for v in spec.lr_grid])
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -58,6 +67,9 @@ def draw_lr_grid(
     handles, names = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], ls="none", marker="o", ms=11, mfc="none", mec="0.3", mew=2))
     names.append("chosen: " + spec.select.replace("_", " "))
+    if edges:
+        handles.append(Line2D([], [], ls="none", marker=">", color="0.3", ms=8))
+        names.append("chosen at an edge of the grid:\nthe best may lie beyond it")
     if (grid["not_finite"] > 0).any():
         handles.append(Line2D([], [], ls="none", marker="x", color="0.3", ms=7, mew=1.8))
         names.append("diverged or failed (drawn at the top)")

@@ -31,15 +31,9 @@ from ..config.validate import (
 )
 from ..errors import ScenarioError
 from ..sweep import SweepPlan, load_sweep, plan_sweep, resolve_scenario
+from ..tune import SELECT_RULES, parse_grid
 
 KINDS = ("compare", "timeline", "intervals")
-#: Step-size selection rules: name -> what it does (quoted in the index).
-SELECT_RULES = {
-    "final_loss": (
-        "the step size with the lowest mean final training loss over the seeds (a run that "
-        "diverged or failed counts as +inf); ties go to the smaller step size"
-    ),
-}
 CURVE_AXES = ("time", "update")
 SPEC_KEYS = (
     "name",
@@ -197,7 +191,7 @@ def _parse_spec(
             raise ScenarioError(
                 "lr_grid", None, "this key is required: the common step-size grid, e.g. [0.1, 0.5]"
             )
-        lr_grid = _number_list(table["lr_grid"], "lr_grid")
+        lr_grid = parse_grid(table["lr_grid"], "lr_grid")
     select = as_choice(table.get("select", "final_loss"), "select", SELECT_RULES)
     target = table.get("target_loss")
     target_loss = None if target is None else as_float(target, "target_loss")

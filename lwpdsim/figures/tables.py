@@ -16,16 +16,9 @@ from ..analysis import data
 from ..analysis.stats import t_interval
 from ..latency import from_spec
 from ..results import RunResult
+from ..tune import choose, edge, final_loss, grid_score
 from .run import SpecRuns
 from .spec import FigureSpec
-
-
-def final_loss(res: RunResult) -> float:
-    """The run's final training loss, +inf if it diverged or stopped with an error."""
-    value = float(res.summary.get("final_loss", math.nan))
-    if res.status in ("diverged", "error") or not math.isfinite(value):
-        return math.inf
-    return value
 
 
 def _staleness(res: RunResult) -> float:
@@ -80,15 +73,16 @@ def runs_table(sr: SpecRuns) -> pd.DataFrame:
 
 def lr_grid_table(runs: pd.DataFrame, spec: FigureSpec) -> pd.DataFrame:
     """Per rule and step size: the mean, lowest and highest final loss over seeds, how many runs
-    diverged or failed, and whether the selection rule chose this step size."""
+    diverged or failed, whether the selection rule (:mod:`lwpdsim.tune`, the one ``lwpdsim run``
+    uses) chose this step size, and on the chosen row the ``edge`` of the grid it sits at
+    ("bottom", "top" or empty). A step size with fewer seeds than the rule's others (a run
+    failed) scores +inf."""
     rows = []
     for label in runs["scheme"].unique():
         sub = runs[runs["scheme"] == label]
-        best_lr, best = None, math.inf
         block = []
         for lr in spec.lr_grid:
             vals = sub.loc[sub["lr"] == lr, "final_loss"].to_numpy(dtype=float)
-            mean = float(vals.mean()) if vals.size else math.nan
             block.append(
                 {
                     "scheme": label,
@@ -96,17 +90,27 @@ def lr_grid_table(runs: pd.DataFrame, spec: FigureSpec) -> pd.DataFrame:
                     "lr": lr,
                     "seeds": int(vals.size),
                     "not_finite": int((~np.isfinite(vals)).sum()),
-                    "mean_final_loss": mean,
+                    "mean_final_loss": float(vals.mean()) if vals.size else math.nan,
                     "lo": float(vals.min()) if vals.size else math.nan,
                     "hi": float(vals.max()) if vals.size else math.nan,
+                    "values": vals,
                 }
             )
-            if best_lr is None or mean < best:  # ascending grid: ties keep the smaller lr
-                best_lr, best = lr, mean
+        seeds = max(row["seeds"] for row in block)
+        scores = [grid_score(row.pop("values"), seeds) for row in block]
+        best = choose(spec.lr_grid, scores)
         for row in block:
-            row["chosen"] = row["lr"] == best_lr
+            row["chosen"] = row["lr"] == best
+            row["edge"] = (edge(spec.lr_grid, best) or "") if row["chosen"] else ""
         rows += block
     return pd.DataFrame(rows)
+
+
+def chosen_edges(grid: pd.DataFrame) -> dict[str, str]:
+    """The rules whose chosen step size sits at an edge of the grid, with the edge, from a
+    :func:`lr_grid_table`."""
+    picked = grid[grid["chosen"] & (grid["edge"] != "")]
+    return dict(zip(picked["scheme"], picked["edge"], strict=True))
 
 
 def chosen_lr(grid: pd.DataFrame) -> dict[str, float]:

@@ -25,12 +25,13 @@ from ..io.folder import OutputFolder
 from ..io.jsonable import json_ready
 from ..latency import from_spec
 from ..results import versions
+from ..tune import SELECT_RULES, edge_warning
 from .curves import curve_panels, draw_curves
 from .intervals import draw_cdf, draw_intervals
 from .lr_grid import draw_lr_grid
 from .run import SpecRuns
-from .spec import SELECT_RULES
 from .tables import (
+    chosen_edges,
     chosen_lr,
     chosen_summary,
     curves_table,
@@ -71,6 +72,7 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
     grid = lr_grid_table(runs, spec)
     lrs = chosen_lr(grid)
     summary = chosen_summary(runs, lrs)
+    summary["lr_edge"] = summary["scheme"].map(chosen_edges(grid)).fillna("")
     files = []
     rules = sr.rules
     rules_text = _rules_text(sr.labels)
@@ -102,7 +104,8 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
             [_write_csv(grid, out / f"{stem}.csv")],
             f"The common step-size grid ({grid_text}): mean final training loss of every rule at "
             f"every step size (bars: min-max over {seeds}); the ringed point is each rule's "
-            "choice by the selection rule.",
+            "choice by the selection rule, with an arrow outwards when it sits at an edge of the "
+            "grid (its smallest or largest step size: the best may lie beyond it).",
         )
     )
     if spec.target_loss is not None:
@@ -224,10 +227,12 @@ def write_spec(sr: SpecRuns, folder: OutputFolder, out: Path | None = None) -> d
     _clear_previous(folder, out, spec.name)
     extra: list[str] = []
     results: list[dict[Any, Any]] = []
+    warnings: list[str] = []
     with folder.stage(out) as stage, writing(stage):
         if spec.kind == "compare":
             files, extra, summary = write_compare(sr, stage)
             results = summary.replace({np.nan: None}).to_dict(orient="records")
+            warnings = lr_edge_warnings(spec.name, spec.lr_grid, results)
         elif spec.kind == "timeline":
             files = write_timeline(sr, stage)
         else:
@@ -259,11 +264,25 @@ def write_spec(sr: SpecRuns, folder: OutputFolder, out: Path | None = None) -> d
         "files": extra,
         "results": results,
         "problems": sr.problems,
+        "warnings": warnings,
         "versions": versions(),
     }
     text = json.dumps(json_ready(manifest), indent=2, allow_nan=False) + "\n"
     folder.write_text(out / f"{spec.name}.json", text)
     return manifest
+
+
+def lr_edge_warnings(
+    name: str, grid: Sequence[float], results: Sequence[dict[Any, Any]]
+) -> list[str]:
+    """One warning per rule of spec ``name`` whose chosen step size sits at an edge of the grid
+    (``results``: the manifest's summary rows, with ``lr`` and ``lr_edge``)."""
+    out = []
+    for row in results:
+        if row.get("lr_edge"):
+            text = edge_warning(str(row["scheme"]), float(row["lr"]), grid, "the lr_grid")
+            out.append(f"{name}: {text}")
+    return out
 
 
 def _portable(scenario: dict[str, Any], source: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from ..problem import Problem
 from ..results import RunResult, summarize, versions, worker_work
 from ..rng import Streams
 from ..schemes import REGISTRY
+from ..tune import LrChoice
 from .cluster import Cluster
 from .master import Master
 
@@ -71,7 +72,19 @@ def simulate(
     draws; return the results keyed by scheme label, in the scenario's order.
 
     ``run_index`` selects run i of a sweep (its own random streams); ``progress`` shows a bar.
+
+    With ``train.lr_grid``, each rule without its own lr first gets its step size from the grid
+    on selection runs with other random streams (:mod:`lwpdsim.sim.tuning`); every rule's result
+    then records its step size (``summary["lr"]``, and ``summary["lr_at_edge"]`` for a chosen
+    one) and the choice (``manifest["lr_selection"]``: grid, scores, rule, selection seeds).
     """
+    choices: dict[str, LrChoice] = {}
+    seconds: dict[str, float] = {}
+    if scenario.train.lr_grid:
+        from .tuning import choose_step_sizes, with_step_sizes  # tuning runs run_scheme
+
+        choices, seconds = choose_step_sizes(scenario, run_index, progress=progress)
+        scenario = with_step_sizes(scenario, choices)
     streams = Streams.from_seed(scenario.seed, run_index)
     with threadpool_limits(1):
         data = build_dataset(scenario, streams)
@@ -82,6 +95,13 @@ def simulate(
             results[spec.label] = run_scheme(
                 scenario, spec, model, data, streams, progress=progress
             )
+    for label, choice in choices.items():
+        res = results[label]
+        res.summary["lr"] = choice.lr
+        if choice.tuned:
+            res.summary["lr_at_edge"] = choice.edge is not None
+            res.summary["wall_seconds"]["lr_selection"] = seconds.get(label, 0.0)
+        res.manifest["lr_selection"] = choice.record()
     return results
 
 
@@ -109,7 +129,10 @@ def run_scheme(
     *,
     progress: bool = False,
 ) -> RunResult:
-    """One rule's run on the scenario's cluster."""
+    """One rule's run on the scenario's cluster (at ``spec.lr``: set, or chosen by
+    :func:`simulate`)."""
+    if spec.lr is None:
+        raise ValueError(f"{spec.label} has no step size: simulate() chooses it from train.lr_grid")
     started = time.perf_counter()
     n = scenario.cluster.workers
     problem = Problem(model, data, cache_size=max(64, 4 * n))

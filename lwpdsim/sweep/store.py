@@ -2,7 +2,7 @@
 
 Run ``<id>`` (a (point, replicate) pair) gets the folder ``runs/<id>/``: ``run.json`` (format,
 id, point, replicate, factors and their overrides, status, error and traceback, seed, package
-versions, wall-clock seconds, and the folder of each rule) and, if it worked, what ``lwpdsim run``
+versions, wall-clock seconds, and the folder and step size of each rule) and, if it worked, what ``lwpdsim run``
 writes (``summary.csv`` and one folder per rule, see :mod:`lwpdsim.io.codec`), so that
 ``lwpdsim plot runs/<id>`` redraws it. A folder is complete or absent: it is written in a staging
 folder and renamed (:meth:`~lwpdsim.io.OutputFolder.commit`).
@@ -24,7 +24,7 @@ from typing import Any
 from ..io.codec import load_result, load_summary, save_results
 from ..io.folder import OutputFolder
 from ..io.jsonable import dumps, json_ready
-from ..results import safe_name, versions
+from ..results import safe_name, step_size, versions
 from .execute import RunOutcome
 from .plan import RunTask, SweepPlan
 
@@ -62,8 +62,13 @@ def write_run(
                 "error": outcome.error,
                 "traceback": outcome.traceback,
                 "rules": [
-                    {"label": label, "rule": rules.get(label, ""), "folder": safe_name(label)}
-                    for label in outcome.results
+                    {
+                        "label": label,
+                        "rule": rules.get(label, ""),
+                        "folder": safe_name(label),
+                        "lr": step_size(result),  # chosen from train.lr_grid, or set
+                    }
+                    for label, result in outcome.results.items()
                 ],
                 "seed": task.scenario.seed,
                 "run_index": task.replicate,
