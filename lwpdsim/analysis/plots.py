@@ -28,6 +28,7 @@ from ..results import RunResult, safe_name
 from . import data
 from .style import (
     DPI,
+    SECONDS,
     STYLE,
     X_LABELS,
     band,
@@ -63,7 +64,8 @@ def plot_curves(
 ) -> Figure:
     """``metric`` against simulated time or updates, one line per label (the data of
     :func:`~lwpdsim.analysis.data.loss_curves`); labels with several runs are drawn as the mean
-    over seeds with a band from the lowest to the highest run."""
+    over seeds with a band from the lowest to the highest run. ``target`` (a training loss) is
+    drawn on the training-loss axis only."""
     curves = data.loss_curves(results, x, metric=metric)
     colors = scheme_colors(results)
     fig = figure(8.4, 4.6)
@@ -80,7 +82,9 @@ def plot_curves(
         if seeds > 1:
             any_band = True
             band(ax, c["x"], c["lo"], c["hi"], colors[label], alpha=0.18, steps=x == "time")
-    if target is not None and metric.endswith("loss"):
+    if (
+        target is not None and metric == "loss"
+    ):  # the target is a training loss: never on a test axis
         ax.axhline(target, color="0.35", ls=":", lw=1.2, label=f"target loss {target:g}")
     positive = curves["lo"].to_numpy(dtype=float)
     if metric.endswith("loss") and positive.size and np.nanmin(positive) > 0:
@@ -315,7 +319,7 @@ def plot_update_intervals(
     for ax in axes[:, 0]:
         ax.set_ylabel("P(time between updates ≤ x)")
     for ax in axes[-1]:
-        ax.set_xlabel("time between updates")
+        ax.set_xlabel(f"time between updates ({SECONDS})")
     fig.suptitle(heading("time between updates", title))
     return save(fig, path)
 
