@@ -28,6 +28,7 @@ from ..results import RunResult, safe_name
 from . import data
 from .style import (
     DPI,
+    LEGEND_ROOM,
     SECONDS,
     STYLE,
     X_LABELS,
@@ -39,6 +40,7 @@ from .style import (
     scheme_colors,
     shade,
     styled,
+    wrap,
 )
 from .timeline_plots import plot_timeline
 
@@ -106,7 +108,8 @@ def plot_curves(
             0.5, 0.5, f"no {_METRIC_LABELS[metric]} recorded", transform=ax.transAxes, ha="center"
         )
     vs = "simulated time" if x == "time" else "updates"
-    ax.set_title(heading(f"{_METRIC_LABELS[metric]} vs {vs}", title))
+    what = heading(f"{_METRIC_LABELS[metric]} vs {vs}", title)
+    ax.set_title(wrap(what, 8.4 - LEGEND_ROOM - 1.0, STYLE["axes.titlesize"]))
     return save(fig, path)
 
 
@@ -252,7 +255,8 @@ def plot_communication(
         Patch(facecolor=shade("0.35", 0.6), hatch="//", edgecolor="white", label="downloaded"),
     ]
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
-    fig.suptitle(heading("communication", title))
+    what = heading("communication", title)
+    fig.suptitle(wrap(what, 14.5 - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
     return save(fig, path)
 
 
@@ -276,7 +280,8 @@ def plot_update_intervals(
     summary = data.interval_summary(results, base_dir=base_dir)
     ncols = min(3, max(1, len(labels)))
     nrows = math.ceil(max(1, len(labels)) / ncols)
-    fig = figure(4.6 * ncols + 2.2, 3.5 * nrows + 0.7)
+    width = 4.6 * ncols + 2.2
+    fig = figure(width, 3.5 * nrows + 0.7)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, label in zip(axes.flat, labels, strict=False):
         res = results[label]
@@ -320,7 +325,7 @@ def plot_update_intervals(
         ax.set_ylabel("P(time between updates ≤ x)")
     for ax in axes[-1]:
         ax.set_xlabel(f"time between updates ({SECONDS})")
-    fig.suptitle(heading("time between updates", title))
+    fig.suptitle(wrap(heading("time between updates", title), width, STYLE["figure.titlesize"]))
     return save(fig, path)
 
 

@@ -73,6 +73,10 @@ def at_time(seconds: float) -> str:
 _CHAR_WIDTH = 0.6
 
 
+#: Room (inches) a title leaves for a legend at the figure's right.
+LEGEND_ROOM = 2.6
+
+
 def wrap(text: str, width_inches: float, fontsize: float) -> str:
     """``text`` broken into lines that fit ``width_inches`` at ``fontsize`` points (existing line
     breaks kept), so a long title never runs off the figure or under its legend."""

@@ -19,7 +19,7 @@ from matplotlib.patches import Patch
 
 from ..results import RunResult
 from . import data
-from .style import TIME_LABEL, figure, heading, save, shade, styled, wrap
+from .style import LEGEND_ROOM, STYLE, TIME_LABEL, figure, heading, save, shade, styled, wrap
 
 #: Colours of task outcomes in timelines.
 OUTCOME_COLORS = {
@@ -180,6 +180,6 @@ def plot_timeline(
     handles.append(Patch(facecolor=shade(used, ALTERNATE), label="every other task of a worker"))
     handles.append(Line2D([], [], color="0.15", lw=0.8, alpha=0.6, label="update of the master"))
     fig.legend(handles=handles, loc="outside right upper", frameon=False, title="task outcome")
-    legend_room = 2.6  # inches the legend takes at the right: the title stays clear of it
-    fig.suptitle(wrap(heading("what each worker does", title), width - 2 * legend_room, 13))
+    what = heading("what each worker does", title)
+    fig.suptitle(wrap(what, width - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
     return save(fig, path)

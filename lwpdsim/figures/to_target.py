@@ -64,7 +64,7 @@ def draw_to_target(
             ax.plot([m], [p], "o", color=c, ms=7, gid=f"mean:{label}")
         if key != "final_loss":
             reached = summary["reached"].to_numpy()
-            for p, m, r in zip(pos, mid, reached, strict=True):
+            for p, label, m, r in zip(pos, labels, mid, reached, strict=True):
                 if math.isfinite(m):
                     ax.text(
                         1.0,
