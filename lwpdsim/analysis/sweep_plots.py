@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..results import safe_name
-from .stats import INTERVAL_SHORT, MIN_VALUES
+from .stats import INTERVAL_NAME, INTERVAL_SHORT, MIN_VALUES
 from .style import SECONDS, figure, rule_colors, save, wrap
 from .sweep_tables import (
     MAX_PANELS,
@@ -105,7 +105,7 @@ def _notes(
         what = "Mean of the runs that reached the target; reached/runs at each point"
     else:
         what = f"Mean of the runs with a finite {metric}; those/runs at each point"
-    notes = [f"{what}; {INTERVAL_SHORT} of the mean from {MIN_VALUES} runs." if interval else what]
+    notes = [f"{what}; bars: {INTERVAL_NAME}, from {MIN_VALUES} runs." if interval else what]
     if lay.facets:
         notes.append("Panels: " + ", ".join(" & ".join(g) for g in lay.facets) + ".")
     if lay.pooled:

@@ -13,7 +13,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from ..analysis.style import at_time, figure, log_axis, rule_colors, save, styled
+from ..analysis.style import (
+    LEGEND_ROOM,
+    at_time,
+    figure,
+    log_axis,
+    rule_colors,
+    save,
+    styled,
+    wrap,
+)
 from .spec import FigureSpec
 
 
@@ -68,5 +77,5 @@ def draw_lr_grid(
         frameon=False,
         title=f"mean of {spec.seeds} seeds\nbar: min-max",
     )
-    ax.set_title(f"{spec.title}: step-size grid")
+    ax.set_title(wrap(f"{spec.title}: step-size grid", 8.6 - LEGEND_ROOM - 1.0, 12))
     return save(fig, path)
