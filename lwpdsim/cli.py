@@ -219,6 +219,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sim.tuning import selection_runs
     from .sweep import SweepOptions, execute_sweep, plan_sweep
     from .sweep.run import sweep_identity, sweep_inputs
+    from .sweep.table import format_point_summary, point_summary
 
     if args.scheduler and args.executor not in (None, "dask"):
         raise ScenarioError("--scheduler", args.scheduler, "only with --executor dask")
@@ -273,13 +274,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     table = report.table
     ok = table[table["status"] == "ok"]
     if not args.quiet and not ok.empty:
-        means = ok.groupby("scheme", sort=False).agg(
-            rows=("run_id", "size"),
-            time_to_target=("time_to_target", "mean"),
-            final_loss=("final_loss", "mean"),
-            sim_time=("sim_time", "mean"),
-        )
-        print(means.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
+        print(format_point_summary(point_summary(table, plan.factor_keys)))
     if not args.quiet:
         print(
             f"{report.computed} runs computed, {report.reused} reused; results written to {out}/ "

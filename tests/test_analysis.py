@@ -1,6 +1,6 @@
 """The numbers behind the figures (lwpdsim.analysis.data), the figures themselves (that they draw
-those numbers, byte-stable PNGs), their shared look (lwpdsim.analysis.style), the intervals over
-seeds (lwpdsim.analysis.stats) and ``lwpdsim plot``."""
+those numbers, byte-stable PNGs), their shared look (lwpdsim.analysis.style) and ``lwpdsim plot``
+(the intervals over seeds: tests/test_summaries.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from scipy import stats
 
 import lwpdsim
 from lwpdsim.analysis import data, plots, style, timeline_plots
-from lwpdsim.analysis.stats import mean_ci, t_interval
 from lwpdsim.cli import main
 from lwpdsim.latency import expected_order_statistic, from_spec
 
@@ -111,10 +110,12 @@ def test_timeline_figure_draws_one_bar_per_segment(busy) -> None:
     np.testing.assert_allclose(left, seg["start"])
     np.testing.assert_allclose(right, seg["end"])
     np.testing.assert_allclose(row, seg["worker"])
-    # outcome colours are fixed: compute phases of used tasks are the plain green
+    # outcome colours are fixed: compute phases of used tasks are the plain green (every other
+    # task of a worker darker, tests/test_summaries.py)
     faces = bars.get_facecolors()
     green = np.array(to_rgba(timeline_plots.OUTCOME_COLORS["used"]))
     compute_used = ((seg["outcome"] == "used") & (seg["phase"] == "compute")).to_numpy()
+    compute_used = compute_used & (timeline_plots.alternate(seg) == 0)
     assert compute_used.any()
     np.testing.assert_allclose(faces[compute_used], np.tile(green, (compute_used.sum(), 1)))
     assert not np.isclose(faces[~compute_used], green).all(axis=1).any()
@@ -398,16 +399,6 @@ def test_band_follows_the_steps_of_a_steps_post_line() -> None:
     stepped, straight = (c.get_paths()[0].vertices for c in ax.collections)
     assert len(stepped) > len(straight)  # the step band has a corner at every x
     assert ax.collections[0].get_alpha() == 0.2
-
-
-def test_t_interval_is_the_student_interval_of_the_finite_values() -> None:
-    mean, lo, hi = t_interval([1.0, 2.0, 3.0, math.nan, math.inf])
-    half = stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)
-    assert mean == 2.0 and lo == pytest.approx(2.0 - half) and hi == pytest.approx(2.0 + half)
-    assert mean_ci([1.0, 2.0, 3.0, math.nan]) == (mean, pytest.approx(half), 3)
-    one = t_interval([5.0])
-    assert one[0] == 5.0 and math.isnan(one[1]) and math.isnan(one[2])
-    assert all(math.isnan(v) for v in t_interval([math.nan]))
 
 
 def test_saved_png_has_no_software_stamp(tmp_path: Path) -> None:

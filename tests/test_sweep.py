@@ -583,8 +583,8 @@ def test_figures_are_redrawn_identically_from_runs_csv(tmp_path: Path, grid: Pat
 def test_metric_vs_factor_draws_mean_and_ci_per_scheme() -> None:
     table = synthetic_table()
     fig = plot_metric_vs_factor(table, "t", factors=["n", "t"])
-    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["lwpd(k=4)", "gc(s=1)"]  # the plotted parameter leaves the label
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert labels[:2] == ["lwpd(k=4)", "gc(s=1)"]  # the plotted parameter leaves the label
     fig = plot_heatmap(table, "n", "t")
     assert [ax.get_title() for ax in fig.axes if ax.get_visible()][:2] == ["lwpd(k=4)", "gc(s=1)"]
 

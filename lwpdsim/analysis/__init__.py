@@ -1,9 +1,10 @@
 """Tables and figures from :class:`~lwpdsim.results.RunResult` objects (no SimPy here).
 
 :mod:`.data` computes the numbers behind each figure (pandas and numpy only); :mod:`.plots` and
-:mod:`.timeline_plots` draw a run's figures, :mod:`.sweep_plots` a sweep's, all in the look of
-:mod:`.style`; :mod:`.stats` has the confidence intervals over seeds; :mod:`.tables` compares rules
-in one table; :mod:`.saved` checks a saved run's files before ``lwpdsim plot`` reads them.
+:mod:`.timeline_plots` draw a run's figures, :mod:`.sweep_plots` a sweep's (from the tables of
+:mod:`.sweep_tables`), all in the look of :mod:`.style`; :mod:`.stats` has the intervals over
+seeds; :mod:`.tables` compares rules in one table; :mod:`.saved` checks a saved run's files
+before ``lwpdsim plot`` reads them.
 """
 
 from ..schemes.theory import IntervalTheory

@@ -28,6 +28,8 @@ from ..results import RunResult, safe_name
 from . import data
 from .style import (
     DPI,
+    LEGEND_ROOM,
+    SECONDS,
     STYLE,
     X_LABELS,
     band,
@@ -38,6 +40,7 @@ from .style import (
     scheme_colors,
     shade,
     styled,
+    wrap,
 )
 from .timeline_plots import plot_timeline
 
@@ -63,7 +66,8 @@ def plot_curves(
 ) -> Figure:
     """``metric`` against simulated time or updates, one line per label (the data of
     :func:`~lwpdsim.analysis.data.loss_curves`); labels with several runs are drawn as the mean
-    over seeds with a band from the lowest to the highest run."""
+    over seeds with a band from the lowest to the highest run. ``target`` (a training loss) is
+    drawn on the training-loss axis only."""
     curves = data.loss_curves(results, x, metric=metric)
     colors = scheme_colors(results)
     fig = figure(8.4, 4.6)
@@ -80,7 +84,9 @@ def plot_curves(
         if seeds > 1:
             any_band = True
             band(ax, c["x"], c["lo"], c["hi"], colors[label], alpha=0.18, steps=x == "time")
-    if target is not None and metric.endswith("loss"):
+    if (
+        target is not None and metric == "loss"
+    ):  # the target is a training loss: never on a test axis
         ax.axhline(target, color="0.35", ls=":", lw=1.2, label=f"target loss {target:g}")
     positive = curves["lo"].to_numpy(dtype=float)
     if metric.endswith("loss") and positive.size and np.nanmin(positive) > 0:
@@ -102,7 +108,8 @@ def plot_curves(
             0.5, 0.5, f"no {_METRIC_LABELS[metric]} recorded", transform=ax.transAxes, ha="center"
         )
     vs = "simulated time" if x == "time" else "updates"
-    ax.set_title(heading(f"{_METRIC_LABELS[metric]} vs {vs}", title))
+    what = heading(f"{_METRIC_LABELS[metric]} vs {vs}", title)
+    ax.set_title(wrap(what, 8.4 - LEGEND_ROOM - 1.0, STYLE["axes.titlesize"]))
     return save(fig, path)
 
 
@@ -248,7 +255,8 @@ def plot_communication(
         Patch(facecolor=shade("0.35", 0.6), hatch="//", edgecolor="white", label="downloaded"),
     ]
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
-    fig.suptitle(heading("communication", title))
+    what = heading("communication", title)
+    fig.suptitle(wrap(what, 14.5 - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
     return save(fig, path)
 
 
@@ -272,7 +280,8 @@ def plot_update_intervals(
     summary = data.interval_summary(results, base_dir=base_dir)
     ncols = min(3, max(1, len(labels)))
     nrows = math.ceil(max(1, len(labels)) / ncols)
-    fig = figure(4.6 * ncols + 2.2, 3.5 * nrows + 0.7)
+    width = 4.6 * ncols + 2.2
+    fig = figure(width, 3.5 * nrows + 0.7)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, label in zip(axes.flat, labels, strict=False):
         res = results[label]
@@ -315,8 +324,8 @@ def plot_update_intervals(
     for ax in axes[:, 0]:
         ax.set_ylabel("P(time between updates ≤ x)")
     for ax in axes[-1]:
-        ax.set_xlabel("time between updates")
-    fig.suptitle(heading("time between updates", title))
+        ax.set_xlabel(f"time between updates ({SECONDS})")
+    fig.suptitle(wrap(heading("time between updates", title), width, STYLE["figure.titlesize"]))
     return save(fig, path)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,7 +39,10 @@ STYLE: Any = {
     "axes.spines.right": False,
 }
 DPI = 120
-TIME_LABEL = "simulated wall-clock time"
+#: The label of every axis of simulated time (the simulator's unit is the simulated second).
+TIME_LABEL = "time (simulated seconds)"
+#: The label of an axis of simulated durations (time between updates, time to a target).
+SECONDS = "simulated seconds"
 #: The label of each curve's x axis (``time`` or ``update``).
 X_LABELS = {"time": TIME_LABEL, "update": "updates (steps of the master)"}
 #: Colours of rules without one of their own (a rule's own is its class attribute ``color``).
@@ -57,6 +61,30 @@ def figure(width: float, height: float) -> Figure:
 def heading(what: str, title: str | None) -> str:
     """A figure's title: ``what`` it shows, after the scenario's ``title`` if there is one."""
     return f"{title}: {what}" if title else what
+
+
+def at_time(seconds: float) -> str:
+    """When a run's budget ends, said so it cannot be read as a rule's parameter: ``at 200 s``."""
+    return f"at {seconds:g} s"
+
+
+#: Average width of a character of the figures' fonts, as a fraction of the font size (DejaVu
+#: Sans is about 0.55; a little more keeps wrapped titles clear of the figure's edges).
+_CHAR_WIDTH = 0.6
+
+
+#: Room (inches) a title leaves for a legend at the figure's right.
+LEGEND_ROOM = 2.6
+
+
+def wrap(text: str, width_inches: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``width_inches`` at ``fontsize`` points (existing line
+    breaks kept), so a long title never runs off the figure or under its legend."""
+    per_line = max(20, int(width_inches * 72 / (fontsize * _CHAR_WIDTH)))
+    lines = []
+    for paragraph in text.split("\n"):
+        lines += textwrap.wrap(paragraph, per_line, break_on_hyphens=False) or [""]
+    return "\n".join(lines)
 
 
 def styled(func: F) -> F:

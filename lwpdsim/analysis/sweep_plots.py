@@ -1,108 +1,129 @@
-"""Figures of a sweep's tidy table (``runs.csv``): a metric against one factor, with a 95% confidence
-interval over replicates, and heatmaps of the mean over two factors.
+"""Figures of a sweep's tidy table (``runs.csv``): a metric against one factor, and heatmaps of it
+over two factors, drawn from the tables of :mod:`lwpdsim.analysis.sweep_tables`.
 
-The metric is the time to the target loss when any run reached it, the final loss otherwise. Runs that
-missed the target have no time to target: they are left out of the means and counted in the titles.
-PNG files are byte-stable for the same table (:func:`lwpdsim.analysis.style.save`); the
-intervals are :func:`lwpdsim.analysis.stats.mean_ci`.
+The metric is the time to the target loss when any run reached it, the final loss otherwise. No
+point pools the levels of another axis silently: an axis whose levels change the numbers is drawn
+as panels (or, past :data:`~lwpdsim.analysis.sweep_tables.MAX_PANELS` panels, pooled and said so
+in the title). Every point says how many runs reached the target (``2/3``); the mean is of those;
+a point where none did is drawn as an open marker at the top of its axis, a heatmap cell as a
+hatched cell, distinct from a blank cell without runs (a point skipped as invalid). Intervals are
+:func:`lwpdsim.analysis.stats.mean_interval`. PNG files are byte-stable for the same table
+(:func:`lwpdsim.analysis.style.save`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
 from ..results import safe_name
-from .stats import mean_ci
-from .style import figure, save
+from .stats import INTERVAL_NAME, INTERVAL_SHORT, MIN_VALUES
+from .style import SECONDS, figure, rule_colors, save, wrap
+from .sweep_tables import (
+    MAX_PANELS,
+    REPLICATE_FACTORS,
+    Layout,
+    choose_metric,
+    failed_runs,
+    fraction,
+    heatmap_table,
+    level_text,
+    line_keys,
+    none_text,
+    numeric_factors,
+    point_table,
+    read_sweep_folder,
+    sweep_axes,
+)
+
+__all__ = [
+    "METRIC_LABELS",
+    "REPLICATE_FACTORS",
+    "choose_metric",
+    "heatmap_table",
+    "line_keys",
+    "numeric_factors",
+    "plot_heatmap",
+    "plot_metric_vs_factor",
+    "plot_sweep",
+    "read_sweep_folder",
+    "replot_sweep",
+]
 
 METRIC_LABELS = {
-    "time_to_target": "time to target loss (simulated)",
+    "time_to_target": f"time to target loss ({SECONDS})",
     "final_loss": "final training loss",
     "final_accuracy": "final training accuracy",
-    "sim_time": "simulated time",
+    "sim_time": f"simulated time ({SECONDS})",
 }
 #: Resolution of the sweep figures (drawn in matplotlib's default style, not the slide style).
 DPI = 110
-#: Factors that only pick random streams: pooled with the replicates, never an axis.
-REPLICATE_FACTORS = ("seed",)
+#: Font size of the sweep figures' titles (points).
+TITLE_SIZE = 10.0
+#: Height (axes fraction) per stacked marker of the band at the top where no run reached a point.
+STRIP_STEP = 0.07
+#: The look of a point by how many of its runs reached the target.
+_ALL: dict[str, Any] = {"marker": "o", "ms": 6}
+_SOME: dict[str, Any] = {
+    "marker": "o",
+    "ms": 6,
+    "fillstyle": "bottom",
+    "markerfacecoloralt": "white",
+}
+_NONE: dict[str, Any] = {"marker": "o", "ms": 6, "markerfacecolor": "none"}
+#: Heatmap cells where runs exist but none has a value, and where every run failed.
+NONE_HATCH: dict[str, Any] = {"facecolor": "0.82", "edgecolor": "0.35", "hatch": "///", "lw": 0}
+FAILED_HATCH: dict[str, Any] = {
+    "facecolor": "white",
+    "edgecolor": "#d62728",
+    "hatch": "xx",
+    "lw": 0,
+}
 
 
-def choose_metric(table: pd.DataFrame, metric: str = "auto") -> str:
-    """``metric``, or for ``"auto"`` time to target when any run reached it, else final loss."""
-    if metric != "auto":
-        return metric
-    ttt = pd.to_numeric(table.get("time_to_target", pd.Series(dtype=float)), errors="coerce")
-    return "time_to_target" if np.isfinite(ttt.to_numpy(dtype=float)).any() else "final_loss"
+def _colors(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    rules = dict(zip(points["scheme"], points["rule"], strict=True))
+    return rule_colors(rules)
 
 
-def numeric_factors(table: pd.DataFrame, factors: Sequence[str]) -> list[str]:
-    """The factors that vary in ``table`` over at least two numbers (``seed`` excepted)."""
-    out = []
-    for f in factors:
-        if f in REPLICATE_FACTORS or f not in table:
-            continue
-        col = table[f]
-        if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
-            continue
-        if col.nunique(dropna=True) >= 2:
-            out.append(f)
-    return out
+def _notes(
+    metric: str, lay: Layout, failed: int, total: int, *, interval: bool = True
+) -> list[str]:
+    """What every figure of a sweep says under its title: what a point is, its interval, what
+    was pooled, and which runs are left out."""
+    if metric == "time_to_target":
+        what = "Mean of the runs that reached the target; reached/runs at each point"
+    else:
+        what = f"Mean of the runs with a finite {metric}; those/runs at each point"
+    notes = [f"{what}; bars: {INTERVAL_NAME}, from {MIN_VALUES} runs." if interval else what]
+    if lay.facets:
+        notes.append("Panels: " + ", ".join(" & ".join(g) for g in lay.facets) + ".")
+    if lay.pooled:
+        names = ", ".join(" & ".join(g) for g in lay.pooled)
+        notes.append(f"Pooled over {names}: each point mixes its levels (too many for panels).")
+    if failed:
+        notes.append(f"{failed} of {total} runs failed and are left out.")
+    return notes
 
 
-def line_keys(table: pd.DataFrame, factors: Sequence[str]) -> pd.Series:
-    """What each row is drawn as: its scheme label, without the parameters being plotted.
-
-    ``lwpd(k=4,t=2)`` plotted against ``scheme.k`` becomes ``lwpd(t=2)``; a rule whose labels
-    still name a single value of a plotted factor is drawn as one line under the rule's name.
-    """
-    params = [f.rsplit(".", 1)[-1] for f in factors]
-    keys = table["scheme"].astype(str).map(lambda label: _strip_params(label, params))
-    for rule, rows in table.groupby("rule", sort=False):
-        for f in factors:
-            per_key = rows.groupby(keys.loc[rows.index])[f].nunique()
-            if rows[f].nunique() > 1 and (per_key <= 1).all():
-                keys.loc[rows.index] = str(rule)
-                break
-    return keys
+def _title(fig: Figure, what: str, title: str | None, notes: Sequence[str], width: float) -> None:
+    head = f"{title}: {what}" if title else what
+    text = wrap(head, width, TITLE_SIZE + 1) + "\n" + wrap(" ".join(notes), width, TITLE_SIZE)
+    fig.suptitle(text, fontsize=TITLE_SIZE)
 
 
-def _strip_params(label: str, params: Sequence[str]) -> str:
-    for p in params:
-        label = re.sub(rf"(?<=[(,]){re.escape(p)}=[^,)]*(,|(?=\)))", "", label)
-    label = label.replace(",)", ")")
-    return re.sub(r"\(\)$", "", label)
-
-
-def _replicate_id(table: pd.DataFrame, factors: Sequence[str]) -> pd.Series:
-    ids = table["replicate"].astype(str)
-    for f in REPLICATE_FACTORS:
-        if f in factors and f in table:
-            ids = ids + "/" + table[f].astype(str)
-    return ids
-
-
-def _usable(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    ok = table[table["status"] == "ok"] if "status" in table else table
-    ok = ok.copy()
-    ok[metric] = pd.to_numeric(ok[metric], errors="coerce").astype(float)
-    return ok
-
-
-def _missed_note(rows: pd.DataFrame, metric: str) -> str:
-    missed = int((~np.isfinite(rows[metric].to_numpy(dtype=float))).sum())
-    if not missed:
-        return ""
-    what = "missed the target" if metric == "time_to_target" else f"have no {metric}"
-    return f"; {missed} of {len(rows)} scheme runs {what} (left out)"
+def _total_runs(table: pd.DataFrame) -> int:
+    return int(table["run_id"].nunique()) if "run_id" in table else len(table)
 
 
 def plot_metric_vs_factor(
@@ -111,47 +132,169 @@ def plot_metric_vs_factor(
     path: str | Path | None = None,
     *,
     factors: Sequence[str] = (),
+    axes: Sequence[Sequence[str]] | None = None,
     metric: str = "auto",
     title: str | None = None,
+    max_panels: int = MAX_PANELS,
 ) -> Figure:
-    """``metric`` against ``factor``, one line per scheme: the mean over replicates with its 95%
-    t-interval. Other varied ``factors`` are averaged within each replicate first, so each
-    replicate counts once."""
+    """``metric`` against ``factor``: a line per scheme and a panel per level of every other axis
+    that changes the numbers (the data of :func:`~lwpdsim.analysis.sweep_tables.point_table`).
+
+    Each point is the mean of the runs that reached the target, with ``reached/runs`` beside it
+    and its interval; a filled marker when all runs reached it, a half-filled one when some did,
+    an open one at the top of the axis when none did. ``axes`` are the sweep's axes (lists of keys
+    that vary together; default: each of ``factors`` alone)."""
     metric = choose_metric(table, metric)
-    rows = _usable(table, metric)
-    rows["_key"] = line_keys(rows, [factor])
-    rows["_rep"] = _replicate_id(rows, factors)
-    per_rep = (
-        rows.groupby(["_key", factor, "_rep"], sort=False)[metric]
-        .mean()  # skips NaN (runs that missed the target)
-        .reset_index()
+    groups = sweep_axes(axes, factors, [factor])
+    points, lay = point_table(table, [factor], groups, metric, max_panels)
+    panels = list(dict.fromkeys(points["panel"])) or [""]
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    width = max(8.0, 4.3 * ncols + 1.2)
+    fig = figure(width, 3.3 * nrows + 2.4)
+    grid = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
+    colors = _colors(points) if not points.empty else {}
+    levels = sorted(pd.to_numeric(points[factor]).unique()) if not points.empty else []
+    missed = points[points["reached"] == 0]
+    stack = int(missed.groupby(["panel", factor]).size().max()) if len(missed) else 0
+    strip = STRIP_STEP * stack + 0.03 if stack else 0.0
+    for i, (ax, panel) in enumerate(zip(grid.flat, panels, strict=False)):
+        _draw_panel(ax, points[points["panel"] == panel], factor, colors)
+        if strip:
+            _strip(ax, strip, none_text(metric) if i % ncols == 0 else None)
+        if len(levels) <= 12:
+            ax.set_xticks(levels, [level_text(v) for v in levels])
+        if panel:
+            ax.set_title(panel, fontsize="small")
+        ax.set_xlabel(factor)
+        ax.margins(x=0.12)
+        ax.grid(True, alpha=0.3)
+    for ax in list(grid.flat)[len(panels) :]:
+        ax.set_visible(False)
+    for ax in grid[:, 0]:
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    _limits(grid[0, 0], points, metric, strip)
+    if points.empty:
+        grid[0, 0].text(0.5, 0.5, "no runs", transform=grid[0, 0].transAxes, ha="center")
+    handles = _legend(colors, metric)
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=3 if width < 9 else 4,
+        frameon=False,
+        fontsize="small",
     )
-    fig = figure(7, 4.2)
-    ax = fig.add_subplot()
-    for key in dict.fromkeys(rows["_key"]):
-        sub = per_rep[per_rep["_key"] == key]
-        xs, means, halves = [], [], []
-        for x in sorted(sub[factor].unique()):
-            mean, half, _ = mean_ci(sub.loc[sub[factor] == x, metric])
-            if math.isfinite(mean):
-                xs.append(x)
-                means.append(mean)
-                halves.append(half if math.isfinite(half) else 0.0)
-        if xs:
-            ax.errorbar(xs, means, yerr=halves, label=str(key), marker="o", capsize=3, lw=1.4)
-    levels = sorted(per_rep[factor].unique())
-    if len(levels) <= 12:
-        ax.set_xticks(levels, [f"{v:g}" for v in levels])
-    ax.set_xlabel(factor)
-    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-    ax.grid(True, alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize="small")
-    else:
-        ax.text(0.5, 0.5, "no finite values", transform=ax.transAxes, ha="center")
-    note = "mean and 95% CI over replicates" + _missed_note(rows, metric)
-    ax.set_title(f"{title}: {note}" if title else note, fontsize="medium")
+    what = f"{METRIC_LABELS.get(metric, metric)} against {factor}"
+    notes = _notes(metric, lay, failed_runs(table), _total_runs(table))
+    _title(fig, what, title, notes, width)
     return save(fig, path, dpi=DPI, rc=None)
+
+
+def _draw_panel(ax: Axes, points: pd.DataFrame, factor: str, colors: dict[str, Any]) -> None:
+    """One panel: per scheme a line through the means, the markers, the intervals, ``r/n`` at
+    every point and an open marker at the top where no run has a value."""
+    slots: dict[float, int] = {}
+    top = ax.get_xaxis_transform()  # x in data, y in axes coordinates
+    for key in dict.fromkeys(points["scheme"]):
+        sub = points[points["scheme"] == key]
+        c = colors[key]
+        x = pd.to_numeric(sub[factor]).to_numpy(dtype=float)
+        mean = sub["mean"].to_numpy(dtype=float)
+        lo, hi = sub["lo"].to_numpy(dtype=float), sub["hi"].to_numpy(dtype=float)
+        reached, runs = sub["reached"].to_numpy(dtype=int), sub["runs"].to_numpy(dtype=int)
+        ax.plot(x, mean, color=c, lw=1.4, gid=f"line:{key}")  # NaN breaks the line
+        full, some, none = reached == runs, (reached > 0) & (reached < runs), reached == 0
+        full &= reached > 0
+        ax.plot(x[full], mean[full], ls="none", color=c, gid=f"all:{key}", **_ALL)
+        ax.plot(x[some], mean[some], ls="none", color=c, gid=f"some:{key}", **_SOME)
+        ci = np.isfinite(lo) & np.isfinite(hi)
+        if ci.any():
+            bars = ax.errorbar(
+                x[ci],
+                mean[ci],
+                yerr=[mean[ci] - lo[ci], hi[ci] - mean[ci]],
+                fmt="none",
+                ecolor=c,
+                capsize=3,
+                lw=1.0,
+            )
+            for artist in bars.get_children():
+                artist.set_gid(f"interval:{key}")
+        for xv, m, r, n in zip(x[~none], mean[~none], reached[~none], runs[~none], strict=True):
+            ax.annotate(
+                fraction(r, n),
+                (xv, m),
+                xytext=(4, 3),
+                textcoords="offset points",
+                fontsize=7,
+                color=c,
+                gid=f"count:{key}",
+            )
+        for xv, n in zip(x[none], runs[none], strict=True):
+            slot = slots.get(xv, 0)
+            slots[xv] = slot + 1
+            y = 1.0 - STRIP_STEP * (slot + 0.5) - 0.015
+            ax.plot([xv], [y], transform=top, color=c, clip_on=False, gid=f"none:{key}", **_NONE)
+            ax.annotate(
+                fraction(0, n),
+                (xv, y),
+                xycoords=top,
+                xytext=(5, -3),
+                textcoords="offset points",
+                fontsize=7,
+                color=c,
+                gid=f"count:{key}",
+            )
+
+
+def _strip(ax: Axes, height: float, text: str | None) -> None:
+    """The band at the top of a panel where the points no run reached are drawn, named by
+    ``text`` beside the axis (first column only)."""
+    band = Rectangle((0, 1 - height), 1, height, transform=ax.transAxes, color="0.94", lw=0)
+    band.set_zorder(0)
+    ax.add_patch(band)
+    if text:
+        ax.text(
+            -0.015,
+            1 - height / 2,
+            text.replace(" ", "\n"),
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.4",
+            ha="right",
+            va="center",
+            gid="band",
+        )
+
+
+def _limits(ax: Axes, points: pd.DataFrame, metric: str, strip: float) -> None:
+    """The shared y range: from 0 for times, with room above the data for the top band."""
+    values = np.concatenate([points["mean"], points["hi"]]).astype(float)
+    values = values[np.isfinite(values)]
+    if metric in ("time_to_target", "sim_time") or not values.size:
+        ax.set_ylim(bottom=0)
+    bottom, top = ax.get_ylim()
+    if values.size:
+        top = float(values.max()) + 0.05 * (float(values.max()) - bottom)
+    if strip:
+        top = bottom + (top - bottom) / (1 - strip)
+    ax.set_ylim(bottom, top)
+
+
+def _legend(colors: dict[str, Any], metric: str) -> list[Any]:
+    handles: list[Any] = [Line2D([], [], color=c, lw=1.4, label=k) for k, c in colors.items()]
+    some = "some reached: mean of those" if metric == "time_to_target" else "some finite"
+    handles += [
+        Line2D([], [], ls="none", color="0.3", label="all runs reached", **_ALL),
+        Line2D([], [], ls="none", color="0.3", label=some, **_SOME),
+        Line2D(
+            [], [], ls="none", color="0.3", label=f"{none_text(metric)} (band at the top)", **_NONE
+        ),
+        Line2D([], [], color="0.3", marker="_", ms=8, lw=1.0, label=INTERVAL_SHORT),
+    ]
+    if metric != "time_to_target":
+        handles[-4].set_label("all runs finite")
+    return handles
 
 
 def plot_heatmap(
@@ -160,59 +303,100 @@ def plot_heatmap(
     y: str,
     path: str | Path | None = None,
     *,
+    factors: Sequence[str] = (),
+    axes: Sequence[Sequence[str]] | None = None,
     metric: str = "auto",
     title: str | None = None,
+    max_panels: int = MAX_PANELS,
 ) -> Figure:
-    """The mean of ``metric`` over every grid cell of factors ``x`` and ``y``, one panel per
-    scheme (shared colour scale; blank cells: no finite value)."""
+    """The mean of ``metric`` over every cell of factors ``x`` and ``y``, one panel per scheme
+    (and per level of every other axis that changes the numbers), shared colour scale, each cell
+    with ``reached/runs`` (the data of :func:`heatmap_table`): hatched where no run reached the
+    target, blank where there was no run (a point skipped as invalid)."""
     metric = choose_metric(table, metric)
-    rows = _usable(table, metric)
-    rows["_key"] = line_keys(rows, [x, y])
-    keys = list(dict.fromkeys(rows["_key"]))
-    xs = sorted(rows[x].unique())
-    ys = sorted(rows[y].unique())
-    grids = {}
-    for key in keys:
-        sub = rows[rows["_key"] == key]
-        grid = np.full((len(ys), len(xs)), np.nan)
-        for (xv, yv), vals in sub.groupby([x, y])[metric]:
-            grid[ys.index(yv), xs.index(xv)] = mean_ci(vals)[0]
-        grids[key] = grid
-    finite = np.concatenate([g[np.isfinite(g)] for g in grids.values()] or [np.array([])])
-    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    ncols = min(3, max(1, len(keys)))
-    nrows = math.ceil(max(1, len(keys)) / ncols)
-    fig = figure(3.6 * ncols + 1.2, 3.1 * nrows + 0.6)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    cmap = mpl.colormaps["viridis"].with_extremes(bad="0.88")
+    cells, lay = heatmap_table(
+        table, x, y, factors=factors, axes=axes, metric=metric, max_panels=max_panels
+    )
+    panels = list(dict.fromkeys(zip(cells["panel"], cells["scheme"], strict=True)))
+    xs = sorted(cells[x].unique())
+    ys = sorted(cells[y].unique())
+    means = cells.loc[cells["state"] == "value", "mean"].to_numpy(dtype=float)
+    vmin, vmax = (float(means.min()), float(means.max())) if means.size else (0.0, 1.0)
+    ncols = min(3, max(1, len(panels)))
+    nrows = math.ceil(max(1, len(panels)) / ncols)
+    width = 3.6 * ncols + 1.4
+    fig = figure(width, 3.1 * nrows + 1.6)
+    grid = fig.subplots(nrows, ncols, squeeze=False)
+    cmap = mpl.colormaps["viridis"].with_extremes(bad="white")
     image = None
-    for ax, key in zip(axes.flat, keys, strict=False):
-        grid = np.ma.masked_invalid(grids[key])
-        image = ax.imshow(grid, origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
-        for (i, j), value in np.ndenumerate(grids[key]):
-            if math.isfinite(value):
-                shade = (value - vmin) / (vmax - vmin) if vmax > vmin else 0.5
-                ax.text(
-                    j,
-                    i,
-                    f"{value:.3g}",
-                    ha="center",
-                    va="center",
-                    fontsize="x-small",
-                    color="black" if shade > 0.6 else "white",
-                )
-        ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
-        ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+    states: set[str] = set()
+    for ax, (panel, key) in zip(grid.flat, panels, strict=False):
+        sub = cells[(cells["panel"] == panel) & (cells["scheme"] == key)]
+        values = np.full((len(ys), len(xs)), np.nan)
+        for _, _, xv, yv, runs, reached, mean, state in sub.itertuples(index=False, name=None):
+            i, j = ys.index(yv), xs.index(xv)
+            states.add(state)
+            if state == "value":
+                values[i, j] = float(mean)
+            _cell(ax, i, j, state, float(mean), int(reached), int(runs), vmin, vmax)
+        image = ax.imshow(
+            np.ma.masked_invalid(values),
+            origin="lower",
+            aspect="auto",
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            zorder=0,
+        )
+        ax.set_xticks(range(len(xs)), [level_text(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [level_text(v) for v in ys])
         ax.set_xlabel(x)
         ax.set_ylabel(y)
-        ax.set_title(str(key), fontsize="small")
-    for ax in list(axes.flat)[len(keys) :]:
+        ax.set_title(f"{key}\n{panel}" if panel else str(key), fontsize="small")
+    for ax in list(grid.flat)[len(panels) :]:
         ax.set_visible(False)
     if image is not None:
-        fig.colorbar(image, ax=axes, label=METRIC_LABELS.get(metric, metric), shrink=0.9)
-    note = f"mean {metric} per cell" + _missed_note(rows, metric)
-    fig.suptitle(f"{title}: {note}" if title else note, fontsize="medium")
+        label = METRIC_LABELS.get(metric, metric)
+        fig.colorbar(image, ax=grid, label=label, shrink=0.9)
+    handles = [
+        Patch(**NONE_HATCH, label=f"{none_text(metric)} (runs: 0/n)"),
+        Patch(facecolor="white", edgecolor="0.6", lw=0.8, label="no run (skipped as invalid)"),
+    ]
+    if "failed" in states:
+        handles.append(Patch(**FAILED_HATCH, label="every run failed"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    what = f"mean {METRIC_LABELS.get(metric, metric)} over {x} and {y}"
+    notes = _notes(metric, lay, failed_runs(table), _total_runs(table), interval=False)
+    _title(fig, what, title, notes, width)
     return save(fig, path, dpi=DPI, rc=None)
+
+
+def _cell(
+    ax: Axes,
+    i: int,
+    j: int,
+    state: str,
+    mean: float,
+    reached: int,
+    runs: int,
+    vmin: float,
+    vmax: float,
+) -> None:
+    """Mark one heatmap cell by its state, with its text."""
+    if state in ("none", "failed"):
+        look = NONE_HATCH if state == "none" else FAILED_HATCH
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, zorder=1, gid=state, **look))
+    if state == "value":
+        shade = (mean - vmin) / (vmax - vmin) if vmax > vmin else 0.5
+        text = f"{mean:.3g}\n{fraction(reached, runs)}"
+        color = "black" if shade > 0.6 else "white"
+    elif state == "none":
+        text, color = f"none\n{fraction(0, runs)}", "black"
+    elif state == "failed":
+        text, color = "failed", "#d62728"
+    else:
+        text, color = "no run", "0.55"
+    ax.text(j, i, text, ha="center", va="center", fontsize="x-small", color=color, zorder=2)
 
 
 def plot_sweep(
@@ -235,7 +419,7 @@ def plot_sweep(
     if rows.empty:
         return []
     metric = choose_metric(rows, metric)
-    all_keys = [k for group in axes for k in group]
+    groups = [list(g) for g in axes]
     written = []
     firsts = []
     for group in axes:
@@ -245,12 +429,12 @@ def plot_sweep(
         key = numeric[0]
         firsts.append(key)
         path = out / f"{metric}_vs_{safe_name(key)}.png"
-        plot_metric_vs_factor(rows, key, path, factors=all_keys, metric=metric, title=title)
+        plot_metric_vs_factor(table, key, path, axes=groups, metric=metric, title=title)
         written.append(path)
     if len(firsts) >= 2:
         x, y = firsts[:2]
         path = out / f"{metric}_heatmap_{safe_name(x)}_{safe_name(y)}.png"
-        plot_heatmap(rows, x, y, path, metric=metric, title=title)
+        plot_heatmap(table, x, y, path, axes=groups, metric=metric, title=title)
         written.append(path)
     return written
 
@@ -262,51 +446,3 @@ def replot_sweep(directory: str | Path, *, metric: str = "auto") -> list[Path]:
     d = Path(directory)
     name, axes, table = read_sweep_folder(d)
     return plot_sweep(table, axes, d, metric=metric, title=name)
-
-
-#: Columns of ``runs.csv`` the sweep figures read.
-RUNS_NEEDED = ("replicate", "scheme", "rule", "status")
-
-
-def read_sweep_folder(d: Path) -> tuple[str | None, list[list[str]], pd.DataFrame]:
-    """A sweep folder's name and axes (lists of factor keys) from its ``sweep.json``, and its
-    ``runs.csv`` (every text column read as text: a label ``NA`` stays ``"NA"``)."""
-    from ..config.reading import check_results_folder
-    from ..errors import ScenarioError
-
-    def bad(path: Path, why: str) -> ScenarioError:
-        allowed = f"a sweep folder written by 'lwpdsim sweep'; {path} {why}"
-        return ScenarioError("RESULTS_DIR", str(d), allowed)
-
-    check_results_folder(d, "RESULTS_DIR")  # no FIFO or device among the files read below
-    path = d / "sweep.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise bad(path, f"is unreadable ({type(err).__name__}: {err})") from None
-    if not isinstance(manifest, dict):
-        raise bad(path, f"holds a {type(manifest).__name__}, not an object")
-    axes = manifest.get("axes") or [[k] for k in _texts(manifest.get("factors")) or []]
-    if not isinstance(axes, list) or not all(_texts(group) for group in axes):
-        raise bad(path, "has no 'axes' (lists of factor keys) or 'factors' (a list of keys)")
-    name = manifest.get("name")
-    if not isinstance(name, str | None):
-        raise bad(path, "has a 'name' that is not text")
-    runs = d / "runs.csv"
-    try:
-        table = pd.read_csv(runs, keep_default_na=False, na_values=[""])
-    except (OSError, ValueError) as err:  # pandas' parser errors are ValueErrors
-        raise bad(runs, f"is unreadable ({err})") from None
-    missing = [c for c in RUNS_NEEDED if c not in table]
-    if missing:
-        raise bad(runs, f"lacks the columns {', '.join(missing)}")
-    for column in ("scheme", "rule", "status"):
-        table[column] = table[column].astype(str)
-    return name, [list(group) for group in axes], table
-
-
-def _texts(value: object) -> list[str] | None:
-    """``value`` if it is a non-empty list of strings, else None."""
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return [str(v) for v in value]
-    return None

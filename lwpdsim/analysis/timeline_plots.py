@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
@@ -18,7 +19,7 @@ from matplotlib.patches import Patch
 
 from ..results import RunResult
 from . import data
-from .style import TIME_LABEL, figure, heading, save, shade, styled
+from .style import LEGEND_ROOM, STYLE, TIME_LABEL, figure, heading, save, shade, styled, wrap
 
 #: Colours of task outcomes in timelines.
 OUTCOME_COLORS = {
@@ -33,8 +34,19 @@ OUTCOME_COLORS = {
 BAR_HEIGHT = 0.72
 #: Hatching colour of the time a worker is down (failed, not yet recovered).
 DOWN_COLOR = "#e08080"
+#: How much darker (mixed with black) every other task of a worker is drawn.
+ALTERNATE = -0.25
 #: How much lighter download and upload are drawn than compute in a timeline.
 PHASE_LIGHTEN = {"download": 0.55, "compute": 0.0, "upload": 0.55}
+
+
+def alternate(seg: pd.DataFrame) -> np.ndarray:
+    """For each segment of a timeline (:func:`~lwpdsim.analysis.data.timeline`), 1 if its task
+    is its worker's 2nd, 4th, ... task by start time, else 0: a worker's back-to-back tasks are
+    drawn in alternating shades, so they stay apart where an update line covers their border."""
+    ordered = seg.sort_values(["worker", "start", "task"], kind="stable")
+    nth = ordered.groupby("worker", sort=False)["task"].transform(lambda t: pd.factorize(t)[0])
+    return (nth.reindex(seg.index).to_numpy(dtype=int) % 2).astype(int)
 
 
 def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bool, bool]:
@@ -64,8 +76,8 @@ def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bo
             zorder=1,
         )
     colors = [
-        shade(OUTCOME_COLORS.get(o, "#cccccc"), PHASE_LIGHTEN[p])
-        for o, p in zip(seg["outcome"], seg["phase"], strict=True)
+        shade(shade(OUTCOME_COLORS.get(o, "#cccccc"), PHASE_LIGHTEN[p]), ALTERNATE * odd)
+        for o, p, odd in zip(seg["outcome"], seg["phase"], alternate(seg), strict=True)
     ]
     y = seg["worker"].to_numpy(dtype=float)
     x0, x1 = seg["start"].to_numpy(dtype=float), seg["end"].to_numpy(dtype=float)
@@ -157,15 +169,17 @@ def plot_timeline(
         handles.append(
             Patch(facecolor="none", hatch="///", edgecolor=DOWN_COLOR, lw=0, label="worker down")
         )
+    used = OUTCOME_COLORS["used"]
     spacer = Line2D([], [], ls="none", label=" ")
     handles.append(spacer)
     if transfers:
-        used = OUTCOME_COLORS["used"]
         handles += [
             Patch(facecolor=used, label="compute"),
             Patch(facecolor=shade(used, PHASE_LIGHTEN["upload"]), label="download / upload"),
         ]
+    handles.append(Patch(facecolor=shade(used, ALTERNATE), label="every other task of a worker"))
     handles.append(Line2D([], [], color="0.15", lw=0.8, alpha=0.6, label="update of the master"))
     fig.legend(handles=handles, loc="outside right upper", frameon=False, title="task outcome")
-    fig.suptitle(heading("what each worker does", title))
+    what = heading("what each worker does", title)
+    fig.suptitle(wrap(what, width - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
     return save(fig, path)

@@ -10,7 +10,8 @@ Three kinds:
     step sizes of one replicate share their compute-time draws). Each rule's step size is chosen by
     the stated rule ``select`` (:mod:`lwpdsim.tune`, the rule of a scenario's ``train.lr_grid``); the figures then show every rule at its own choice: the loss
     curves (mean over seeds, min-max band), the grid itself, and time and bytes until the loss
-    first reaches ``target_loss`` with 95% t-intervals over seeds.
+    first reaches ``target_loss`` (mean over the seeds that reached it, how many did, and a
+    95% bootstrap interval).
 ``timeline``
     One run (replicate 0) drawn as a Gantt chart of every worker over the first ``window`` seconds.
 ``intervals``

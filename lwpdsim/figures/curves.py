@@ -12,7 +12,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ..analysis.style import X_LABELS, band, figure, log_axis, rule_colors, save, styled
+from ..analysis.style import (
+    LEGEND_ROOM,
+    STYLE,
+    X_LABELS,
+    band,
+    figure,
+    log_axis,
+    rule_colors,
+    save,
+    styled,
+    wrap,
+)
 from ..schemes import REGISTRY
 from .spec import FigureSpec
 
@@ -40,7 +51,8 @@ def draw_curves(
     """Loss curves (mean and min-max band over seeds), LWPD decoders side by side."""
     colors = rule_colors(rules)
     panels = curve_panels(rules, spec.split_lwpd)
-    fig = figure(4.3 * len(panels) + 2.6 if len(panels) > 1 else 8.6, 4.6)
+    width = 4.3 * len(panels) + 2.6 if len(panels) > 1 else 8.6
+    fig = figure(width, 4.6)
     axes = fig.subplots(1, len(panels), sharex=True, sharey=True, squeeze=False)[0]
     for ax, labels in zip(axes, panels, strict=True):
         for label in labels:
@@ -85,7 +97,7 @@ def draw_curves(
     vs = "simulated time" if x == "time" else "updates"
     heading = f"{spec.title}: training loss vs {vs}"
     if len(panels) > 1:
-        fig.suptitle(heading)
+        fig.suptitle(wrap(heading, width - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
     else:
-        axes[0].set_title(heading)
+        axes[0].set_title(wrap(heading, width - LEGEND_ROOM - 1.0, STYLE["axes.titlesize"]))
     return save(fig, path)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..analysis.stats import INTERVAL_NAME, MIN_VALUES
 from ..io.files import PLAIN, Writer
 from ..io.jsonable import json_number
 from ..tune import SELECT_RULES
@@ -26,13 +27,14 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def _interval(mean: Any, lo: Any, hi: Any, scale: float = 1.0) -> str:
-    if mean is None:
+    """A mean with its interval (bounds within the values' range: never below zero), or the
+    mean alone when the interval has no bounds (fewer than three values)."""
+    if mean is None or not math.isfinite(float(mean)):
         return "-"
     m = float(mean) / scale
     if lo is None or hi is None:
         return f"{m:.3g}"
-    low = max(float(lo), 0.0) / scale  # times and bytes are never negative (the CSV is unclipped)
-    return f"{m:.3g} [{low:.3g}, {float(hi) / scale:.3g}]"
+    return f"{m:.3g} [{float(lo) / scale:.3g}, {float(hi) / scale:.3g}]"
 
 
 def _results_lines(manifest: Mapping[str, Any]) -> list[str]:
@@ -59,8 +61,9 @@ def _results_lines(manifest: Mapping[str, Any]) -> list[str]:
         )
     lines.append("")
     lines.append(
-        "Times are simulated seconds; intervals are 95% t-intervals over the seeds that reached "
-        "the loss."
+        f"Times are simulated seconds. Time and MB to the loss: mean over the seeds that reached "
+        f"it (how many: last column) with its {INTERVAL_NAME} (none from fewer than {MIN_VALUES} "
+        "seeds)."
     )
     return lines
 
@@ -115,8 +118,9 @@ def write_index(out: Path, writer: Writer = PLAIN) -> Path:
         + SELECT_RULES["final_loss"]
         + ". The final loss is the training loss at the end of the spec's simulated time budget.",
         "- Curves show the mean over seeds with a min-max band; times and bytes to the target "
-        "loss show the mean with a 95% t-interval over the seeds that reached it, and how many "
-        "did. The target is only measured: no run stops at it.",
+        f"loss show the mean over the seeds that reached it with its {INTERVAL_NAME} (resamples "
+        "of those seeds: it never leaves their range; none from fewer than "
+        f"{MIN_VALUES}), and how many did. The target is only measured: no run stops at it.",
         "- The figures show what the simulation gives: the scenarios, grids, targets and seeds "
         "were fixed before the results were looked at, except where a spec says below what was "
         "changed after a first build and why; nothing was changed to favour a rule.",

@@ -11,7 +11,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from ..analysis.style import figure, rule_colors, save, styled
+from ..analysis.stats import INTERVAL_SHORT
+from ..analysis.style import SECONDS, figure, rule_colors, save, styled
 from .spec import FigureSpec
 
 
@@ -34,7 +35,7 @@ def draw_intervals(
             color=color,
             ms=6,
             capsize=3,
-            label=f"{label}: simulated (95% CI)",
+            label=f"{label}: simulated mean ({INTERVAL_SHORT})",
         )
         ax.plot(t["workers"], t["theory_mean"], "--", color=color, lw=1.2, label=f"{label}: theory")
     compute = float(table["compute_mean"].iloc[0])
@@ -43,7 +44,7 @@ def draw_intervals(
     ax.set_xticks(list(spec.workers), [str(w) for w in spec.workers])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("workers n")
-    ax.set_ylabel("mean time between updates")
+    ax.set_ylabel(f"mean time between updates ({SECONDS})")
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     handles, names = ax.get_legend_handles_labels()
@@ -82,7 +83,7 @@ def draw_cdf(spec: FigureSpec, rules: Mapping[str, str], table: pd.DataFrame, pa
         if t["theory"].notna().any():
             ax.plot(t["x"], t["theory"], "--", color="black", lw=1.1)
     ax.plot([], [], "--", color="black", lw=1.1, label="theory (order statistic)")
-    ax.set_xlabel("time between updates")
+    ax.set_xlabel(f"time between updates ({SECONDS})")
     ax.set_ylabel("P(time between updates ≤ x)")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)

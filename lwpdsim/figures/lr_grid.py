@@ -14,7 +14,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from ..analysis.style import figure, log_axis, rule_colors, save, styled
+from ..analysis.style import (
+    LEGEND_ROOM,
+    at_time,
+    figure,
+    log_axis,
+    rule_colors,
+    save,
+    styled,
+    wrap,
+)
 from .spec import FigureSpec
 
 
@@ -62,7 +71,7 @@ def draw_lr_grid(
     log_axis(ax, label_all_below=12, two_five_below=1000)
     ax.set_xlabel("step size (the common grid)")
     horizon = spec.scenario.train.max_time
-    ax.set_ylabel(f"final training loss (t = {horizon:g})")
+    ax.set_ylabel(f"final training loss {at_time(horizon)}")
     ax.grid(True, which="both", alpha=0.3)
     handles, names = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], ls="none", marker="o", ms=11, mfc="none", mec="0.3", mew=2))
@@ -80,5 +89,5 @@ def draw_lr_grid(
         frameon=False,
         title=f"mean of {spec.seeds} seeds\nbar: min-max",
     )
-    ax.set_title(f"{spec.title}: step-size grid")
+    ax.set_title(wrap(f"{spec.title}: step-size grid", 8.6 - LEGEND_ROOM - 1.0, 12))
     return save(fig, path)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import data
-from ..analysis.stats import t_interval
+from ..analysis.stats import mean_interval
 from ..latency import from_spec
 from ..results import RunResult
 from ..tune import choose, edge, final_loss, grid_score
@@ -134,14 +134,16 @@ def _chosen_runs(sr: SpecRuns, lrs: Mapping[str, float]) -> dict[str, list[RunRe
 
 
 def chosen_summary(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame:
-    """Per rule at its chosen step size: final loss (mean, min, max), time and bytes to the target
-    (mean and 95% t-interval over the seeds that reached it), and per-update averages."""
+    """Per rule at its chosen step size: final loss (mean, min, max), how many seeds reached the
+    target, time and bytes to it (mean over the seeds that reached it, and its interval,
+    :func:`~lwpdsim.analysis.stats.mean_interval`: none from fewer than three), and per-update
+    averages."""
     rows = []
     for label, lr in lrs.items():
         sub = runs[(runs["scheme"] == label) & (runs["lr"] == lr)]
         fl = sub["final_loss"].to_numpy(dtype=float)
-        t_mean, t_lo, t_hi = t_interval(sub["time_to_target"].tolist())
-        b_mean, b_lo, b_hi = t_interval(sub["bytes_to_target"].tolist())
+        ttt = mean_interval(sub["time_to_target"].to_numpy(dtype=float))
+        btt = mean_interval(sub["bytes_to_target"].to_numpy(dtype=float))
         rows.append(
             {
                 "scheme": label,
@@ -151,13 +153,13 @@ def chosen_summary(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame
                 "final_loss_mean": float(fl.mean()),
                 "final_loss_lo": float(fl.min()),
                 "final_loss_hi": float(fl.max()),
-                "reached": int(np.isfinite(sub["time_to_target"].to_numpy(dtype=float)).sum()),
-                "time_to_target_mean": t_mean,
-                "time_to_target_lo95": t_lo,
-                "time_to_target_hi95": t_hi,
-                "bytes_to_target_mean": b_mean,
-                "bytes_to_target_lo95": b_lo,
-                "bytes_to_target_hi95": b_hi,
+                "reached": ttt.n,
+                "time_to_target_mean": ttt.mean,
+                "time_to_target_lo95": ttt.lo,
+                "time_to_target_hi95": ttt.hi,
+                "bytes_to_target_mean": btt.mean,
+                "bytes_to_target_lo95": btt.lo,
+                "bytes_to_target_hi95": btt.hi,
                 "updates_mean": float(sub["updates"].mean()),
                 "time_per_update_mean": float(sub["time_per_update"].mean()),
                 "bytes_per_update_mean": float(sub["bytes_per_update"].mean()),
@@ -178,7 +180,8 @@ def curves_table(sr: SpecRuns, lrs: Mapping[str, float], x: str) -> pd.DataFrame
 
 
 def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The mean time between updates per rule and cluster size (95% t-interval, theory), and the
+    """The mean time between updates per rule and cluster size (its interval,
+    :func:`~lwpdsim.analysis.stats.mean_interval`, and theory), and the
     distribution of the gaps at ``cdf_workers`` (empirical and theoretical CDF on one grid)."""
     spec = sr.spec
     base_dir = Path(spec.scenario.base_dir) if spec.scenario.base_dir else None  # relative traces
@@ -194,7 +197,7 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
             if not runs:
                 continue
             gaps = data.update_intervals(runs)
-            mean, lo, hi = t_interval(gaps.tolist())
+            gap = mean_interval(gaps)
             theory = data.interval_theory(runs[0], base_dir=base_dir)
             model = from_spec(
                 data.scenario_config(runs[0])["cluster"]["latency"], base_dir=base_dir
@@ -205,9 +208,9 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "label": runs[0].label,
                     "workers": n,
                     "gaps": int(gaps.size),
-                    "mean": mean,
-                    "lo95": lo,
-                    "hi95": hi,
+                    "mean": gap.mean,
+                    "lo95": gap.lo,
+                    "hi95": gap.hi,
                     "theory_mean": theory.mean if theory else math.nan,
                     "theory": theory.description if theory else "",
                     "compute_mean": float(model.mean),

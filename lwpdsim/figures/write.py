@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import data
+from ..analysis.stats import INTERVAL_NAME, INTERVAL_SHORT
 from ..analysis.timeline_plots import plot_timeline
 from ..config import Scenario
 from ..io.files import writing
@@ -116,8 +117,8 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
                 f"{stem}.png",
                 [_write_csv(summary, out / f"{stem}.csv")],
                 f"Simulated time and bytes moved until the training loss first reaches "
-                f"{spec.target_loss:g} (mean and 95% t-interval over the seeds that reached it), "
-                f"and the final loss, per rule at its chosen step size.",
+                f"{spec.target_loss:g} (mean over the seeds that reached it, how many did, and "
+                f"the {INTERVAL_NAME}), and the final loss, per rule at its chosen step size.",
             )
         )
     else:
@@ -162,7 +163,7 @@ def write_intervals(sr: SpecRuns, out: Path) -> list[FigureFile]:
             f"{stem}.png",
             [_write_csv(table, out / f"{stem}.csv")],
             f"Mean simulated time between updates for {_rules_text(sr.labels)} as the cluster "
-            f"grows ({', '.join(map(str, spec.workers))} workers; 95% t-interval) against the "
+            f"grows ({', '.join(map(str, spec.workers))} workers; {INTERVAL_SHORT}) against the "
             "order-statistic theory, and one task's mean compute time for scale.",
         )
     )

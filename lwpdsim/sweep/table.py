@@ -1,10 +1,13 @@
-"""The tidy table of a sweep (``runs.csv``): one row per (run, rule) with its factors and numbers."""
+"""The tidy table of a sweep (``runs.csv``): one row per (run, rule) with its factors and numbers,
+and its summary per point (what ``lwpdsim sweep`` prints)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..results import COST_METRICS, HEADLINE_METRICS
@@ -100,3 +103,51 @@ def _cell(value: Any) -> Any:
     if isinstance(value, list | tuple | Mapping):
         return value_text(value)
     return value
+
+
+#: The columns of :func:`point_summary` averaged over every run of a point that did not fail.
+SUMMARY_MEANS = ("final_loss", "sim_time")
+
+
+def point_summary(table: pd.DataFrame, factor_keys: Sequence[str]) -> pd.DataFrame:
+    """Per point and scheme of a sweep's tidy table: its factors, ``runs`` (that did not fail),
+    ``failed``, ``reached`` (runs that reached the target loss), ``time_to_target`` (the mean of
+    those that reached it; NaN when none did) and the means of :data:`SUMMARY_MEANS` over the
+    runs. Nothing is pooled over points, and no mean hides a run: the mean time to target is
+    only ever read beside ``reached`` of ``runs``."""
+    keys = [k for k in factor_keys if k in table]
+    rows = []
+    for (point, scheme), sub in table.groupby(["point", "scheme"], sort=False):
+        ok = sub[sub["status"] == "ok"]
+        ttt = pd.to_numeric(ok["time_to_target"], errors="coerce").to_numpy(dtype=float)
+        hit = ttt[np.isfinite(ttt)]
+        row: dict[str, Any] = {"point": point}
+        row.update({k: sub[k].iloc[0] for k in keys})
+        row.update(scheme=scheme, runs=len(ok), failed=len(sub) - len(ok), reached=hit.size)
+        row["time_to_target"] = float(hit.mean()) if hit.size else math.nan
+        for column in SUMMARY_MEANS:
+            values = pd.to_numeric(ok[column], errors="coerce").to_numpy(dtype=float)
+            row[column] = float(values.mean()) if values.size else math.nan
+        rows.append(row)
+    columns = ["point", *keys, "scheme", "runs", "failed", "reached", "time_to_target"]
+    return pd.DataFrame(rows, columns=[*columns, *SUMMARY_MEANS])
+
+
+def format_point_summary(summary: pd.DataFrame) -> str:
+    """:func:`point_summary` as console text: one line per point and scheme, ``reached/runs``
+    beside the mean time to target, and a line saying what each mean is over."""
+    shown = summary.drop(columns=["runs", "failed", "reached"])
+    at = list(shown.columns).index("time_to_target")
+    counts = zip(summary["reached"], summary["runs"], strict=True)
+    shown.insert(at, "reached", [f"{r}/{n}" for r, n in counts])
+    if summary["failed"].any():
+        shown.insert(at, "failed", summary["failed"])
+    shown = shown.rename(columns={"time_to_target": "time_to_target*"})
+    text = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
+    note = (
+        "* mean of the runs that reached the target loss (reached/runs beside it; '-': none "
+        f"did); {' and '.join(SUMMARY_MEANS)}: mean of all runs of the point"
+    )
+    if summary["failed"].any():
+        note += ", failed runs left out (listed below)"
+    return f"{text}\n{note}"
