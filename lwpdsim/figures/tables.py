@@ -164,7 +164,8 @@ def chosen_summary(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame
                 "time_per_update_mean": float(sub["time_per_update"].mean()),
                 "bytes_per_update_mean": float(sub["bytes_per_update"].mean()),
                 "staleness_mean": float(sub["staleness"].mean()),
-                "age_mean": float(sub["age"].mean()),
+                # runs tables written before ages were recorded have no age column
+                "age_mean": float(sub["age"].mean()) if "age" in sub else math.nan,
                 "wasted_tasks_mean": float(sub["wasted_tasks"].mean()),
             }
         )
