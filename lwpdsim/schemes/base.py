@@ -234,7 +234,7 @@ class PartitionScheme(Scheme):
         if scale != 1.0:  # every partition in: the sum is the full gradient already
             total *= scale
             ops += self.d
-        return total, float(ops)
+        return total, ops
 
 
 class KRule(PartitionScheme):
