@@ -254,14 +254,18 @@ class StubProblem:
         return {"loss": float(theta[0]), "accuracy": nan, "test_loss": nan, "test_accuracy": nan}
 
 
-def stub_run(ops: float, master_flops: float, updates: int = 12) -> tuple[Cluster, Costly]:
-    rule = Costly(3, ops, StubProblem())
+def stub_run(
+    ops: float, master_flops: float, updates: int = 12, **cluster: Any
+) -> tuple[Cluster, Costly]:
+    cluster = {"slowdown": [1.0, 1.3, 1.7], **cluster}
+    n = len(cluster["slowdown"])
+    rule = Costly(n, ops, StubProblem())
     sc = lwpdsim.load_scenario(
-        raw([{"name": "sync"}], workers=3, slowdown=[1.0, 1.3, 1.7], master_flops=master_flops)
+        raw([{"name": "sync"}], workers=n, master_flops=master_flops, **cluster)
     )
     train = dataclasses.replace(sc.train, lr=1.0, max_updates=updates, eval_every=1)
-    master = Master(rule, rule.problem, np.array([1.0, 0.0]), 1.0, train, 3)
-    rngs = [np.random.default_rng(w) for w in range(3)]
+    master = Master(rule, rule.problem, np.array([1.0, 0.0]), 1.0, train, n)
+    rngs = [np.random.default_rng(w) for w in range(n)]
     world = Cluster(sc.cluster, rule, master, from_spec(sc.cluster.latency), rngs)
     world.run()
     return world, rule
@@ -282,6 +286,21 @@ def test_results_wait_for_the_busy_master_first_come_first_served() -> None:
     assert set(restarts["start"]).issubset(set(times))
     ends = t["end"].to_numpy()[rule.order]
     assert np.sum(times[1:] - 0.6 > ends + 1e-9) >= 4  # these arrived while the master was busy
+
+
+def test_a_worker_that_recovers_while_the_master_is_busy_waits_for_it() -> None:
+    # two workers; worker 1 fails before its first result and recovers while the master works on
+    # worker 0's: it gets parameters when the master is free, not when it recovers
+    probe, _ = stub_run(ops=60.0, master_flops=100.0, updates=1, slowdown=[1.0, 1.0])
+    arrival = float(probe.tasks.frame()["end"][0])
+    free = arrival + 0.6
+    failure = {"worker": 1, "at": arrival / 2, "recover": arrival + 0.3}
+    world, _ = stub_run(60.0, 100.0, 2, slowdown=[1.0, 1.0], failures=[failure])
+    t = world.tasks.frame()
+    mine = t[t["worker"] == 1]
+    assert mine["outcome"].astype(str).tolist()[0] == "failed"
+    assert mine["start"].tolist()[1] == pytest.approx(free, abs=1e-12)
+    assert world.updates.frame()["time"].tolist()[1] == pytest.approx(free, abs=1e-12)
 
 
 def test_decisions_that_cost_nothing_take_effect_at_once() -> None:

@@ -31,15 +31,20 @@ from ..schemes.base import Decision
 class MasterWork:
     """A master that does one thing at a time at ``flops`` operations per simulated second.
 
-    ``apply`` is the cluster's way of making a decision take effect; ``submit`` hands the master a
-    piece of work (a function returning the rule's :class:`Decision`, e.g. ``on_result`` of an
-    arrived result). After the run, :attr:`ops` holds the operations done and :attr:`busy` the
-    simulated seconds spent on them."""
+    ``apply`` is the cluster's way of making a decision take effect, ``stopped`` says whether the
+    run has ended (then nothing more is decided); ``submit`` hands the master a piece of work (a
+    function returning the rule's :class:`Decision`, e.g. ``on_result`` of an arrived result).
+    After the run, :attr:`ops` holds the operations done and :attr:`busy` the simulated seconds
+    spent on them."""
 
     def __init__(
-        self, env: simpy.Environment, flops: float, apply: Callable[[Decision], None]
+        self,
+        env: simpy.Environment,
+        flops: float,
+        apply: Callable[[Decision], None],
+        stopped: Callable[[], bool],
     ) -> None:
-        self.env, self.flops, self.apply = env, flops, apply
+        self.env, self.flops, self.apply, self.stopped = env, flops, apply, stopped
         self.waiting: deque[Callable[[], Decision]] = deque()
         self.working = False  # deciding, or doing a decision's work
         self.ops = 0.0
@@ -54,7 +59,7 @@ class MasterWork:
     def _work(self) -> None:
         """Handle what is waiting until the queue is empty or a decision's work takes time."""
         self.working = True
-        while self.waiting:
+        while self.waiting and not self.stopped():
             decision = self.waiting.popleft()()
             ops = float(decision.ops)
             self.ops += ops

@@ -118,7 +118,7 @@ class Cluster:
         self.end_time = math.nan
         # the master's work takes time only with a finite cluster.master_flops
         self.master_work = (
-            MasterWork(self.env, spec.master_flops, self._apply)
+            MasterWork(self.env, spec.master_flops, self._apply, lambda: bool(master.status))
             if math.isfinite(spec.master_flops)
             else None
         )
