@@ -213,16 +213,18 @@ class PartitionScheme(Scheme):
         self.parts = partition(problem.n_rows, n)
         self.part_rows = [p.stop - p.start for p in self.parts]
         self.d = problem.n_params
+        self.estimate_ops = 0  # operations of the last estimate
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
         return self.problem.gradient(
             version, theta, self.parts[worker], share=self.reuses_gradients
         )
 
-    def estimate(self, results: list[Result]) -> tuple[np.ndarray, float]:
+    def estimate(self, results: list[Result]) -> np.ndarray:
         """Full-gradient estimate from partition gradients: their sum rescaled by the rows covered
-        (n/K times the sum when partitions are equal; exactly the full gradient when all are in),
-        and the floating-point operations that took (the additions and the rescaling)."""
+        (n/K times the sum when partitions are equal; exactly the full gradient when all are in).
+        The floating-point operations it took (the additions and the rescaling) are left in
+        :attr:`estimate_ops`."""
         rows = 0
         total = results[0].message.copy()
         for r in results[1:]:
@@ -234,7 +236,8 @@ class PartitionScheme(Scheme):
         if scale != 1.0:  # every partition in: the sum is the full gradient already
             total *= scale
             ops += self.d
-        return total, ops
+        self.estimate_ops = ops
+        return total
 
 
 class KRule(PartitionScheme):

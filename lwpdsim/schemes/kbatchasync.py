@@ -29,5 +29,5 @@ class KBatchAsync(BufferedKRule):
             return Decision(restart=[result.worker])
         used, self.buffer = self.buffer, []
         # The step is applied before the restart, so the worker starts on the new parameters.
-        step, ops = self.estimate(used)
-        return Decision(step=step, used=used, restart=[result.worker], ops=ops)
+        step = self.estimate(used)
+        return Decision(step=step, used=used, restart=[result.worker], ops=self.estimate_ops)

@@ -36,7 +36,7 @@ class WaitForFastest(PartitionScheme):
 
     def combine(self, results: list[Result]) -> tuple[np.ndarray, float]:
         """The step from the arrived ``results``, and the floating-point operations it took."""
-        return self.estimate(results)
+        return self.estimate(results), self.estimate_ops
 
     def on_result(self, result: Result) -> Decision:
         if result.version != self.version or result.worker in self.inbox:
