@@ -5,8 +5,8 @@ log-log fitted exponents printed beside the claims of the LWPD paper's compariso
     python benchmarks/coding_complexity.py [--n 8 16 32 64 128] [--out docs/figures]
 
 Each rule runs in the simulator on one least-squares problem (d = 64 parameters, 1024 rows,
-exponential compute times); the counts are read through the rules' protocol, never from a formula
-in this script: the master's operations are the ``ops`` of every :class:`Decision` the rule
+exponential compute times); the table's counts are read through the rules' protocol, never from a
+formula in this script: the master's operations are the ``ops`` of every :class:`Decision` the rule
 returns, a task's encoding operations its rule's ``encode_ops``, summed over the tasks that
 finished computing, and the elements are the bytes the cluster counted over the itemsize. Every
 count is taken over the second half of the run (updates U/2 .. U, U = 2n + 64), after the start-up
@@ -126,6 +126,8 @@ def measure(n: int, rule: dict[str, Any]) -> dict[str, Any]:
     last = int(updates["update"].iloc[-1])
     first = last // 2
     count = last - first
+    if count < 1:
+        raise LwpdsimError(f"the run stopped ({master.status}) before its second update")
     t0, t1 = updates["time"].iloc[first], updates["time"].iloc[last]
     encode = cls.encode_ops(spec.params, n, problem.n_params)
     done = tasks[(tasks["computed"] > t0) & (tasks["computed"] <= t1)]
@@ -251,7 +253,7 @@ def main() -> None:
         for label, family, rule in variants(n):
             try:
                 row = measure(n, rule)
-            except LwpdsimError as err:  # pragma: no cover - reported, not hidden
+            except LwpdsimError as err:  # reported, not hidden
                 print(f"{label} at n = {n}: {err}")
                 continue
             rows.append({"rule": label, "family": family, "scheme": rule["name"], **row})
