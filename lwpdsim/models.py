@@ -16,6 +16,7 @@ from typing import cast
 
 import numpy as np
 
+from lwpdsim import flops
 from lwpdsim.config.validate import suggest
 from lwpdsim.data import Dataset
 from lwpdsim.errors import ScenarioError
@@ -114,6 +115,17 @@ class Model(ABC):
         grad = self._sum_gradient(theta, X, y, 0, self.n_params)
         grad /= float(total_rows)
         return grad
+
+    def gradient_flops(self, rows: int) -> float:
+        """Floating-point operations of one gradient over ``rows`` rows as
+        :meth:`gradient_unchecked` computes it, counted as :mod:`lwpdsim.flops` says: the forward
+        pass, the derivative of the loss, the backward products and the division by the row count.
+        What a task's encoding costs is measured against this (``cluster.charge_encoding``)."""
+        return self._gradient_flops(int(rows)) + flops.elementwise(self.n_params)
+
+    def _gradient_flops(self, rows: int) -> float:
+        """:meth:`gradient_flops` before the division by the row count."""
+        raise NotImplementedError(f"{type(self).__name__} does not count its gradient's flops")
 
     # --- what each model provides ---------------------------------------------------------------
 
@@ -229,6 +241,17 @@ class _Linear(Model):
     def _output_derivative(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         """d(per-row loss)/d(outputs), shaped like the outputs."""
 
+    #: Flops of :meth:`_output_derivative` per row and output, and per row.
+    _derivative_flops: tuple[float, float] = (1.0, 0.0)
+
+    def _gradient_flops(self, rows: int) -> float:
+        r, p, o = rows, self.n_features, self.n_outputs
+        forward = flops.matmul(r, p, o) + flops.elementwise(r * o)  # X W^T + b
+        per_output, per_row = self._derivative_flops
+        derivative = flops.elementwise(r * o, per_output) + flops.elementwise(r, per_row)
+        backward = flops.matmul(o, r, p) + o * flops.vector_sum(r, 1)  # D^T X and D's sums
+        return forward + derivative + backward
+
 
 class LeastSquares(_Linear):
     """Linear regression ``X w + b`` with per-row loss ``0.5 (prediction - y)^2``.
@@ -269,6 +292,9 @@ class Logistic(_Linear):
 
     def _accuracy(self, out: np.ndarray, y: np.ndarray) -> float | None:
         return float(np.mean((out > 0) == (y == 1)))
+
+    #: exp(-logaddexp(0, -z)) - y: a negation, logaddexp, a negation, exp and a subtraction
+    _derivative_flops = (5.0, 0.0)
 
     def _output_derivative(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         # sigmoid(z) - y, without overflow; an ndarray, numpy's stubs say Any
@@ -321,6 +347,10 @@ class Softmax(_Linear):
 
     def _accuracy(self, out: np.ndarray, y: np.ndarray) -> float | None:
         return _argmax_accuracy(out, y)
+
+    #: :func:`_softmax_derivative`: per entry a shift, exp, a shift and exp (the row maxima are
+    #: comparisons), the row sums; per row a log and the -1 at the label
+    _derivative_flops = (5.0, 1.0)
 
     def _output_derivative(self, out: np.ndarray, y: np.ndarray) -> np.ndarray:
         return _softmax_derivative(out, y)
@@ -405,6 +435,18 @@ class MLP(Model):
             g_W1[:] = (Z.T @ X).reshape(-1)
             g_b1[:] = Z.sum(axis=0)
         return grad[start:stop]
+
+    def _gradient_flops(self, rows: int) -> float:
+        r, p, h, o = rows, self.n_features, self.hidden, self.n_outputs
+        ew = flops.elementwise
+        forward = flops.matmul(r, p, h) + ew(r * h, 2.0)  # X W1^T + b1, tanh
+        forward += flops.matmul(r, h, o) + ew(r * o)  # A W2^T + b2
+        # as Softmax for classes; out - y for regression
+        derivative = ew(r * o, 5.0) + ew(r) if self.n_classes else ew(r)
+        second = flops.matmul(o, r, h) + o * flops.vector_sum(r, 1)  # D^T A, D's sums
+        first = flops.matmul(r, o, h) + ew(r * h, 3.0)  # (D W2) * (1 - A * A)
+        first += flops.matmul(h, r, p) + h * flops.vector_sum(r, 1)  # Z^T X, Z's sums
+        return forward + derivative + second + first
 
     def __repr__(self) -> str:
         return (

@@ -96,3 +96,10 @@ class Problem:
     def gradient_work(self) -> float:
         """Gradient work done, in full-batch gradient equivalents (rows processed / rows)."""
         return self.gradient_rows / self.n_rows
+
+    @property
+    def gradient_flops(self) -> float:
+        """Floating-point operations of one full-batch gradient (all training rows), as the model
+        counts them (:meth:`lwpdsim.models.Model.gradient_flops`): the cost against which a task's
+        encoding work is charged."""
+        return self.model.gradient_flops(self._rows)

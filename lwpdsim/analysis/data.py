@@ -401,7 +401,8 @@ def interval_theory(
     ``source`` is a :class:`~lwpdsim.results.RunResult` or its ``config`` (``{"scheme": label,
     "scenario": {...}}``); ``label`` picks a scheme when ``source`` is a bare scenario dict.
     Theory needs i.i.d. compute times: no network cost (no latency, infinite bandwidth, no loss),
-    no slowdown, stragglers or failures, and equal work units on every worker. The rule then says
+    no slowdown, stragglers or failures, no coding work charged (``cluster.master_flops`` infinite,
+    ``cluster.charge_encoding`` false), and equal work units on every worker. The rule then says
     what it is (:meth:`Scheme.interval_theory <lwpdsim.schemes.base.Scheme.interval_theory>`):
 
     - sync, ksync(K), gc(s): ``units * X_(j:n)`` with j = n, K, n - s;
@@ -433,6 +434,8 @@ def theory_or_reason(
         return None, "network cost"
     if not _homogeneous(cluster):
         return None, "slowdown, stragglers or failures"
+    if _as_float(cluster.get("master_flops", "inf")) < math.inf or cluster.get("charge_encoding"):
+        return None, "coding work charged"  # the formulas leave out decoding and encoding time
     n = int(cluster["workers"])
     rule = REGISTRY.get(str(entry["name"]))
     units_all = _task_units(source, rule, entry, n)

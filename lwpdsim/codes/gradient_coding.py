@@ -22,6 +22,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from lwpdsim import flops as ops
 from lwpdsim.errors import DecodingError, ScenarioError
 
 #: Worker indices: a sequence of ints or an integer array.
@@ -34,12 +35,15 @@ __all__ = [
     "EXHAUSTIVE_FLOPS",
     "EXHAUSTIVE_LIMIT",
     "amplification",
+    "combine_ops",
     "construction_cost",
     "decode",
     "decoding_flops",
+    "decoding_ops",
     "decoding_vector",
     "describe",
     "encoding_matrix",
+    "encoding_ops",
     "validate_args",
 ]
 
@@ -83,8 +87,36 @@ def construction_cost(n: int, s: int, construction: str) -> tuple[float, float]:
 
 def decoding_flops(n: int) -> float:
     """Rough floating-point operations of one :func:`decoding_vector` for ``n`` workers (a
-    least-squares solve and a spectral norm of an ``(n - s) x n`` matrix)."""
+    least-squares solve and a spectral norm of an ``(n - s) x n`` matrix), the bound the size
+    checks use; :func:`decoding_ops` counts what one call computes."""
     return 2.0 * float(n) ** 3
+
+
+def decoding_ops(n_partitions: int, alive: int) -> float:
+    """Floating-point operations of one :func:`decoding_vector` from ``alive`` rows of an encoding
+    matrix with ``n_partitions`` columns, counted as :mod:`lwpdsim.flops` says: the
+    least-squares solve, the spectral norm and the norm of the solution (its amplification), and
+    the residual check."""
+    m, p = alive, n_partitions
+    solve = ops.lstsq(p, m, 1)  # a from B_F^T a = 1
+    amplify = ops.svdvals(m, p) + ops.norm(m) + 3  # ||a|| ||B_F||_2 / sqrt(p)
+    residual = ops.matmul(1, m, p) + p + ops.norm(p) + 2  # ||a B_F - 1|| / sqrt(p)
+    return solve + amplify + residual + 2  # and the tolerance, rtol + slack * amp
+
+
+def combine_ops(alive: int, length: int) -> float:
+    """Floating-point operations of the decoded gradient ``a @ messages`` from ``alive`` messages
+    of ``length`` numbers."""
+    return ops.matmul(1, alive, length)
+
+
+def encoding_ops(s: int, construction: str, length: int) -> float:
+    """Floating-point operations a worker spends combining its ``s + 1`` partition gradients of
+    ``length`` numbers into its message ``sum_j B[i, j] g_j``, beyond computing them: ``s``
+    vector additions, and a multiplication for every coefficient that is not 1 (none for FRC;
+    the ``s`` off-diagonal coefficients of CRC, whose diagonal is 1)."""
+    scaled = s if construction == "crc" else 0
+    return float(s + scaled) * length
 
 
 def validate_args(n: Any, s: Any) -> tuple[int, int]:

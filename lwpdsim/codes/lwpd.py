@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import hadamard
 
+from lwpdsim import flops as ops
 from lwpdsim.errors import DecodingError, ScenarioError
 
 #: Worker indices: a sequence of ints or an integer array.
@@ -34,14 +35,19 @@ __all__ = [
     "EXHAUSTIVE_MAX_N",
     "Run",
     "backproject",
+    "backproject_ops",
     "backproject_rows",
     "code_cost",
     "code_matrix",
     "collapse",
+    "collapse_ops",
     "describe",
     "encode",
+    "encoding_ops",
     "group",
+    "group_ops",
     "lstsq",
+    "lstsq_ops",
     "runs",
     "validate",
 ]
@@ -59,6 +65,46 @@ def code_cost(n: int, k: int, t: int, n_params: int) -> tuple[float, float]:
     nbytes = 8.0 * n * k + 24.0 * k * length + 8.0 * n * length
     flops = 2.0 * n * k * (k + length)
     return nbytes, flops
+
+
+# Operation counts of what the LWPD rule computes (conventions: lwpdsim.flops). ``length`` is
+# L = ceil(n_params / t), the length of a codeword.
+
+
+def encoding_ops(n: int, k: int, t: int, n_params: int) -> list[float]:
+    """Floating-point operations each of the ``n`` workers spends turning its partial derivatives
+    into its codeword, beyond computing them: for each of the ``t`` coordinates of its row, the
+    slice of the gradient times the code coefficient, added into the codeword (2 flops an entry;
+    the last parameter block is shorter when ``t`` does not divide ``n_params``)."""
+    length = -(-n_params // t)
+    sizes = [max(0, min(length, n_params - a * length)) for a in range(t)]
+    return [
+        2.0 * sum(sizes[int(j) % t] for j in np.flatnonzero(row)) for row in code_matrix(n, k, t)
+    ]
+
+
+def collapse_ops(k: int, t: int, length: int) -> float:
+    """:func:`collapse` of ``k`` slots of ``length`` numbers into ``t`` parameter blocks."""
+    return ops.vector_sum(k // t, t * length)
+
+
+def backproject_ops(k: int, count: int, length: int) -> float:
+    """:func:`backproject_rows` of ``count`` codewords: the dense product ``C[rows]^T @ messages``
+    (``k x count`` by ``count x length``) and its scaling."""
+    return ops.matmul(k, count, length) + ops.elementwise(k * length)
+
+
+def group_ops(t: int, length: int) -> float:
+    """:func:`group` of one complete run: the orthonormality check of its ``t x t`` block
+    (``block @ block.T`` and ``allclose``, 5 flops an entry) and the inversion ``block.T @
+    messages``."""
+    return ops.matmul(t, t, t) + ops.elementwise(t * t, 5.0) + ops.matmul(t, t, length)
+
+
+def lstsq_ops(rows: int, k: int, length: int) -> float:
+    """:func:`lstsq` from ``rows`` codewords: ``numpy.linalg.lstsq`` of ``C[rows]`` (``rows x
+    k``) with ``length`` right-hand sides."""
+    return ops.lstsq(rows, k, length)
 
 
 def _as_int(field: str, value: Any, allowed: str) -> int:

@@ -59,6 +59,8 @@ COST_MODELS = ("work", "rows", "unit")
 #: The keys each table of a scenario may have.
 TOP_KEYS = ("name", "seed", "description", "cluster", "model", "schemes", "train")
 CLUSTER_KEYS = ("workers", "latency", "network", "slowdown", "stragglers", "failures", "cost")
+#: The keys of the coding-cost model (see docs/schemes.md), also in ``[cluster]``.
+CODING_KEYS = ("master_flops", "charge_encoding")
 NETWORK_KEYS = ("latency", "bandwidth", "itemsize", "shared_master_link", "loss", "retry_after")
 MODEL_KEYS = (
     "kind",
@@ -161,7 +163,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
     """The cluster, and its latency model (for :func:`~.limits.check_times`)."""
     from ..latency import from_spec
 
-    check_keys(raw, CLUSTER_KEYS, "cluster")
+    check_keys(raw, (*CLUSTER_KEYS, *CODING_KEYS), "cluster")
     n = check_workers(as_int(get(raw, "workers", 8, "cluster"), "cluster.workers", lo=1))
     spec = get(raw, "latency", DEFAULT_LATENCY, "cluster")
     try:
@@ -245,8 +247,26 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
         straggler_factor=factor,
         failures=tuple(failures),
         cost=cost,
+        **_coding_costs(raw),
     )
     return cluster, model
+
+
+def _coding_costs(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``cluster.master_flops`` (operations per simulated second, > 0; default inf: the master's
+    work is free) and ``cluster.charge_encoding`` (default false)."""
+    return {
+        "master_flops": as_float(
+            get(raw, "master_flops", math.inf, "cluster"),
+            "cluster.master_flops",
+            lo=0.0,
+            lo_open=True,
+            allow_inf=True,
+        ),
+        "charge_encoding": as_bool(
+            get(raw, "charge_encoding", False, "cluster"), "cluster.charge_encoding"
+        ),
+    }
 
 
 def _itemsize(value: Any) -> int:

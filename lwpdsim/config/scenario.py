@@ -52,6 +52,10 @@ class ClusterSpec:
     straggler_factor: float  # ... whose compute time is multiplied by this
     failures: tuple[Failure, ...]
     cost: str
+    # the coding-cost model (docs/schemes.md): the master's floating-point operations per
+    # simulated second (inf: its work is free), and whether a task's encoding is charged
+    master_flops: float = math.inf
+    charge_encoding: bool = False
 
     def worker_slowdown(self) -> tuple[float, ...]:
         """Effective compute-time multiplier of each worker (slowdown times straggler factor)."""
@@ -148,6 +152,11 @@ class Scenario:
             | dict(s.params)
             for s in self.schemes
         ]
+        # the coding-cost model at its defaults (free) is left out, as the divergence rule below
+        if cluster["master_flops"] == math.inf:
+            del cluster["master_flops"]
+        if not cluster["charge_encoding"]:
+            del cluster["charge_encoding"]
         if raw["train"]["target_loss"] is None:
             del raw["train"]["target_loss"]
         # the default divergence rule is left out: resolved scenarios (and the sweep run ids

@@ -8,12 +8,16 @@ The protocol between the cluster (physics) and a rule (policy):
    from the parameters that worker received; work the rule never reads is never computed.
 3. The rule answers with a :class:`Decision`: an optional step (a full-gradient estimate, applied as
    ``theta -= lr * step``), the results that step used or that were thrown away, the running tasks to
-   cancel, and the workers to send the (new) current parameters to.
+   cancel, the workers to send the (new) current parameters to, and ``ops``, the floating-point
+   operations the master spent reaching it (decoding, solving, combining; counted as
+   :mod:`lwpdsim.flops` says). With a finite ``cluster.master_flops`` the cluster applies the
+   decision only once the master has done that work (:mod:`lwpdsim.sim.busy`).
 
 What analysis needs from a rule it asks the rule's class, since it works from a saved run's
-configuration: :meth:`Scheme.task_units` (what a task costs, the same numbers the cluster charges)
-and :meth:`Scheme.interval_theory` (the theory of the time between updates). Analysis never tests a
-rule's name.
+configuration: :meth:`Scheme.task_units` (what a task costs, the same numbers the cluster charges),
+:meth:`Scheme.encode_ops` (the operations a worker spends encoding its message, charged with
+``cluster.charge_encoding``) and :meth:`Scheme.interval_theory` (the theory of the time between
+updates). Analysis never tests a rule's name.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class Decision:
     discarded: Sequence[Result] = ()  # results thrown away (stale, superfluous)
     cancel: Sequence[int] = ()  # workers whose running task is cancelled
     restart: Sequence[int] = ()  # workers sent the (new) current parameters
+    ops: float = 0.0  # floating-point operations the master spent reaching this decision
 
 
 class Scheme:
@@ -119,6 +124,14 @@ class Scheme:
         gradient) under the cluster's cost model ``cost`` (``work``, ``rows`` or ``unit``). The
         cluster charges exactly these, through :meth:`units`."""
         return [1.0] * n
+
+    @classmethod
+    def encode_ops(cls, params: Mapping[str, Any], n: int, n_params: int) -> list[float]:
+        """Floating-point operations each of the ``n`` workers spends encoding one task's message
+        from the gradients it computed (beyond the gradients themselves, which
+        :meth:`task_units` charges), for a model of ``n_params`` parameters. Rules that send a
+        gradient as it is encode nothing."""
+        return [0.0] * n
 
     @classmethod
     def interval_theory(
@@ -199,6 +212,8 @@ class PartitionScheme(Scheme):
         super().__init__(params, n, problem, **kw)
         self.parts = partition(problem.n_rows, n)
         self.part_rows = [p.stop - p.start for p in self.parts]
+        self.d = problem.n_params
+        self.estimate_ops = 0  # operations of the last estimate
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
         return self.problem.gradient(
@@ -207,16 +222,21 @@ class PartitionScheme(Scheme):
 
     def estimate(self, results: list[Result]) -> np.ndarray:
         """Full-gradient estimate from partition gradients: their sum rescaled by the rows covered
-        (n/K times the sum when partitions are equal; exactly the full gradient when all are in)."""
+        (n/K times the sum when partitions are equal; exactly the full gradient when all are in).
+        The floating-point operations it took (the additions and the rescaling) are left in
+        :attr:`estimate_ops`."""
         rows = 0
         total = results[0].message.copy()
         for r in results[1:]:
             total += r.message
         for r in results:
             rows += self.part_rows[r.worker]
+        ops = (len(results) - 1) * self.d
         scale = self.problem.n_rows / rows
         if scale != 1.0:  # every partition in: the sum is the full gradient already
             total *= scale
+            ops += self.d
+        self.estimate_ops = ops
         return total
 
 

@@ -78,12 +78,20 @@ class GradientCoding(WaitForFastest):
         self._messages[self.twin[worker]] = out
         return out
 
-    def combine(self, results: list[Result]) -> np.ndarray:
-        # the decoding vector depends only on which workers arrived: solve once per set
+    @classmethod
+    def encode_ops(cls, params: Mapping[str, Any], n: int, n_params: int) -> list[float]:
+        s, construction = int(params["s"]), str(cls.param_or_default(params, "construction"))
+        return [code.encoding_ops(s, construction, n_params)] * n
+
+    def combine(self, results: list[Result]) -> tuple[np.ndarray, float]:
+        # the decoding vector depends only on which workers arrived: solve once per set (a set
+        # seen before costs only the combination)
         ordered = sorted(results, key=lambda r: r.worker)
         alive = tuple(r.worker for r in ordered)
+        ops = code.combine_ops(len(alive), self.d)
         a = self._decoders.get(alive)
         if a is None:
             a = self._decoders[alive] = code.decoding_vector(self.B, alive, s=self.s)
+            ops += code.decoding_ops(self.n, len(alive))
         # cast: an ndarray, which numpy's stubs type as Any
-        return cast(np.ndarray, a @ np.stack([r.message for r in ordered]))
+        return cast(np.ndarray, a @ np.stack([r.message for r in ordered])), ops

@@ -33,7 +33,10 @@ class KAsync(BufferedKRule):
         if len(self.buffer) < self.K:
             return Decision()
         used, self.buffer = self.buffer, []
-        return Decision(step=self.estimate(used), used=used, restart=[r.worker for r in used])
+        step = self.estimate(used)
+        return Decision(
+            step=step, used=used, restart=[r.worker for r in used], ops=self.estimate_ops
+        )
 
     def on_recover(self, worker: int) -> Decision:
         # A worker whose result is waiting for the next step stays idle until that step restarts

@@ -29,4 +29,5 @@ class KBatchAsync(BufferedKRule):
             return Decision(restart=[result.worker])
         used, self.buffer = self.buffer, []
         # The step is applied before the restart, so the worker starts on the new parameters.
-        return Decision(step=self.estimate(used), used=used, restart=[result.worker])
+        step = self.estimate(used)
+        return Decision(step=step, used=used, restart=[result.worker], ops=self.estimate_ops)

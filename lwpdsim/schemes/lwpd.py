@@ -17,6 +17,7 @@ from ..codes import lwpd as code
 from ..config.validate import REQUIRED, as_choice, as_int
 from ..data import partition
 from ..errors import ScenarioError
+from ..flops import vector_sum as ops_sum
 from ..latency import LatencyModel
 from . import theory
 from .base import Decision, Result, Scheme
@@ -99,6 +100,11 @@ class LWPD(Scheme):
             return theory.mean_only(cls.name, model, n, units, every)
         return f"decoder {decoder}"
 
+    @classmethod
+    def encode_ops(cls, params: Mapping[str, Any], n: int, n_params: int) -> list[float]:
+        k, t = int(params["k"]), int(cls.param_or_default(params, "t"))
+        return code.encoding_ops(n, k, t, n_params)
+
     def upload_elements(self, worker: int) -> int:
         return self.block_len
 
@@ -115,6 +121,10 @@ class LWPD(Scheme):
     def _step_from(self, slots: np.ndarray) -> np.ndarray:
         return code.collapse(slots, self.t).reshape(-1)[: self.problem.n_params]
 
+    def _step_ops(self) -> float:
+        """Operations of :meth:`_step_from` (the slots summed over data blocks)."""
+        return code.collapse_ops(self.k, self.t, self.block_len)
+
     def on_result(self, result: Result) -> Decision:
         restart = [result.worker]  # workers never wait
         if self.decoder == "backproject":
@@ -127,7 +137,8 @@ class LWPD(Scheme):
                 used[0].message[None, :] if len(used) == 1 else np.stack([r.message for r in used])
             )
             slots = code.backproject_rows(self.C, rows, msgs)
-            return Decision(step=self._step_from(slots), used=used, restart=restart)
+            ops = code.backproject_ops(self.k, len(used), self.block_len) + self._step_ops()
+            return Decision(step=self._step_from(slots), used=used, restart=restart, ops=ops)
         if self.decoder == "group":
             return self._on_group(result, restart)
         return self._on_lstsq(result, restart)
@@ -145,14 +156,17 @@ class LWPD(Scheme):
         )
         self.decoded.append(slots)
         self.buffer.extend(members)
+        ops = code.group_ops(self.t, self.block_len)
         if len(self.decoded) < self.every:
-            return Decision(discarded=discarded, restart=restart)
+            return Decision(discarded=discarded, restart=restart, ops=ops)
         # One complete run covers t of the k partials; a uniformly random run covers each partial
         # with probability t/k, so k/t times the mean over runs is an unbiased estimate.
         slots = np.sum(self.decoded, axis=0) * (self.k / (self.t * len(self.decoded)))
+        size = self.k * self.block_len
+        ops += ops_sum(len(self.decoded), size) + size + self._step_ops()  # sum, scale, collapse
         used, self.buffer, self.decoded = self.buffer, [], []
         return Decision(
-            step=self._step_from(slots), used=used, discarded=discarded, restart=restart
+            step=self._step_from(slots), used=used, discarded=discarded, restart=restart, ops=ops
         )
 
     def _on_lstsq(self, result: Result, restart: list[int]) -> Decision:
@@ -167,13 +181,15 @@ class LWPD(Scheme):
             return Decision(discarded=discarded, restart=restart)
         workers = sorted(self.latest)
         msgs = np.stack([self.latest[w].message for w in workers])
+        ops = self._step_ops()
         if not np.isfinite(msgs).all():  # the run has diverged: let the step say so
             slots = np.full((self.k, self.block_len), np.nan)
         else:
             slots, _ = code.lstsq(self.C, workers, msgs)
+            ops += code.lstsq_ops(len(workers), self.k, self.block_len)
         used, self.buffer = self.buffer, []
         return Decision(
-            step=self._step_from(slots), used=used, discarded=discarded, restart=restart
+            step=self._step_from(slots), used=used, discarded=discarded, restart=restart, ops=ops
         )
 
     def can_progress(self, available: set[int]) -> bool:

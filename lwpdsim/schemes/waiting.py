@@ -34,8 +34,9 @@ class WaitForFastest(PartitionScheme):
         self.everyone = tuple(range(self.n))
         self.wait_for = self.needed(self.p, self.n)
 
-    def combine(self, results: list[Result]) -> np.ndarray:
-        return self.estimate(results)
+    def combine(self, results: list[Result]) -> tuple[np.ndarray, float]:
+        """The step from the arrived ``results``, and the floating-point operations it took."""
+        return self.estimate(results), self.estimate_ops
 
     def on_result(self, result: Result) -> Decision:
         if result.version != self.version or result.worker in self.inbox:
@@ -46,11 +47,13 @@ class WaitForFastest(PartitionScheme):
         used = list(self.inbox.values())
         self.inbox = {}
         arrived = {r.worker for r in used}
+        step, ops = self.combine(used)
         return Decision(
-            step=self.combine(used),
+            step=step,
             used=used,
             cancel=[w for w in self.everyone if w not in arrived],
             restart=self.everyone,
+            ops=ops,
         )
 
     def on_recover(self, worker: int) -> Decision:

@@ -6,7 +6,11 @@ This module is the physics. It never looks at which rule it drives: it starts ta
 (:mod:`.records`).
 
 A task of worker w runs in phases: download the parameters (``latency + bytes/bandwidth``), compute
-for ``units * X * slowdown[w]`` with X the worker's next latency draw, upload the message. Each
+for ``units * X * slowdown[w]`` with X the worker's next latency draw (with
+``cluster.charge_encoding``, ``units`` plus the encoding's work in units: the rule's
+:meth:`~lwpdsim.schemes.base.Scheme.encode_ops` over a full gradient's flops, times n), upload the
+message. With a finite ``cluster.master_flops`` the master's work takes time too
+(:mod:`.busy`). Each
 phase is one SimPy timeout whose callback starts the next phase (cheaper than a SimPy process per
 task: one event per phase instead of three). Cancelling a task, or a failure, ends it at once; its
 pending timeout then fires without effect.
@@ -28,6 +32,7 @@ import simpy
 
 from ..errors import LwpdsimError
 from ..schemes.base import Decision, Result, Scheme
+from .busy import MasterWork
 from .network import Links, Then, is_free
 from .records import TaskTable, UpdateLog
 
@@ -97,6 +102,7 @@ class Cluster:
         # what a task of each worker costs, fixed for the run
         workers = range(self.n)
         self.task_units = [float(scheme.units(w)) for w in workers]
+        self.compute_units = self.encoding_units() if spec.charge_encoding else self.task_units
         self.down_bytes = [scheme.download_elements(w) * net.itemsize for w in workers]
         self.up_bytes = [scheme.upload_elements(w) * net.itemsize for w in workers]
         self.tasks = TaskTable()
@@ -110,6 +116,20 @@ class Cluster:
         self.bytes_up = 0
         self.bytes_down = 0
         self.end_time = math.nan
+        # the master's work takes time only with a finite cluster.master_flops
+        self.master_work = (
+            MasterWork(self.env, spec.master_flops, self._apply, lambda: bool(master.status))
+            if math.isfinite(spec.master_flops)
+            else None
+        )
+
+    def encoding_units(self) -> list[float]:
+        """Work units of each worker's task with its encoding charged: the rule's units plus
+        ``encode_ops / (flops of a full gradient) * n`` (a unit is 1/n of a full gradient)."""
+        scheme = self.scheme
+        full = scheme.problem.gradient_flops
+        ops = scheme.encode_ops(scheme.p, self.n, scheme.problem.n_params)
+        return [u + e / full * self.n for u, e in zip(self.task_units, ops, strict=True)]
 
     # ----------------------------------------------------------------- tasks
     #
@@ -149,7 +169,7 @@ class Cluster:
         """The parameters have arrived: compute for ``units * draw * slowdown``."""
         t = self.tasks
         t.received[task] = self.env.now
-        duration = t.units[task] * self.draws[worker].next() * self.slowdown[worker]
+        duration = self.compute_units[worker] * self.draws[worker].next() * self.slowdown[worker]
         self._after(duration, self._computed, task, worker)
 
     def _computed(self, task: int, worker: int) -> None:
@@ -204,7 +224,10 @@ class Cluster:
         theta = self.thetas.pop(task)
         scheme = self.scheme
         result = Result(worker, task, self.tasks.version[task], scheme.compute, theta)
-        self._apply(scheme.on_result(result))
+        if self.master_work is None:
+            self._apply(scheme.on_result(result))
+        else:  # the master gets to it when it is free
+            self.master_work.submit(lambda: scheme.on_result(result))
 
     def _apply(self, decision: Decision) -> None:
         master = self.master
@@ -240,7 +263,10 @@ class Cluster:
             return
         yield self.env.timeout(recover - at)
         self.down.discard(worker)
-        self._apply(self.scheme.on_recover(worker))
+        if self.master_work is None:
+            self._apply(self.scheme.on_recover(worker))
+        else:
+            self.master_work.submit(lambda: self.scheme.on_recover(worker))
 
     # ----------------------------------------------------------------- the run
 
