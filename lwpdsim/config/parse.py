@@ -25,6 +25,7 @@ from .overrides import apply_override
 from .runnable import check_runnable
 from .scenario import (
     DEFAULT_DIVERGENCE,
+    LATENCY_PER,
     SCHEME_COMMON_KEYS,
     ClusterSpec,
     Failure,
@@ -57,7 +58,16 @@ COST_MODELS = ("work", "rows", "unit")
 
 #: The keys each table of a scenario may have.
 TOP_KEYS = ("name", "seed", "description", "cluster", "model", "schemes", "train")
-CLUSTER_KEYS = ("workers", "latency", "network", "slowdown", "stragglers", "failures", "cost")
+CLUSTER_KEYS = (
+    "workers",
+    "latency",
+    "latency_per",
+    "network",
+    "slowdown",
+    "stragglers",
+    "failures",
+    "cost",
+)
 NETWORK_KEYS = ("latency", "bandwidth", "itemsize", "shared_master_link", "loss", "retry_after")
 MODEL_KEYS = (
     "kind",
@@ -225,6 +235,9 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
             )
         failures.append(Failure(worker, at, recover))
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
+    latency_per = as_choice(
+        get(raw, "latency_per", "gradient", "cluster"), "cluster.latency_per", LATENCY_PER
+    )
     cluster = ClusterSpec(
         workers=n,
         latency=model.spec,
@@ -234,6 +247,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
         straggler_factor=factor,
         failures=tuple(failures),
         cost=cost,
+        latency_per=latency_per,
     )
     return cluster, model
 

@@ -181,7 +181,8 @@ def _scenario_facts(scenario: Scenario) -> str:
     c, m, tr = scenario.cluster, scenario.model, scenario.train
     lat = from_spec(c.latency)
     net = c.network
-    parts = [f"{c.workers} workers", f"compute time per work unit {lat.describe()}"]
+    per = "full-batch gradient" if c.latency_per == "gradient" else "work unit (1/n of a gradient)"
+    parts = [f"{c.workers} workers", f"compute time per {per} {lat.describe()}"]
     if math.isfinite(net.bandwidth) or net.latency > 0:
         shared = ", one shared master link" if net.shared_master_link else ""
         parts.append(f"links {net.latency:g} s + bytes / {net.bandwidth:g} B/s{shared}")
