@@ -114,9 +114,7 @@ def main() -> None:
     head = f"{'latency_per':<13}{'rule':<22}{'latency':<20}"
     print(f"{head}{'theory':>9}{'simulated':>11}{'rel.err':>10}{'z':>7}")
     for per, label, dist, theory, mean, rel, z in rows:
-        print(
-            f"{per:<13}{label:<22}{dist:<20}{theory:>9.4f}{mean:>11.4f}{rel:>+10.2e}{z:>+7.2f}"
-        )
+        print(f"{per:<13}{label:<22}{dist:<20}{theory:>9.4f}{mean:>11.4f}{rel:>+10.2e}{z:>+7.2f}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ def run(tiny, schemes: list[dict], **cluster) -> dict[str, lwpdsim.RunResult]:
 def sync_gap(tiny, n: int, latency_per: str) -> float:
     """Sync's mean time between updates on n workers when a full gradient takes 16 s (constant)."""
     latency = {"dist": "constant", "value": 16.0}
-    (res,) = run(tiny, [{"name": "sync"}], workers=n, latency=latency, latency_per=latency_per).values()
+    (res,) = run(
+        tiny, [{"name": "sync"}], workers=n, latency=latency, latency_per=latency_per
+    ).values()
     return float(np.diff(res.updates["time"].to_numpy()).mean())
 
 
@@ -130,7 +132,8 @@ def test_theory_follows_the_recorded_value(gradient_runs) -> None:
     assert sync is not None and gc is not None and kb is not None
     h = lwpdsim.latency.harmonic
     assert sync.mean == pytest.approx(h(n) * mean_x / n, rel=1e-9)  # H_n / (n mu)
-    assert gc.mean == pytest.approx(2 / n * (h(n) - h(1)) * mean_x, rel=1e-9)  # ((s+1)/n)(H_n - H_s)/mu
+    # ((s+1)/n)(H_n - H_s)/mu
+    assert gc.mean == pytest.approx(2 / n * (h(n) - h(1)) * mean_x, rel=1e-9)
     assert kb.mean == pytest.approx(2 * mean_x / n**2, rel=1e-9)  # K / (n^2 mu)
 
 

@@ -146,7 +146,9 @@ def test_kasync_matches_memoryless_theory(run_one, latency_per, n, K, rate) -> N
 LOGN = {"dist": "lognormal", "mu": 0.0, "sigma": 0.6}
 
 
-@pytest.mark.parametrize(("latency_per", "n"), [("unit", 8), ("gradient", 12)], ids=["unit", "gradient"])
+@pytest.mark.parametrize(
+    ("latency_per", "n"), [("unit", 8), ("gradient", 12)], ids=["unit", "gradient"]
+)
 @pytest.mark.parametrize("latency", [EXP, LOGN], ids=["exp", "lognormal"])
 def test_kbatchasync_renewal_rate(run_one, latency_per, n, latency) -> None:
     K, M = 3, 4000
