@@ -69,8 +69,7 @@ def test_gradient_scales_every_task_by_its_share_of_the_same_draw(tiny, six_rule
         done = np.isfinite(compute_u)
         assert done.sum() > 0 and (np.isfinite(compute_g) == done).all()
         np.testing.assert_allclose(compute_g[done], compute_u[done] / n, rtol=1e-12)
-        # a task of u units under "unit" takes u draws' worth: the share of the draw differs
-        # between rules (GC 2 units, LWPD 4), the draw does not
+        # each rule scales the same draw by its own units (GC 2, LWPD 4): only the 1/n differs
         np.testing.assert_allclose(
             unit[label].updates["time"].to_numpy() / n,
             grad[label].updates["time"].to_numpy(),
