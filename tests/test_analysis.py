@@ -244,7 +244,8 @@ def test_accuracy_curves_skip_rules_without_accuracy(plain) -> None:
 
 def test_interval_theory_means(plain) -> None:
     model, n = from_spec(EXP), 8
-    expect = {
+    # in work units: a task of u units takes u unit times ...
+    units_time = {
         "sync": expected_order_statistic(model, 8, n),
         "ksync(K=6)": expected_order_statistic(model, 6, n),
         "kasync(K=4)": expected_order_statistic(model, 4, n),
@@ -252,6 +253,9 @@ def test_interval_theory_means(plain) -> None:
         "gc(s=1)": 2 * expected_order_statistic(model, 7, n),
         "lwpd(k=4,t=2)": 4 * model.mean / n,  # units t n / k = 4
     }
+    # ... and under the default cluster.latency_per = "gradient" X is a full gradient's time, of
+    # which a task of u units takes u/n
+    expect = {label: value / n for label, value in units_time.items()}
     for label, res in plain.items():
         th = data.interval_theory(res)
         assert th is not None, label
@@ -264,12 +268,13 @@ def test_interval_theory_means(plain) -> None:
 
 
 def test_interval_cdf_is_the_order_statistic_distribution(plain) -> None:
+    # X is a full gradient's time (the default latency_per): a sync task takes X/8, a GC one 2X/8
     th = data.interval_theory(plain["sync"])
-    x = np.linspace(0.01, 6, 50)
-    F = from_spec(EXP).cdf(x)
+    x = np.linspace(0.01, 6, 50) / 8
+    F = from_spec(EXP).cdf(8 * x)
     np.testing.assert_allclose(th.cdf(x), F**8, rtol=1e-12)  # the maximum of 8
-    gc = data.interval_theory(plain["gc(s=1)"])  # 2 X_(7:8)
-    p = from_spec(EXP).cdf(x / 2)
+    gc = data.interval_theory(plain["gc(s=1)"])  # (2/8) X_(7:8)
+    p = from_spec(EXP).cdf(x * 4)
     np.testing.assert_allclose(gc.cdf(x), p**8 + 8 * p**7 * (1 - p), rtol=1e-10)
     # the mean of the CDF is the theory's mean: integral of the survival function
     grid = np.linspace(0, 40, 200_001)
@@ -287,7 +292,7 @@ def test_long_sync_run_matches_theoretical_cdf(run) -> None:
     assert gaps.size == 600
     assert stats.kstest(gaps, th.cdf).pvalue > 0.001
     # the test has power: the wrong order statistic is rejected
-    wrong = data.IntervalTheory("sync", "order_statistic", 0.0, 8, 7, 1.0, th.model)
+    wrong = data.IntervalTheory("sync", "order_statistic", 0.0, 8, 7, th.units, th.model)
     assert stats.kstest(gaps, wrong.cdf).pvalue < 1e-6
     table = data.interval_summary({"sync": res})
     assert table.loc["sync", "ks_pvalue"] > 0.001

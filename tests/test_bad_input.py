@@ -146,6 +146,11 @@ CASES = [
         swap(LAT, LAT + "\nstragglers = { workers = [1], factor = 0.2 }"),
         ["cluster.stragglers.factor"],
     ),
+    (
+        "latency-per",
+        swap(LAT, LAT + '\nlatency_per = "task"'),
+        ["cluster.latency_per", "gradient", "unit"],
+    ),
 ]
 
 

@@ -21,7 +21,7 @@ from lwpdsim.io import FIGURES_FOLDER, claim
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPARE = "paper_softmax_shiftexp"
-ONLY = [COMPARE, "lecture_waiting", "paper_rules"]
+ONLY = [COMPARE, "lecture_waiting", "paper_rules", "lecture_scaling"]
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +119,38 @@ def test_mean_gap_matches_theory_columns(built: Path) -> None:
 
 
 @pytest.mark.slow
+def test_strong_scaling_tables_follow_the_runs_and_the_theory(built: Path) -> None:
+    """lecture_scaling: X is one worker's full-gradient time, 8 + Exp(rate 1/8), so a sync round
+    on n workers waits for the largest of n draws of 1/n of it: (8 + 8 H_n)/n; GC (s = 1) waits
+    for the (n-1)-th of n tasks of 2/n: (2/n)(8 + 8 (H_n - H_1))."""
+    gap = pd.read_csv(built / "lecture_scaling_mean_gap.csv")
+    assert (gap["latency_per"] == "gradient").all() and (gap["compute_mean"] == 16).all()
+    h = {n: sum(1 / i for i in range(1, n + 1)) for n in gap["workers"]}
+    for row in gap.itertuples():
+        if row.scheme == "sync":
+            assert row.theory_mean == pytest.approx((8 + 8 * h[row.workers]) / row.workers)
+        if row.scheme == "gc(s=1)":
+            expect = 2 / row.workers * (8 + 8 * (h[row.workers] - 1))
+            assert row.theory_mean == pytest.approx(expect)
+    sync = gap[gap["scheme"] == "sync"].set_index("workers")["mean"]
+    assert sync.is_monotonic_decreasing  # more workers, shorter rounds
+    reach = pd.read_csv(built / "lecture_scaling_to_target.csv")
+    spec = _spec("lecture_scaling")
+    assert set(reach["workers"]) == set(spec.workers) and (reach["seeds"] == spec.seeds).all()
+    # recompute one point from its runs: sync on the smallest cluster
+    n = spec.workers[0]
+    times = []
+    for task in spec.plan.runs:
+        if task.factors["cluster.workers"] == n:
+            u = simulate(task.scenario, run_index=task.replicate)["sync"].updates
+            hit = u[u["loss"] <= spec.target_loss]
+            times.append(float(hit["time"].iloc[0]) if len(hit) else math.nan)
+    row = reach[(reach["scheme"] == "sync") & (reach["workers"] == n)].iloc[0]
+    assert row.reached == int(np.isfinite(times).sum()) and row.seeds == len(times)
+    assert row.time_to_target_mean == pytest.approx(np.nanmean(times), rel=1e-6)
+
+
+@pytest.mark.slow
 def test_timeline_csv_covers_every_rule(built: Path) -> None:
     seg = pd.read_csv(built / "paper_rules_timeline.csv")
     spec = _spec("paper_rules")
@@ -196,6 +228,19 @@ def test_bad_spec_exits_2_naming_the_field(tmp_path: Path, capsys, line: str, fi
     assert err.count("\n") == 1 and "Traceback" not in err
     assert field in err and "bad.toml" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_an_intervals_target_is_measured_not_a_stop(tmp_path: Path, capsys) -> None:
+    """An intervals spec may give a target_loss (it then draws the time to reach it), but its base
+    scenario may not stop there: the gaps are measured over the whole run."""
+    text = (ROOT / "scenarios" / "lecture" / "5_scaling.toml").read_text()
+    text = text.replace('dataset = "../paper/digits_noisy.npz"', 'dataset = "digits"')
+    spec = tmp_path / "scaling.toml"
+    spec.write_text(text)
+    assert load_spec(spec).target_loss == 0.6
+    spec.write_text(text.replace("eval_every = 1", "eval_every = 1\ntarget_loss = 0.6"))
+    assert main(["figures", "--specs", str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "base.train.target_loss" in capsys.readouterr().err
 
 
 def test_unknown_only_name_exits_2(capsys) -> None:

@@ -3,7 +3,8 @@
 With free communication and no failures, when each rule steps depends only on the compute times.
 These tests rebuild the update times of every rule from the workers' draws with a few lines of
 heapq, following the rules' definitions in docs/schemes.md, and require lwpdsim's update times to be
-equal to the last bit.
+equal to the last bit. A task of u work units computes for ``share * X``: ``share`` = u/n when X is
+a full gradient's time (``cluster.latency_per = "gradient"``, the default), u when it is one unit's.
 """
 
 from __future__ import annotations
@@ -41,11 +42,19 @@ class Draws:
 
 @pytest.fixture(scope="module")
 def simulated(tiny) -> Callable[..., tuple[np.ndarray, int]]:
-    """``simulated(rule, network=None)``: the rule's update times (after the start) and the seed."""
+    """``simulated(rule, network=None, latency_per="gradient")``: the rule's update times (after
+    the start) and the seed."""
 
-    def simulated(rule: dict, network: dict | None = None) -> tuple[np.ndarray, int]:
+    def simulated(
+        rule: dict, network: dict | None = None, latency_per: str = "gradient"
+    ) -> tuple[np.ndarray, int]:
         raw = tiny([rule], train={"max_updates": UPDATES})
-        raw["cluster"] = {"workers": N, "latency": LATENCY, "network": network or {}}
+        raw["cluster"] = {
+            "workers": N,
+            "latency": LATENCY,
+            "network": network or {},
+            "latency_per": latency_per,
+        }
         sc = lwpdsim.load_scenario(raw)
         (res,) = lwpdsim.simulate(sc).values()
         assert res.status == "max_updates"
@@ -54,23 +63,28 @@ def simulated(tiny) -> Callable[..., tuple[np.ndarray, int]]:
     return simulated
 
 
-def replay_waiting(seed: int, needed: int, units: float, send=lambda t: t) -> list[float]:
+def share(units: float, latency_per: str) -> float:
+    """The multiple of a draw X a task of ``units`` work units computes for."""
+    return units / N if latency_per == "gradient" else units
+
+
+def replay_waiting(seed: int, needed: int, share: float, send=lambda t: t) -> list[float]:
     """Sync, K-sync and GC: every worker starts at each update; the step comes with the
     ``needed``-th fastest; the rest are cancelled (their draws are spent all the same). ``send``
     maps the time a message leaves to the time it arrives."""
     draws, now, times = Draws(seed, N), 0.0, []
     for _ in range(UPDATES):
-        finish = sorted(send(send(now) + units * draws.next(w) * 1.0) for w in range(N))
+        finish = sorted(send(send(now) + share * draws.next(w) * 1.0) for w in range(N))
         now = finish[needed - 1]
         times.append(now)
     return times
 
 
-def replay_async(seed: int, K: int, units: float, restart_at_once: bool) -> list[float]:
+def replay_async(seed: int, K: int, share: float, restart_at_once: bool) -> list[float]:
     """K-async (``restart_at_once`` False: the K returned workers restart at the step) and
     K-batch-async or LWPD (True: a returning worker restarts at once; a step every K results)."""
     draws, times, waiting = Draws(seed, N), [], []
-    heap = [(units * draws.next(w) * 1.0, w) for w in range(N)]  # (finish time, worker)
+    heap = [(share * draws.next(w) * 1.0, w) for w in range(N)]  # (finish time, worker)
     heapq.heapify(heap)
     # ties are impossible with continuous draws, so the heap order is the arrival order
     while len(times) < UPDATES:
@@ -81,7 +95,7 @@ def replay_async(seed: int, K: int, units: float, restart_at_once: bool) -> list
             times.append(now)
         restart = [w] if restart_at_once else (waiting if stepped else [])
         for v in restart:
-            heapq.heappush(heap, (now + units * draws.next(v) * 1.0, v))
+            heapq.heappush(heap, (now + share * draws.next(v) * 1.0, v))
         if stepped:
             waiting = []
     return times
@@ -97,9 +111,12 @@ def replay_async(seed: int, K: int, units: float, restart_at_once: bool) -> list
     ],
     ids=["sync", "ksync", "gc-frc", "gc-crc"],
 )
-def test_waiting_rules_replay_exactly(simulated, rule: dict, needed: int, units: float) -> None:
-    times, seed = simulated(rule)
-    assert times.tolist() == replay_waiting(seed, needed, units)
+@pytest.mark.parametrize("latency_per", ["gradient", "unit"])
+def test_waiting_rules_replay_exactly(
+    simulated, rule: dict, needed: int, units: float, latency_per: str
+) -> None:
+    times, seed = simulated(rule, latency_per=latency_per)
+    assert times.tolist() == replay_waiting(seed, needed, share(units, latency_per))
 
 
 @pytest.mark.parametrize(
@@ -112,11 +129,12 @@ def test_waiting_rules_replay_exactly(simulated, rule: dict, needed: int, units:
     ],
     ids=["kasync", "kbatchasync", "lwpd", "lwpd-every2"],
 )
+@pytest.mark.parametrize("latency_per", ["gradient", "unit"])
 def test_asynchronous_rules_replay_exactly(
-    simulated, rule: dict, K: int, units: float, at_once: bool
+    simulated, rule: dict, K: int, units: float, at_once: bool, latency_per: str
 ) -> None:
-    times, seed = simulated(rule)
-    assert times.tolist() == replay_async(seed, K, units, at_once)
+    times, seed = simulated(rule, latency_per=latency_per)
+    assert times.tolist() == replay_async(seed, K, share(units, latency_per), at_once)
 
 
 def test_messages_on_a_network_replay_exactly(simulated) -> None:
@@ -127,5 +145,5 @@ def test_messages_on_a_network_replay_exactly(simulated) -> None:
         return t + 20 / 400.0 + 0.05  # serialisation, then latency, added in this order
 
     times, seed = simulated({"name": "ksync", "K": 5}, network)
-    assert times.tolist() == replay_waiting(seed, 5, 1.0, send)
-    assert times.tolist() != replay_waiting(seed, 5, 1.0)
+    assert times.tolist() == replay_waiting(seed, 5, 1 / N, send)
+    assert times.tolist() != replay_waiting(seed, 5, 1 / N)

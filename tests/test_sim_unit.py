@@ -83,8 +83,13 @@ class FailsSecond(EveryResult):
 
 
 def specs(workers: int = 2, **over: Any) -> Any:
-    """The cluster and train specs of a scenario with constant compute times of 1."""
-    cluster = {"workers": workers, "latency": {"dist": "constant", "value": 1.0}}
+    """The cluster and train specs of a scenario with constant compute times of 1 per task (the
+    stub rules' tasks are one work unit, and X is one unit's time: latency_per = "unit")."""
+    cluster = {
+        "workers": workers,
+        "latency": {"dist": "constant", "value": 1.0},
+        "latency_per": "unit",
+    }
     cluster.update(over.pop("cluster", {}))
     train = {"lr": 1.0, "max_updates": 100, "eval_every": 1, **over.pop("train", {})}
     sc = lwpdsim.load_scenario(

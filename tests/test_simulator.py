@@ -96,15 +96,17 @@ def test_slow_worker_blocks_sync_but_not_ksync_or_gc(tiny) -> None:
     slow = [1.0] * 7 + [50.0]
     raw = tiny(
         [{"name": "sync"}, {"name": "ksync", "K": 7}, {"name": "gc", "s": 1}],
+        # a full gradient takes 8 + Exp(rate 1/4), so a task (1/8 of the data) 1 + Exp(rate 2)
         cluster={
-            "latency": {"dist": "shifted_exponential", "shift": 1.0, "rate": 2.0},
+            "latency": {"dist": "shifted_exponential", "shift": 8.0, "rate": 0.25},
             "slowdown": slow,
         },
         train={"max_updates": 30},
     )
     res = run(raw)
     sync_gaps = np.diff(res["sync"].updates["time"])
-    assert (sync_gaps >= 50.0).all()  # every sync iteration waits for worker 7 (>= 50 * shift)
+    # every sync iteration waits for worker 7 (>= 50 * a task's shift of 8/8)
+    assert (sync_gaps >= 50.0).all()
     for label in ("ksync(K=7)", "gc(s=1)"):
         t = res[label].tasks
         assert not (t[t["worker"] == 7]["outcome"] == "used").any(), label

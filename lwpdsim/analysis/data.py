@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from ..config.reading import check_results_folder
+from ..config.scenario import SAVED_LATENCY_PER, task_share
 from ..errors import ScenarioError
 from ..latency import from_spec
 from ..results import RunResult, safe_name
@@ -402,14 +403,17 @@ def interval_theory(
     "scenario": {...}}``); ``label`` picks a scheme when ``source`` is a bare scenario dict.
     Theory needs i.i.d. compute times: no network cost (no latency, infinite bandwidth, no loss),
     no slowdown, stragglers or failures, no coding work charged (``cluster.master_flops`` infinite,
-    ``cluster.charge_encoding`` false), and equal work units on every worker. The rule then says
-    what it is (:meth:`Scheme.interval_theory <lwpdsim.schemes.base.Scheme.interval_theory>`):
+    ``cluster.charge_encoding`` false), and equal work units on every worker. A task then computes
+    for ``f * X``, with f its share of a full gradient (``units / n``) under ``cluster.latency_per
+    = "gradient"`` and its work units under ``"unit"`` (the meaning of a saved configuration
+    without the key). The rule says what the theory is
+    (:meth:`Scheme.interval_theory <lwpdsim.schemes.base.Scheme.interval_theory>`):
 
-    - sync, ksync(K), gc(s): ``units * X_(j:n)`` with j = n, K, n - s;
-    - kasync(K) with exponential compute times: X_(K:n) (memorylessness);
-    - kbatchasync(K): only the long-run mean ``K * units * E[X] / n``;
+    - sync, ksync(K), gc(s): ``f * X_(j:n)`` with j = n, K, n - s;
+    - kasync(K) with exponential compute times: ``f * X_(K:n)`` (memorylessness);
+    - kbatchasync(K): only the long-run mean ``K * f * E[X] / n``;
     - lwpd with the backproject decoder (or lstsq with update_every = 1): only the mean
-      ``update_every * units * E[X] / n``.
+      ``update_every * f * E[X] / n``.
 
     ``base_dir`` resolves a relative trace file of an empirical latency model.
     """
@@ -441,14 +445,15 @@ def theory_or_reason(
     units_all = _task_units(source, rule, entry, n)
     if not units_all or any(u != units_all[0] for u in units_all):
         return None, "unequal task sizes"
-    units = float(units_all[0])
+    latency_per = str(cluster.get("latency_per", SAVED_LATENCY_PER))
+    share = task_share(float(units_all[0]), latency_per, n)
     try:
         model = from_spec(cluster["latency"], base_dir=Path(base_dir) if base_dir else None)
     except (ScenarioError, OSError):
         return None, "latency trace not found"
     if rule is None:
         return None, f"no theory for {entry['name']}"
-    theory = rule.interval_theory(entry, n, model, units)
+    theory = rule.interval_theory(entry, n, model, share)
     return (theory, "") if isinstance(theory, IntervalTheory) else (None, theory)
 
 

@@ -2,8 +2,9 @@
 
 The simulator multiplies and adds what a scenario gives it (:mod:`lwpdsim.sim.cluster` and
 :mod:`lwpdsim.sim.network`), so each factor being finite is not enough. A task of worker ``w``
-under a rule computes for ``units * X * slowdown_w`` (``slowdown_w`` = the worker's slowdown times
-the straggler factor, X one draw of the latency model), and each of its two messages takes
+under a rule computes for ``share * X * slowdown_w`` (``share`` = its work units, divided by n
+under ``cluster.latency_per = "gradient"``; ``slowdown_w`` = the worker's slowdown times the
+straggler factor; X one draw of the latency model), and each of its two messages takes
 ``bytes / bandwidth + latency``: up to ``n`` messages' worth of ``bytes / bandwidth`` on a shared
 master link, plus ``retry_after`` and a second transfer when a lossy link drops it. With X at its
 largest plausible draw (:attr:`~lwpdsim.latency.LatencyModel.upper`), one task's download, compute
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
+from .scenario import task_share
 
 if TYPE_CHECKING:
     from ..latency import LatencyModel
@@ -62,9 +64,12 @@ def check_times(
         worst: list[Factor] = []
         worst_time = -1.0
         for w, (factors, slowdown) in enumerate(slow):
+            share = task_share(units[w], cluster.latency_per, cluster.workers)
             text = f"{units[w]:g} units ({spec.label})"
-            compute = [Factor(f"schemes[{i}]", spec.label, units[w], text), latency, *factors]
-            seconds = units[w] * latency.size * slowdown  # as lwpdsim.sim.cluster multiplies
+            if cluster.latency_per == "gradient":
+                text = f"{units[w]:g}/{cluster.workers} of a full gradient ({spec.label})"
+            compute = [Factor(f"schemes[{i}]", spec.label, share, text), latency, *factors]
+            seconds = share * latency.size * slowdown  # as lwpdsim.sim.cluster multiplies
             if not math.isfinite(seconds):
                 _refuse(compute, "a task's compute time in seconds")
             if seconds > worst_time:

@@ -26,6 +26,7 @@ from .runnable import check_runnable
 from .scenario import (
     DEFAULT_DIVERGENCE,
     DEFAULT_LR_SEEDS,
+    LATENCY_PER,
     SCHEME_COMMON_KEYS,
     ClusterSpec,
     Failure,
@@ -58,7 +59,16 @@ COST_MODELS = ("work", "rows", "unit")
 
 #: The keys each table of a scenario may have.
 TOP_KEYS = ("name", "seed", "description", "cluster", "model", "schemes", "train")
-CLUSTER_KEYS = ("workers", "latency", "network", "slowdown", "stragglers", "failures", "cost")
+CLUSTER_KEYS = (
+    "workers",
+    "latency",
+    "latency_per",
+    "network",
+    "slowdown",
+    "stragglers",
+    "failures",
+    "cost",
+)
 #: The keys of the coding-cost model (see docs/schemes.md), also in ``[cluster]``.
 CODING_KEYS = ("master_flops", "charge_encoding")
 NETWORK_KEYS = ("latency", "bandwidth", "itemsize", "shared_master_link", "loss", "retry_after")
@@ -238,6 +248,9 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
             )
         failures.append(Failure(worker, at, recover))
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
+    latency_per = as_choice(
+        get(raw, "latency_per", "gradient", "cluster"), "cluster.latency_per", LATENCY_PER
+    )
     cluster = ClusterSpec(
         workers=n,
         latency=model.spec,
@@ -247,6 +260,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
         straggler_factor=factor,
         failures=tuple(failures),
         cost=cost,
+        latency_per=latency_per,
         **_coding_costs(raw),
     )
     return cluster, model

@@ -17,6 +17,18 @@ DEFAULT_DIVERGENCE = 1e6
 DEFAULT_LR_SEEDS = 3
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
 SCHEME_COMMON_KEYS = ("name", "label", "lr")
+#: What one draw X of the latency model is the compute time of (``cluster.latency_per``):
+#: ``gradient``, one full-batch gradient (a task computing a share f of it takes f·X); ``unit``,
+#: one work unit, 1/n of a full gradient (a task of u units takes u·X).
+LATENCY_PER = ("gradient", "unit")
+#: ``cluster.latency_per`` of a saved configuration that lacks it (written before the key existed).
+SAVED_LATENCY_PER = "unit"
+
+
+def task_share(units: float, latency_per: str, n: int) -> float:
+    """The multiple of X that a task of ``units`` work units computes for, on n workers: its share
+    of a full gradient, ``units / n``, when X is a full gradient's time, else ``units``."""
+    return units / n if latency_per == "gradient" else units
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class ClusterSpec:
     straggler_factor: float  # ... whose compute time is multiplied by this
     failures: tuple[Failure, ...]
     cost: str
+    latency_per: str = "gradient"  # see LATENCY_PER
     # the coding-cost model (docs/schemes.md): the master's floating-point operations per
     # simulated second (inf: its work is free), and whether a task's encoding is charged
     master_flops: float = math.inf

@@ -5,6 +5,8 @@ A spec is shaped like a sweep file: a base scenario (a file or an inline ``[base
 ``base_overrides``, and what to run; :func:`load_spec` turns it into a :class:`FigureSpec` whose
 :attr:`~FigureSpec.plan` is a :class:`~lwpdsim.sweep.SweepPlan` over the step-size grid (kind
 ``compare``) or the cluster sizes (kind ``intervals``), validated like a sweep before anything runs.
+A ``target_loss`` (kinds ``compare`` and ``intervals``) is measured on runs that go on to their
+budget: the base scenario sets none.
 Loading a spec reads no dataset and writes no file.
 """
 
@@ -60,7 +62,7 @@ SPEC_KEYS = (
 KIND_KEYS = {
     "lr_grid": ("compare",),
     "select": ("compare",),
-    "target_loss": ("compare",),
+    "target_loss": ("compare", "intervals"),
     "curves": ("compare",),
     "split_lwpd": ("compare",),
     "window": ("timeline",),
@@ -214,7 +216,7 @@ def _parse_spec(
         if cdf_workers not in workers:
             raise ScenarioError("cdf_workers", cdf_workers, f"one of workers = {list(workers)}")
     plan = _plan(table, name, kind, path, seeds, lr_grid, workers)
-    if kind == "compare":
+    if kind == "compare" or target_loss is not None:
         for task in plan.runs:
             if task.scenario.train.target_loss is not None:
                 raise ScenarioError(

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..analysis import data
 from ..analysis.stats import mean_interval
+from ..config.scenario import SAVED_LATENCY_PER
 from ..latency import from_spec
 from ..results import RunResult
 from ..tune import choose, edge, final_loss, grid_score
@@ -203,6 +204,7 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
             model = from_spec(
                 data.scenario_config(runs[0])["cluster"]["latency"], base_dir=base_dir
             )
+            cluster = data.scenario_config(runs[0])["cluster"]
             rows.append(
                 {
                     "scheme": label,
@@ -215,6 +217,8 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "theory_mean": theory.mean if theory else math.nan,
                     "theory": theory.description if theory else "",
                     "compute_mean": float(model.mean),
+                    # what compute_mean is the time of: a full gradient, or one work unit
+                    "latency_per": cluster.get("latency_per", SAVED_LATENCY_PER),
                 }
             )
             if n == spec.cdf_workers and gaps.size:
@@ -240,3 +244,46 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
             )
     cdf = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return pd.DataFrame(rows), cdf
+
+
+def interval_target_table(sr: SpecRuns) -> pd.DataFrame:
+    """For an intervals spec with a ``target_loss``: per rule and cluster size, how many seeds ran
+    and reached the target, the time to reach it (mean and bootstrap interval over the seeds
+    that did: :func:`~lwpdsim.analysis.stats.mean_interval`), the updates that took, and the mean time between updates over all seeds' runs."""
+    spec = sr.spec
+    target = spec.target_loss
+    rows: list[dict[str, object]] = []
+    if target is None:
+        return pd.DataFrame(rows)
+    for position, label in enumerate(sr.labels):
+        for n in spec.workers:
+            runs = [
+                list(sr.runs[(n, r)].values())[position]
+                for r in range(spec.seeds)
+                if (n, r) in sr.runs
+            ]
+            if not runs:
+                continue
+            reach = [data.bytes_to_target(res, target) for res in runs]
+            times = [r.get("time", math.nan) for r in reach]
+            updates = np.array([r.get("update", math.nan) for r in reach], dtype=float)
+            ttt = mean_interval(times)
+            reached = np.isfinite(updates)
+            rows.append(
+                {
+                    "scheme": label,
+                    "label": runs[0].label,
+                    "workers": n,
+                    "target_loss": target,
+                    "seeds": len(runs),
+                    "reached": int(reached.sum()),
+                    "time_to_target_mean": ttt.mean,
+                    "time_to_target_lo95": ttt.lo,
+                    "time_to_target_hi95": ttt.hi,
+                    "updates_to_target_mean": float(updates[reached].mean())
+                    if reached.any()
+                    else math.nan,
+                    "time_per_update_mean": float(data.update_intervals(runs).mean()),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -28,7 +28,7 @@ from ..latency import from_spec
 from ..results import versions
 from ..tune import SELECT_RULES, edge_warning
 from .curves import curve_panels, draw_curves
-from .intervals import draw_cdf, draw_intervals
+from .intervals import draw_cdf, draw_interval_target, draw_intervals
 from .lr_grid import draw_lr_grid
 from .run import SpecRuns
 from .tables import (
@@ -37,6 +37,7 @@ from .tables import (
     chosen_summary,
     curves_table,
     interval_tables,
+    interval_target_table,
     lr_grid_table,
     runs_table,
 )
@@ -151,22 +152,42 @@ def write_timeline(sr: SpecRuns, out: Path) -> list[FigureFile]:
 
 
 def write_intervals(sr: SpecRuns, out: Path) -> list[FigureFile]:
-    """The mean-gap and CDF figures of an intervals spec, with their tables."""
+    """The mean-gap and CDF figures of an intervals spec, with their tables, and the time to the
+    target as the cluster grows when the spec has a target."""
     spec = sr.spec
     table, cdf = interval_tables(sr)
     rules = sr.rules
     files = []
     stem = f"{spec.name}_mean_gap"
     draw_intervals(spec, rules, table, out / f"{stem}.png")
+    scale = (
+        "one worker's mean time for a full-batch gradient (latency_per = gradient: a task of "
+        "1/n of the data takes 1/n of it)"
+        if spec.scenario.cluster.latency_per == "gradient"
+        else "one task's mean compute time (latency_per = unit: the same at every n)"
+    )
     files.append(
         FigureFile(
             f"{stem}.png",
             [_write_csv(table, out / f"{stem}.csv")],
             f"Mean simulated time between updates for {_rules_text(sr.labels)} as the cluster "
             f"grows ({', '.join(map(str, spec.workers))} workers; {INTERVAL_SHORT}) against the "
-            "order-statistic theory, and one task's mean compute time for scale.",
+            f"order-statistic theory, and {scale} for scale.",
         )
     )
+    if spec.target_loss is not None:
+        stem = f"{spec.name}_to_target"
+        reach = interval_target_table(sr)
+        draw_interval_target(spec, rules, reach, out / f"{stem}.png")
+        files.append(
+            FigureFile(
+                f"{stem}.png",
+                [_write_csv(reach, out / f"{stem}.csv")],
+                f"Simulated time until the training loss first reaches {spec.target_loss:g} for "
+                f"{_rules_text(sr.labels)} as the cluster grows (mean and {INTERVAL_SHORT} over "
+                f"the seeds that reached it, of {spec.seeds}); measured only.",
+            )
+        )
     stem = f"{spec.name}_cdf"
     draw_cdf(spec, rules, cdf, out / f"{stem}.png")
     files.append(
@@ -185,7 +206,8 @@ def _scenario_facts(scenario: Scenario) -> str:
     c, m, tr = scenario.cluster, scenario.model, scenario.train
     lat = from_spec(c.latency)
     net = c.network
-    parts = [f"{c.workers} workers", f"compute time per work unit {lat.describe()}"]
+    per = "full-batch gradient" if c.latency_per == "gradient" else "work unit (1/n of a gradient)"
+    parts = [f"{c.workers} workers", f"compute time per {per} {lat.describe()}"]
     if math.isfinite(net.bandwidth) or net.latency > 0:
         shared = ", one shared master link" if net.shared_master_link else ""
         parts.append(f"links {net.latency:g} s + bytes / {net.bandwidth:g} B/s{shared}")

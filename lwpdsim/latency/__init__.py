@@ -1,7 +1,9 @@
-"""Compute-time models: how long one work unit takes on a worker.
+"""Compute-time models: how long a worker computes.
 
-A latency model describes the random time X one worker needs for one *work unit*; a task of ``units``
-units takes ``units * X``. Models are built from a scenario's latency table with :func:`from_spec`::
+A latency model describes the random time X one worker needs for one full-batch gradient
+(``cluster.latency_per = "gradient"``, the default; a task of ``units`` work units, each 1/n of a
+gradient, takes ``units / n * X``) or for one work unit (``"unit"``: the task takes ``units * X``).
+Models are built from a scenario's latency table with :func:`from_spec`::
 
     from_spec({"dist": "shifted_exponential", "shift": 1.0, "rate": 1.0})
 

@@ -1,4 +1,5 @@
-"""The latency models: the distribution of the compute time X of one work unit.
+"""The latency models: the distribution of a worker's compute time X (of a full-batch gradient, or
+of one work unit: ``cluster.latency_per``).
 
 Continuous models are thin wrappers around frozen ``scipy.stats`` distributions (sampling, moments,
 cdf and quantiles all come from scipy); ``constant``, ``bimodal`` (a straggler mixture) and
@@ -53,7 +54,7 @@ UPPER_TAIL = 1e-12
 
 
 class LatencyModel(ABC):
-    """The distribution of the compute time X of one work unit.
+    """The distribution of a worker's compute time X (see ``cluster.latency_per``).
 
     Attributes shared by every model: ``name`` (one of :data:`DISTRIBUTIONS`), ``spec`` (the fully
     defaulted table, a fresh dict of plain types), ``mean``, ``var``, ``std``, ``upper`` (the

@@ -137,10 +137,12 @@ class Scheme:
     def interval_theory(
         cls, params: Mapping[str, Any], n: int, model: LatencyModel, units: float
     ) -> IntervalTheory | str:
-        """The theory of the time between updates when every task of the ``n`` workers costs
-        ``units`` and each unit's compute time is an i.i.d. draw of ``model`` (no network cost,
-        no slowdown, stragglers or failures: the caller checks these); or, when there is none, a
-        few words saying why."""
+        """The theory of the time between updates when every task of the ``n`` workers computes
+        for ``units * X``, X an i.i.d. draw of ``model`` per task (no network cost, no slowdown,
+        stragglers or failures: the caller checks these); or, when there is none, a few words
+        saying why. ``units`` is the task's work units when X is one unit's time
+        (``cluster.latency_per = "unit"``) and its share of a full gradient, work units / n, when
+        X is a full gradient's time (``"gradient"``)."""
         return f"no theory for {cls.name}"
 
     # ----------------------------------------------------------------- the protocol

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,8 @@ class IntervalTheory:
 
     ``kind`` is ``"order_statistic"`` (the time is ``units * X_(j:n)``, the j-th smallest of n
     i.i.d. compute times, with the CDF :meth:`cdf`) or ``"mean"`` (only the long-run mean is
-    known). :attr:`description` is the formula as text.
+    known). ``units`` is the multiple of X one task computes for: its work units, or its share of
+    a full gradient when X is a full gradient's time. :attr:`description` is the formula as text.
     """
 
     rule: str
@@ -44,7 +46,7 @@ class IntervalTheory:
 
     @property
     def description(self) -> str:
-        """The formula in plain text, e.g. ``2·X(7:8)`` or ``4·E[X]/8``."""
+        """The formula in plain text, e.g. ``2·X(7:8)``, ``1/4·X(7:8)`` or ``4·E[X]/8``."""
         return self._formula("·", "X({j}:{n})")
 
     @property
@@ -55,9 +57,9 @@ class IntervalTheory:
     def _formula(self, times: str, order_statistic: str) -> str:
         """The formula with ``times`` between a factor and what it multiplies."""
         if self.has_cdf:
-            scale = "" if self.units == 1 else f"{self.units:g}{times}"
+            scale = "" if self.units == 1 else f"{_number(self.units)}{times}"
             return scale + order_statistic.format(j=self.j, n=self.n)
-        return f"{self.factor:.4g}{times}E[X]/{self.n}"
+        return f"{_number(self.factor)}{times}E[X]/{self.n}"
 
     @property
     def has_cdf(self) -> bool:
@@ -76,15 +78,25 @@ class IntervalTheory:
         return np.asarray(stats.binom.sf(self.j - 1, self.n, p), dtype=float)
 
 
+def _number(x: float) -> str:
+    """``x`` as a short fraction when it is one (``1/8``, a share of a full gradient), else to
+    four significant digits."""
+    if math.isfinite(x) and 0 < x < 1:
+        q = Fraction(x).limit_denominator(4096)
+        if math.isclose(q.numerator / q.denominator, x, rel_tol=1e-12):
+            return f"{q.numerator}/{q.denominator}"
+    return f"{x:.4g}"
+
+
 def order_statistic(rule: str, model: LatencyModel, n: int, j: int, units: float) -> IntervalTheory:
-    """An update every ``units * X_(j:n)``: the j-th fastest of n tasks of ``units`` units each."""
+    """An update every ``units * X_(j:n)``: the j-th fastest of n tasks of ``units * X`` each."""
     mean = units * float(expected_order_statistic(model, j, n))
     return IntervalTheory(rule, "order_statistic", mean, n, j, units, model)
 
 
 def mean_only(rule: str, model: LatencyModel, n: int, units: float, tasks: int) -> IntervalTheory:
-    """An update every ``tasks`` results of n workers that never wait: in the long run
-    ``tasks * units * E[X] / n`` apart (only the mean is known)."""
+    """An update every ``tasks`` results of n workers that never wait, each task ``units * X``
+    long: in the long run ``tasks * units * E[X] / n`` apart (only the mean is known)."""
     mean = tasks * units * model.mean / n
     return IntervalTheory(rule, "mean", mean, n, units=units, model=model)
 

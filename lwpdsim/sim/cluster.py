@@ -6,11 +6,12 @@ This module is the physics. It never looks at which rule it drives: it starts ta
 (:mod:`.records`).
 
 A task of worker w runs in phases: download the parameters (``latency + bytes/bandwidth``), compute
-for ``units * X * slowdown[w]`` with X the worker's next latency draw (with
-``cluster.charge_encoding``, ``units`` plus the encoding's work in units: the rule's
-:meth:`~lwpdsim.schemes.base.Scheme.encode_ops` over a full gradient's flops, times n), upload the
-message. With a finite ``cluster.master_flops`` the master's work takes time too
-(:mod:`.busy`). Each
+for ``share * X * slowdown[w]`` with X the worker's next latency draw and ``share`` what X is scaled
+by for the task (its work units over n when X is a full gradient's time, ``cluster.latency_per =
+"gradient"``; its work units when X is one unit's; with ``cluster.charge_encoding`` the units
+include the encoding's work: the rule's :meth:`~lwpdsim.schemes.base.Scheme.encode_ops` over a full
+gradient's flops, times n), upload the message. With a finite ``cluster.master_flops`` the master's
+work takes time too (:mod:`.busy`). Each
 phase is one SimPy timeout whose callback starts the next phase (cheaper than a SimPy process per
 task: one event per phase instead of three). Cancelling a task, or a failure, ends it at once; its
 pending timeout then fires without effect.
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
+from ..config.scenario import task_share
 from ..errors import LwpdsimError
 from ..schemes.base import Decision, Result, Scheme
 from .busy import MasterWork
@@ -103,6 +105,7 @@ class Cluster:
         workers = range(self.n)
         self.task_units = [float(scheme.units(w)) for w in workers]
         self.compute_units = self.encoding_units() if spec.charge_encoding else self.task_units
+        self.share = [task_share(u, spec.latency_per, self.n) for u in self.compute_units]
         self.down_bytes = [scheme.download_elements(w) * net.itemsize for w in workers]
         self.up_bytes = [scheme.upload_elements(w) * net.itemsize for w in workers]
         self.tasks = TaskTable()
@@ -166,10 +169,10 @@ class Cluster:
             self.links.send(task, worker, nbytes, False, self._compute)
 
     def _compute(self, task: int, worker: int) -> None:
-        """The parameters have arrived: compute for ``units * draw * slowdown``."""
+        """The parameters have arrived: compute for ``share * draw * slowdown``."""
         t = self.tasks
         t.received[task] = self.env.now
-        duration = self.compute_units[worker] * self.draws[worker].next() * self.slowdown[worker]
+        duration = self.share[worker] * self.draws[worker].next() * self.slowdown[worker]
         self._after(duration, self._computed, task, worker)
 
     def _computed(self, task: int, worker: int) -> None:
