@@ -183,7 +183,8 @@ def used_staleness(tasks: pd.DataFrame) -> dict[str, float]:
     out = {}
     for key, column in zip(STALENESS_METRICS, ("staleness", "age"), strict=True):
         values = tasks[column].to_numpy(dtype=float)[used] if column in tasks else np.empty(0)
-        out[key] = float(values.mean()) if values.size else math.nan
+        with np.errstate(over="ignore"):  # ages near the largest float sum to inf, not a warning
+            out[key] = float(values.mean()) if values.size else math.nan
     return out
 
 
