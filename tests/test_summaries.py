@@ -369,7 +369,7 @@ def nkt(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = ROOT / "scenarios" / "quickstart.toml"
     for old, new in (
         ('"../quickstart.toml"', json.dumps(str(base))),
-        ('"train.max_time" = 60.0', '"train.max_time" = 16.0'),
+        ('"train.max_time" = 120.0', '"train.max_time" = 16.0'),
         ('"train.max_updates" = 60', '"train.max_updates" = 40'),
     ):
         assert old in text
