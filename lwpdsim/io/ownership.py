@@ -68,6 +68,8 @@ class Terms(TypedDict, total=False):
 
 
 def _situation(out: str | Path, kind: ResultsFolder, terms: Terms) -> _Situation:
+    if unknown := terms.keys() - Terms.__optional_keys__:
+        raise TypeError(f"unexpected keyword arguments {sorted(unknown)}: see Terms")
     force, resume = terms.get("force", False), terms.get("resume", False)
     identity = terms.get("identity")
     if resume and force:
