@@ -215,10 +215,9 @@ def _replot_sweep(directory: Path) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .io import SWEEP_FOLDER, check_out
     from .sim.tuning import selection_runs
     from .sweep import SweepOptions, execute_sweep, plan_sweep
-    from .sweep.run import sweep_identity, sweep_inputs
+    from .sweep.run import check_sweep_out
     from .sweep.table import format_point_summary, point_summary
 
     if args.scheduler and args.executor not in (None, "dask"):
@@ -226,14 +225,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     executor = args.executor or "dask"
     plan = plan_sweep(args.file, skip_invalid=True if args.skip_invalid else None)
     out = Path(args.out) if args.out else plan.default_out()
-    check_out(
-        out,
-        SWEEP_FOLDER,
-        resume=args.resume,
-        force=args.force,
-        inputs=sweep_inputs(plan),
-        identity=sweep_identity(plan),
-    )
+    check_sweep_out(plan, out, resume=args.resume, force=args.force)
     for point in plan.skipped[:20]:
         print(f"skipped point {point.index} ({point.describe()}): {point.error}", file=sys.stderr)
     if len(plan.skipped) > 20:
@@ -394,6 +386,22 @@ def _check_gc_size(args: argparse.Namespace) -> None:
     check_needs([Need(*field, "its matrices", nbytes, flops, step=text)], what=text)
 
 
+def _add_set(p: argparse.ArgumentParser, text: str) -> None:
+    """``--set KEY=VALUE``, repeatable, with help ``text``."""
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=text)
+
+
+def _add_results_dir(p: argparse.ArgumentParser, default: str, *, resume: bool = False) -> None:
+    """``--out DIR`` (a results directory, by ``default`` the one named), ``--resume`` when the
+    command can continue in it, and ``--force``."""
+    p.add_argument("--out", metavar="DIR", help=f"results directory (default {default})")
+    if resume:
+        p.add_argument(
+            "--resume", action="store_true", help="keep finished runs in DIR, run the rest"
+        )
+    p.add_argument("--force", action="store_true", help="overwrite an existing results directory")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lwpdsim",
@@ -409,17 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run a scenario: every rule, a summary table, results and a figure"
     )
     p.add_argument("file", metavar="FILE", help="scenario TOML file")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key (repeatable)",
-    )
-    p.add_argument(
-        "--out", metavar="DIR", help="results directory (default results/<scenario name>/)"
-    )
-    p.add_argument("--force", action="store_true", help="overwrite an existing results directory")
+    _add_set(p, "override a key (repeatable)")
+    _add_results_dir(p, "results/<scenario name>/")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=_cmd_run)
 
@@ -432,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check scenario files without running them")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key")
+    _add_set(p, "override a key")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("codes", help="print a code's matrix and its properties")
@@ -464,11 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes or local Dask workers (default: CPUs)",
     )
-    p.add_argument(
-        "--out", metavar="DIR", help="results directory (default results/sweeps/<sweep name>/)"
-    )
-    p.add_argument("--resume", action="store_true", help="keep finished runs in DIR, run the rest")
-    p.add_argument("--force", action="store_true", help="overwrite an existing results directory")
+    _add_results_dir(p, "results/sweeps/<sweep name>/", resume=True)
     p.add_argument("--skip-invalid", action="store_true", help="skip invalid grid points (listed)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=_cmd_sweep)
@@ -490,13 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="spec files or folders (default scenarios/paper/ and scenarios/lecture/)",
     )
     p.add_argument("--jobs", type=int, metavar="N", help="processes (default: CPUs; 1: none)")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key of every spec's base scenario (recorded in the index)",
-    )
+    _add_set(p, "override a key of every spec's base scenario (recorded in the index)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=_cmd_figures)
     return parser

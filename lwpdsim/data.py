@@ -14,7 +14,7 @@ import numbers
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -139,6 +139,40 @@ class DatasetShape:
         return self.n_rows - min(self.n_rows - 1, round(float(test_fraction) * self.n_rows))
 
 
+class DatasetOptions(TypedDict, total=False):
+    """The keywords of :func:`load_dataset` and :func:`dataset_shape` besides the name, each
+    optional (:data:`DATASET_DEFAULTS`): ``test_fraction``; ``samples``, ``features``, ``classes``
+    and ``noise``, which shape only the synthetic datasets; ``base_dir``, the folder a relative
+    file name is taken from."""
+
+    test_fraction: float
+    samples: int
+    features: int
+    classes: int
+    noise: float
+    base_dir: Path | None
+
+
+#: The value of each :class:`DatasetOptions` keyword not given.
+DATASET_DEFAULTS = DatasetOptions(
+    test_fraction=0.2, samples=1000, features=20, classes=3, noise=0.1, base_dir=None
+)
+
+
+def _with_defaults(name: str, options: DatasetOptions) -> DatasetOptions:
+    """``options`` with :data:`DATASET_DEFAULTS` filled in, once they and ``name`` (a non-empty
+    string) are checked as far as every dataset needs: the start of :func:`load_dataset` and
+    :func:`dataset_shape`."""
+    if unknown := options.keys() - DATASET_DEFAULTS.keys():
+        raise TypeError(f"unexpected keyword arguments {sorted(unknown)}: see DatasetOptions")
+    given: DatasetOptions = {**DATASET_DEFAULTS, **options}
+    allowed = "a number with 0 <= test_fraction < 1"
+    _check_real(given["test_fraction"], "model.test_fraction", 0.0, 1.0, allowed)
+    if not isinstance(name, str) or not name:
+        raise ScenarioError("model.dataset", name, _known_names_text())
+    return given
+
+
 #: (rows, features, classes; 0 for regression) of each bundled scikit-learn dataset.
 _BUNDLED_SHAPES: dict[str, tuple[int, int, int]] = {
     "digits": (1797, 64, 10),
@@ -153,36 +187,25 @@ _FILE_SHAPES: dict[tuple[str, int, int, int], DatasetShape] = {}
 _FILE_SHAPES_KEPT = 32
 
 
-def dataset_shape(
-    name: str,
-    *,
-    test_fraction: float = 0.2,
-    samples: int = 1000,
-    features: int = 20,
-    classes: int = 3,
-    noise: float = 0.1,
-    base_dir: Path | None = None,
-) -> DatasetShape:
+def dataset_shape(name: str, **options: Unpack[DatasetOptions]) -> DatasetShape:
     """The shape :func:`load_dataset` would give, with the same checks, without generating data.
 
     A bundled dataset's shape is known and a synthetic one's is arithmetic; a file is read (within
     the bounds of :mod:`lwpdsim.datafiles`) and checked as :func:`load_dataset` reads it, and its
     shape is remembered until the file changes.
     """
-    _check_real(
-        test_fraction, "model.test_fraction", 0.0, 1.0, "a number with 0 <= test_fraction < 1"
-    )
-    if not isinstance(name, str) or not name:
-        raise ScenarioError("model.dataset", name, _known_names_text())
+    o = _with_defaults(name, options)
     if name.lower().endswith(_FILE_SUFFIXES):
-        return _file_shape(name, base_dir)
+        return _file_shape(name, o["base_dir"])
     if name in _BUNDLED_SHAPES:
         rows, cols, n_classes = _BUNDLED_SHAPES[name]
     elif name == "synthetic_regression":
-        rows, cols, _ = _regression_args(samples, features, noise)
+        rows, cols, _ = _regression_args(o["samples"], o["features"], o["noise"])
         n_classes = 0
     elif name == "synthetic_classification":
-        rows, cols, n_classes, _ = _classification_args(samples, features, classes, noise)
+        rows, cols, n_classes, _ = _classification_args(
+            o["samples"], o["features"], o["classes"], o["noise"]
+        )
     else:
         hint = suggest(name, DATASETS, ignore_case=False)
         raise ScenarioError("model.dataset", name, _known_names_text() + hint)
@@ -212,17 +235,7 @@ def _file_shape(name: str, base_dir: Path | None) -> DatasetShape:
     return shape
 
 
-def load_dataset(
-    name: str,
-    rng: np.random.Generator,
-    *,
-    test_fraction: float = 0.2,
-    samples: int = 1000,
-    features: int = 20,
-    classes: int = 3,
-    noise: float = 0.1,
-    base_dir: Path | None = None,
-) -> Dataset:
+def load_dataset(name: str, rng: np.random.Generator, **options: Unpack[DatasetOptions]) -> Dataset:
     """Load (or generate) dataset ``name``, shuffle its rows with ``rng``, split and standardise it.
 
     ``samples``, ``features``, ``classes`` and ``noise`` only shape the synthetic datasets: ``noise`` is
@@ -233,24 +246,19 @@ def load_dataset(
     ``round(test_fraction * rows)`` shuffled rows (at least one row is kept for training) form the
     test set. The same generator state always gives identical arrays.
     """
-    _check_real(
-        test_fraction, "model.test_fraction", 0.0, 1.0, "a number with 0 <= test_fraction < 1"
-    )
-    if not isinstance(name, str) or not name:
-        raise ScenarioError("model.dataset", name, _known_names_text())
-
+    o = _with_defaults(name, options)
     if name.lower().endswith(_FILE_SUFFIXES):
-        X, y, is_class = _read_file(name, base_dir)
+        X, y, is_class = _read_file(name, o["base_dir"])
         n_classes = None
     elif name in _BUNDLED:
         X, y, is_class = _load_bundled(name)
         n_classes = None
     elif name == "synthetic_regression":
-        X, y = _synthetic_regression(rng, samples, features, noise)
+        X, y = _synthetic_regression(rng, o["samples"], o["features"], o["noise"])
         is_class, n_classes = False, None
     elif name == "synthetic_classification":
-        X, y = _synthetic_classification(rng, samples, features, classes, noise)
-        is_class, n_classes = True, int(classes)
+        X, y = _synthetic_classification(rng, o["samples"], o["features"], o["classes"], o["noise"])
+        is_class, n_classes = True, int(o["classes"])
     else:
         hint = suggest(name, DATASETS, ignore_case=False)
         raise ScenarioError("model.dataset", name, _known_names_text() + hint)
@@ -269,7 +277,7 @@ def load_dataset(
     order = rng.permutation(X.shape[0])
     X, y = X[order], y[order]
     n_rows = X.shape[0]
-    n_test = min(n_rows - 1, round(float(test_fraction) * n_rows))
+    n_test = min(n_rows - 1, round(float(o["test_fraction"]) * n_rows))
     n_train = n_rows - n_test
     X_train, X_test = _standardise(X[:n_train], X[n_train:], name, "feature")
     if task == "regression":

@@ -26,6 +26,8 @@ from lwpdsim.config.reading import (
     MAX_CSV_BYTES,
     MAX_NPZ_BYTES,
     decode_text,
+    excerpt,
+    is_number_text,
     open_regular,
     read_bytes,
     size_text,
@@ -171,7 +173,7 @@ def read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
                 continue
             if first:
                 first = False
-                if not all(_is_float(cell) for cell in row):
+                if not all(is_number_text(cell) for cell in row):
                     continue  # a header row
             if rows == 0:
                 width = len(row)
@@ -181,7 +183,7 @@ def read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
                     )
             elif len(row) != width:
                 raise file_error(
-                    name, f"rows of {width} cells each; a data row has {len(row)}: {_cut(row)}"
+                    name, f"rows of {width} cells each; a data row has {len(row)}: {excerpt(row)}"
                 )
             try:
                 values.extend(map(float, row))
@@ -202,21 +204,8 @@ def read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _cell_error(name: str, row: list[str], rows: int) -> ScenarioError:
     """The error of the first non-numeric cell of data row ``rows + 1``."""
     for j, cell in enumerate(row):
-        if not _is_float(cell):
+        if not is_number_text(cell):
             return file_error(
-                name, f"numeric cells only; data row {rows + 1}, column {j + 1} is {_cut(cell)}"
+                name, f"numeric cells only; data row {rows + 1}, column {j + 1} is {excerpt(cell)}"
             )
     raise AssertionError("a row that did not parse has only numbers")  # pragma: no cover
-
-
-def _cut(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

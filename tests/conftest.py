@@ -1,8 +1,10 @@
-"""Fixtures shared by the tests: a factory of small scenarios that run fast, and the six rules."""
+"""Fixtures shared by the tests: factories of small scenarios that run fast (as data, and as the
+text of a scenario file), and the six rules."""
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +43,12 @@ def _tiny(schemes: list[dict[str, Any]], **over: Any) -> Raw:
         "schemes": schemes,
         "train": {"lr": 0.05, "max_updates": 200, "eval_every": 1_000_000},
     }
+    return _merged(raw, over)
+
+
+def _merged(raw: Raw, over: dict[str, Any]) -> Raw:
+    """A deep copy of ``raw`` with ``over``'s tables merged into its own (shallow per table) and
+    its other keys replaced."""
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(raw.get(key), dict):
             raw[key] = {**raw[key], **value}
@@ -49,10 +57,71 @@ def _tiny(schemes: list[dict[str, Any]], **over: Any) -> Raw:
     return copy.deepcopy(raw)
 
 
+def _tiny_toml(name: str, schemes: list[dict[str, Any]], **over: Any) -> str:
+    """A scenario file's text for the tests of commands: ``name``, seed 5, 4 workers, least squares
+    on 60 synthetic rows of 3 features, 10 updates of step 0.1 by default, and ``schemes``;
+    ``over`` as in ``_tiny``."""
+    raw: Raw = {
+        "name": name,
+        "seed": 5,
+        "cluster": {"workers": 4},
+        "model": {
+            "kind": "least_squares",
+            "dataset": "synthetic_regression",
+            "samples": 60,
+            "features": 3,
+        },
+        "train": {"lr": 0.1, "max_updates": 10},
+        "schemes": schemes,
+    }
+    return _toml(_merged(raw, over))
+
+
+def _toml(raw: Raw) -> str:
+    """``raw`` as TOML text: its values, then its tables, then its lists of tables (as arrays of
+    tables), each a ``key = value`` line."""
+    tables = {k: v for k, v in raw.items() if isinstance(v, dict)}
+    arrays = {k: v for k, v in raw.items() if isinstance(v, list) and _all_tables(v)}
+    lines = _entries({k: v for k, v in raw.items() if k not in tables and k not in arrays})
+    for key, table in tables.items():
+        lines += [f"[{key}]", *_entries(table)]
+    for key, items in arrays.items():
+        for item in items:
+            lines += [f"[[{key}]]", *_entries(item)]
+    return "\n".join(lines) + "\n"
+
+
+def _all_tables(items: list[Any]) -> bool:
+    return bool(items) and all(isinstance(item, dict) for item in items)
+
+
+def _entries(table: Raw) -> list[str]:
+    return [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string too
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r} here")
+
+
 @pytest.fixture(scope="session")
 def tiny() -> Callable[..., Raw]:
     """The factory ``tiny(schemes, **over)`` of small raw scenarios (see ``_tiny``)."""
     return _tiny
+
+
+@pytest.fixture(scope="session")
+def tiny_toml() -> Callable[..., str]:
+    """The factory ``tiny_toml(name, schemes, **over)`` of small scenario files' text (see
+    ``_tiny_toml``)."""
+    return _tiny_toml
 
 
 @pytest.fixture(scope="module")

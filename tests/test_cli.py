@@ -15,32 +15,12 @@ from lwpdsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
-TINY = """
-name = "clitiny"
-seed = 5
-[cluster]
-workers = 4
-[model]
-kind = "least_squares"
-dataset = "synthetic_regression"
-samples = 60
-features = 3
-[train]
-lr = 0.1
-max_updates = 15
-[[schemes]]
-name = "sync"
-[[schemes]]
-name = "lwpd"
-k = 4
-t = 2
-"""
-
 
 @pytest.fixture
-def scenario(tmp_path: Path) -> Path:
+def scenario(tmp_path: Path, tiny_toml) -> Path:
     f = tmp_path / "tiny.toml"
-    f.write_text(TINY)
+    schemes = [{"name": "sync"}, {"name": "lwpd", "k": 4, "t": 2}]
+    f.write_text(tiny_toml("clitiny", schemes, train={"max_updates": 15}))
     return f
 
 
@@ -113,7 +93,7 @@ def test_bad_input_exits_2_with_one_message(scenario: Path, args, fragment, caps
 def test_validate(scenario: Path, tmp_path: Path, capsys) -> None:
     assert main(["validate", str(scenario)]) == 0
     bad = tmp_path / "bad.toml"
-    bad.write_text(TINY.replace("k = 4", "k = 3"))
+    bad.write_text(scenario.read_text().replace("k = 4", "k = 3"))
     assert main(["validate", str(scenario), str(bad)]) == 2
     captured = capsys.readouterr()
     assert "ok:" in captured.out and "bad.toml" in captured.err

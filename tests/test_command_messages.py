@@ -14,25 +14,6 @@ from lwpdsim.analysis import load_results_dir
 from lwpdsim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = """
-name = "msgtiny"
-seed = 5
-[cluster]
-workers = 4
-[model]
-kind = "least_squares"
-dataset = "synthetic_regression"
-samples = 60
-features = 3
-[train]
-lr = 0.1
-max_updates = 8
-[[schemes]]
-name = "sync"
-[[schemes]]
-name = "kasync"
-K = 2
-"""
 SWEEP = """
 name = "msgsweep"
 base = "scenario.toml"
@@ -43,9 +24,10 @@ replicates = 1
 
 
 @pytest.fixture
-def scenario(tmp_path: Path) -> Path:
+def scenario(tmp_path: Path, tiny_toml) -> Path:
     f = tmp_path / "scenario.toml"
-    f.write_text(SCENARIO)
+    schemes = [{"name": "sync"}, {"name": "kasync", "K": 2}]
+    f.write_text(tiny_toml("msgtiny", schemes, train={"max_updates": 8}))
     return f
 
 

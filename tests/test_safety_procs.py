@@ -28,24 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 GONE_WITHIN = 10.0  # seconds every recorded process has after the main process ended
 START_WITHIN = 180.0  # seconds a busy machine may take to start the sweep and finish one run
 
-# Runs of a second or more each (3000 synchronous updates), far more than finish before the kill.
-BASE = """
-name = "slowbase"
-seed = 5
-[cluster]
-workers = 4
-[model]
-kind = "least_squares"
-dataset = "synthetic_regression"
-samples = 60
-features = 3
-[train]
-lr = 0.01
-max_updates = 3000
-target_loss = 0.0
-[[schemes]]
-name = "sync"
-"""
 GRID = """
 base = "base.toml"
 name = "slow"
@@ -196,8 +178,10 @@ def lwpdsim(args: list[str], cwd: Path) -> Iterator[Tree]:
 
 
 @pytest.fixture
-def grid(tmp_path: Path) -> Path:
-    (tmp_path / "base.toml").write_text(BASE)
+def grid(tmp_path: Path, tiny_toml) -> Path:
+    # runs of a second or more each (3000 synchronous updates), far more than finish before the kill
+    train = {"lr": 0.01, "max_updates": 3000, "target_loss": 0.0}
+    (tmp_path / "base.toml").write_text(tiny_toml("slowbase", [{"name": "sync"}], train=train))
     path = tmp_path / "grid.toml"
     path.write_text(GRID)
     return path

@@ -30,32 +30,6 @@ from lwpdsim.errors import ScenarioError
 from lwpdsim.sweep import execute as sweep_execute
 from lwpdsim.sweep.spec import check_value, override_texts
 
-BASE = """
-name = "sweepbase"
-seed = 5
-[cluster]
-workers = 4
-[model]
-kind = "least_squares"
-dataset = "synthetic_regression"
-samples = 60
-features = 3
-[train]
-lr = 0.1
-max_updates = 12
-target_loss = 0.05
-[[schemes]]
-name = "lwpd"
-k = 4
-t = 2
-[[schemes]]
-name = "gc"
-s = 1
-[[schemes]]
-name = "kasync"
-K = 2
-"""
-
 # 2 workers counts x 2 values of t, K-async tied to n: 4 points x 2 replicates = 8 runs
 GRID = """
 base = "base.toml"
@@ -70,9 +44,10 @@ replicates = 2
 
 
 @pytest.fixture
-def base(tmp_path: Path) -> Path:
+def base(tmp_path: Path, tiny_toml) -> Path:
     path = tmp_path / "base.toml"
-    path.write_text(BASE)
+    schemes = [{"name": "lwpd", "k": 4, "t": 2}, {"name": "gc", "s": 1}, {"name": "kasync", "K": 2}]
+    path.write_text(tiny_toml("sweepbase", schemes, train={"max_updates": 12, "target_loss": 0.05}))
     return path
 
 
@@ -294,7 +269,7 @@ def test_points_apply_values_as_the_same_overrides_in_text_would(
 ) -> None:
     nkt = Path(__file__).resolve().parent.parent / "scenarios" / "sweeps" / "nkt.toml"
     sweep = {
-        "base": {"name": "sweepbase", **tomllib.loads(BASE)} if inline else str(base),
+        "base": {"name": "sweepbase", **tomllib.loads(base.read_text())} if inline else str(base),
         "base_overrides": {
             "train.max_updates": 7,
             "schemes": [{"name": "lwpd", "k": 4, "t": 2}, {"name": "kasync", "K": 2}],

@@ -28,7 +28,6 @@ from ..results import RunResult, safe_name
 from . import data
 from .style import (
     DPI,
-    LEGEND_ROOM,
     SECONDS,
     STYLE,
     X_LABELS,
@@ -39,6 +38,8 @@ from .style import (
     save,
     scheme_colors,
     shade,
+    side_suptitle,
+    side_title,
     styled,
     wrap,
 )
@@ -109,7 +110,7 @@ def plot_curves(
         )
     vs = "simulated time" if x == "time" else "updates"
     what = heading(f"{_METRIC_LABELS[metric]} vs {vs}", title)
-    ax.set_title(wrap(what, 8.4 - LEGEND_ROOM - 1.0, STYLE["axes.titlesize"]))
+    side_title(ax, what, 8.4)
     return save(fig, path)
 
 
@@ -256,7 +257,7 @@ def plot_communication(
     ]
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
     what = heading("communication", title)
-    fig.suptitle(wrap(what, 14.5 - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
+    side_suptitle(fig, what, 14.5)
     return save(fig, path)
 
 

@@ -87,6 +87,18 @@ def wrap(text: str, width_inches: float, fontsize: float) -> str:
     return "\n".join(lines)
 
 
+def side_title(ax: Axes, text: str, width_inches: float) -> None:
+    """Title ``ax``, the one panel of a figure ``width_inches`` wide, with ``text`` wrapped clear of
+    the legend at the figure's right."""
+    ax.set_title(wrap(text, width_inches - LEGEND_ROOM - 1.0, STYLE["axes.titlesize"]))
+
+
+def side_suptitle(fig: Figure, text: str, width_inches: float) -> None:
+    """Title ``fig`` (``width_inches`` wide, several panels) with ``text`` wrapped clear of the
+    legend at its right."""
+    fig.suptitle(wrap(text, width_inches - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
+
+
 def styled(func: F) -> F:
     """Run a drawing function in the slide style (:data:`STYLE`)."""
 

@@ -164,10 +164,11 @@ def layout(
     plotted: Sequence[str],
     axes: Sequence[Sequence[str]],
     metric: str,
-    max_panels: int = MAX_PANELS,
+    max_panels: int,
 ) -> Layout:
     """Which of the other ``axes`` of usable ``rows`` (with ``_key`` and ``_rep`` columns) become
-    panels, which are counted once (identical numbers) and which must be pooled."""
+    panels (as many as ``max_panels`` allows), which are counted once (identical numbers) and
+    which must be pooled (:func:`point_table`'s step)."""
     others = _other_axes(rows, plotted, axes)
     base = ["_key", "_rep", *plotted]
     matters = []

@@ -19,7 +19,7 @@ from matplotlib.patches import Patch
 
 from ..results import RunResult
 from . import data
-from .style import LEGEND_ROOM, STYLE, TIME_LABEL, figure, heading, save, shade, styled, wrap
+from .style import TIME_LABEL, figure, heading, save, shade, side_suptitle, styled
 
 #: Colours of task outcomes in timelines.
 OUTCOME_COLORS = {
@@ -181,5 +181,5 @@ def plot_timeline(
     handles.append(Line2D([], [], color="0.15", lw=0.8, alpha=0.6, label="update of the master"))
     fig.legend(handles=handles, loc="outside right upper", frameon=False, title="task outcome")
     what = heading("what each worker does", title)
-    fig.suptitle(wrap(what, width - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
+    side_suptitle(fig, what, width)
     return save(fig, path)

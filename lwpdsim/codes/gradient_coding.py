@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from lwpdsim import flops as ops
+from lwpdsim.codes.indices import Indices, worker_indices
 from lwpdsim.errors import DecodingError, ScenarioError
-
-#: Worker indices: a sequence of ints or an integer array.
-Indices = Sequence[int] | np.ndarray
 
 __all__ = [
     "CONSTRUCTIONS",
@@ -207,23 +204,6 @@ def _as_matrix(b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return b
 
 
-def _alive_indices(alive: Indices, n_workers: int) -> npt.NDArray[np.intp]:
-    idx = np.asarray(alive)
-    if idx.size == 0:
-        return np.zeros(0, dtype=np.intp)
-    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"alive must be a sequence of worker indices, got {alive!r}")
-    bad = idx[(idx < 0) | (idx >= n_workers)]
-    if bad.size:
-        raise DecodingError(
-            f"alive worker index {int(bad[0])} is out of range: workers are 0..{n_workers - 1}"
-        )
-    if np.unique(idx).size != idx.size:
-        values, counts = np.unique(idx, return_counts=True)
-        raise DecodingError(f"alive worker {int(values[counts > 1][0])} is listed more than once")
-    return idx.astype(np.intp)
-
-
 def amplification(b_alive: np.ndarray, a: np.ndarray) -> float:
     """Error amplification ``||a||_2 ||B_F||_2 / sqrt(n_partitions)`` of a decoding vector.
 
@@ -265,7 +245,7 @@ def decoding_vector(
         s = _as_int("s", s, f"an integer with 0 <= s < {n_workers}")
         if not 0 <= s < n_workers:
             raise ScenarioError("s", s, f"an integer with 0 <= s < {n_workers}")
-    idx = _alive_indices(alive, n_workers)
+    idx = worker_indices(alive, n_workers, "alive")
     needed = n_workers - s
     if idx.size < needed:
         raise DecodingError(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,10 +25,8 @@ import numpy.typing as npt
 from scipy.linalg import hadamard
 
 from lwpdsim import flops as ops
+from lwpdsim.codes.indices import Indices, worker_indices
 from lwpdsim.errors import DecodingError, ScenarioError
-
-#: Worker indices: a sequence of ints or an integer array.
-Indices = Sequence[int] | np.ndarray
 
 __all__ = [
     "EXHAUSTIVE_MAX_N",
@@ -191,20 +188,6 @@ def _matrix(C: Any) -> npt.NDArray[np.float64]:
     return c
 
 
-def _workers(workers: Indices, n: int, *, distinct: bool) -> npt.NDArray[np.intp]:
-    idx = np.asarray(workers)
-    if idx.size == 0:
-        return np.zeros(0, dtype=np.intp)
-    if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"workers must be a sequence of row indices, got {workers!r}")
-    bad = idx[(idx < 0) | (idx >= n)]
-    if bad.size:
-        raise DecodingError(f"worker {int(bad[0])} is out of range: workers are 0..{n - 1}")
-    if distinct and np.unique(idx).size != idx.size:
-        raise DecodingError(f"workers {idx.tolist()} contain a repeated worker")
-    return idx.astype(np.intp)
-
-
 def _messages(messages: Any, count: int) -> npt.NDArray[np.float64]:
     m = np.asarray(messages, dtype=np.float64)
     if m.ndim not in (1, 2) or m.shape[0] != count:
@@ -225,7 +208,7 @@ def encode(C: np.ndarray, partials: np.ndarray, workers: Indices | None = None) 
         raise ValueError(f"partials must have shape (k, L) = ({c.shape[1]}, L), got {p.shape}")
     if workers is None:
         return c @ p
-    return c[_workers(workers, c.shape[0], distinct=False)] @ p
+    return c[worker_indices(workers, c.shape[0], "workers", distinct=False)] @ p
 
 
 def backproject(
@@ -240,7 +223,7 @@ def backproject(
     estimate unbiased when each arrival is a uniformly random row, because ``C^T C = R I``.
     """
     c = _matrix(C)
-    idx = _workers(workers, c.shape[0], distinct=False)
+    idx = worker_indices(workers, c.shape[0], "workers", distinct=False)
     m = _messages(messages, idx.size)
     if idx.size == 0:
         raise DecodingError("backproject needs at least one message, got none")
@@ -288,7 +271,7 @@ def group(
     """
     c = _matrix(C)
     n, k, t = _structure(c)
-    idx = _workers(workers, n, distinct=True)
+    idx = worker_indices(workers, n, "workers")
     m = _messages(messages, idx.size)
     start = int(idx.min()) if idx.size else 0
     if idx.size != t or start % t or not np.array_equal(np.sort(idx), np.arange(start, start + t)):
@@ -316,7 +299,7 @@ def lstsq(C: np.ndarray, workers: Indices, messages: np.ndarray) -> tuple[np.nda
     """
     c = _matrix(C)
     n, k = c.shape
-    idx = _workers(workers, n, distinct=False)
+    idx = worker_indices(workers, n, "workers", distinct=False)
     m = _messages(messages, idx.size)
     if idx.size == 0:
         return np.zeros((k, *m.shape[1:])), 0

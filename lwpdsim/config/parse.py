@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import dataclasses
 import math
 import re
 import unicodedata
@@ -71,29 +72,10 @@ CLUSTER_KEYS = (
 )
 #: The keys of the coding-cost model (see docs/schemes.md), also in ``[cluster]``.
 CODING_KEYS = ("master_flops", "charge_encoding")
-NETWORK_KEYS = ("latency", "bandwidth", "itemsize", "shared_master_link", "loss", "retry_after")
-MODEL_KEYS = (
-    "kind",
-    "dataset",
-    "hidden",
-    "test_fraction",
-    "samples",
-    "features",
-    "classes",
-    "noise",
-    "label_noise",
-)
-TRAIN_KEYS = (
-    "lr",
-    "max_updates",
-    "max_time",
-    "target_loss",
-    "eval_every",
-    "divergence",
-    "lr_grid",
-    "lr_seeds",
-    "lr_select",
-)
+#: The keys of ``[cluster.network]``, ``[model]`` and ``[train]``: the fields of what they become.
+NETWORK_KEYS = tuple(f.name for f in dataclasses.fields(Network))
+MODEL_KEYS = tuple(f.name for f in dataclasses.fields(ModelSpec))
+TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(Train))
 #: What a scenario's name may be (it names a results folder).
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 #: The latency table of a scenario that has none.
@@ -183,25 +165,13 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
     net = check_keys(get(raw, "network", {}, "cluster"), NETWORK_KEYS, "cluster.network")
     network = Network(
         latency=as_float(get(net, "latency", 0.0, ""), "cluster.network.latency", lo=0.0),
-        bandwidth=as_float(
-            get(net, "bandwidth", math.inf, ""),
-            "cluster.network.bandwidth",
-            lo=0.0,
-            lo_open=True,
-            allow_inf=True,
-        ),
+        bandwidth=_above(net, "bandwidth", "cluster.network", 0.0),
         itemsize=_itemsize(get(net, "itemsize", 4, "")),
         shared_master_link=as_bool(
             get(net, "shared_master_link", False, ""), "cluster.network.shared_master_link"
         ),
         loss=as_float(get(net, "loss", 0.0, ""), "cluster.network.loss", lo=0.0, hi=0.99),
-        retry_after=as_float(
-            get(net, "retry_after", math.inf, ""),
-            "cluster.network.retry_after",
-            lo=0.0,
-            lo_open=True,
-            allow_inf=True,
-        ),
+        retry_after=_above(net, "retry_after", "cluster.network", 0.0),
     )
     slow_raw = get(raw, "slowdown", None, "cluster")
     if slow_raw is None:
@@ -270,17 +240,20 @@ def _coding_costs(raw: Mapping[str, Any]) -> dict[str, Any]:
     """``cluster.master_flops`` (operations per simulated second, > 0; default inf: the master's
     work is free) and ``cluster.charge_encoding`` (default false)."""
     return {
-        "master_flops": as_float(
-            get(raw, "master_flops", math.inf, "cluster"),
-            "cluster.master_flops",
-            lo=0.0,
-            lo_open=True,
-            allow_inf=True,
-        ),
+        "master_flops": _above(raw, "master_flops", "cluster", 0.0),
         "charge_encoding": as_bool(
             get(raw, "charge_encoding", False, "cluster"), "cluster.charge_encoding"
         ),
     }
+
+
+def _above(
+    table: Mapping[str, Any], key: str, section: str, lo: float, default: float = math.inf
+) -> float:
+    """``section.key``: a number > ``lo``, or ``"inf"``; ``default`` (inf) when absent."""
+    return as_float(
+        get(table, key, default, section), f"{section}.{key}", lo=lo, lo_open=True, allow_inf=True
+    )
 
 
 def _itemsize(value: Any) -> int:
@@ -374,22 +347,10 @@ def _parse_train(raw: Any) -> Train:
         if grid
         else as_float(get(raw, "lr", 0.1, "train"), "train.lr", lo=0.0, lo_open=True),
         max_updates=as_int(get(raw, "max_updates", 100, "train"), "train.max_updates", lo=1),
-        max_time=as_float(
-            get(raw, "max_time", math.inf, "train"),
-            "train.max_time",
-            lo=0.0,
-            lo_open=True,
-            allow_inf=True,
-        ),
+        max_time=_above(raw, "max_time", "train", 0.0),
         target_loss=None if target is None else as_float(target, "train.target_loss"),
         eval_every=as_int(get(raw, "eval_every", 1, "train"), "train.eval_every", lo=1),
-        divergence=as_float(
-            get(raw, "divergence", DEFAULT_DIVERGENCE, "train"),
-            "train.divergence",
-            lo=1.0,
-            lo_open=True,
-            allow_inf=True,
-        ),
+        divergence=_above(raw, "divergence", "train", 1.0, DEFAULT_DIVERGENCE),
         lr_grid=grid,
         lr_seeds=seeds,
         lr_select=select,

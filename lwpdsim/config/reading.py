@@ -245,6 +245,21 @@ def check_nesting(data: Any, field: str, what: str, *, value: Any = None) -> Non
         stack.extend((child, depth + 1) for child in children)
 
 
+def excerpt(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters (ending ``...``)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_number_text(text: str) -> bool:
+    """Whether a CSV cell reads as a number (as ``float`` reads it: ``"nan"``, ``"inf"`` too)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 #: The files of a results folder that ``lwpdsim plot`` reads, and their bounds: at the top of a
 #: run's or a sweep's folder, and in each rule's folder.
 RESULTS_TOP = {

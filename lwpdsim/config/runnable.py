@@ -42,15 +42,7 @@ def check_runnable(scenario: Scenario, *, missing_file_ok: bool = False) -> None
     file = dataset_file(m.dataset, base_dir)
     if missing_file_ok and file is not None and not file.exists():
         return
-    shape = dataset_shape(
-        m.dataset,
-        test_fraction=m.test_fraction,
-        samples=m.samples,
-        features=m.features,
-        classes=m.classes,
-        noise=m.noise,
-        base_dir=base_dir,
-    )
+    shape = dataset_shape(m.dataset, **scenario.dataset_options())
     check_fits(m.kind, shape.task, m.dataset)
     if m.label_noise > 0 and shape.task == "regression":
         raise ScenarioError(

@@ -9,7 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from ..data import DatasetOptions
 
 #: ``train.divergence`` by default: a loss a million times the initial one is a divergence.
 DEFAULT_DIVERGENCE = 1e6
@@ -141,6 +145,20 @@ class Scenario:
     train: Train
     source: str | None = field(default=None, compare=False)
     base_dir: str | None = field(default=None, compare=False)
+
+    def dataset_options(self) -> DatasetOptions:
+        """The keywords of :func:`~lwpdsim.data.load_dataset` and
+        :func:`~lwpdsim.data.dataset_shape` for this scenario's dataset (a relative file name is
+        taken from the scenario's folder)."""
+        m = self.model
+        return {
+            "test_fraction": m.test_fraction,
+            "samples": m.samples,
+            "features": m.features,
+            "classes": m.classes,
+            "noise": m.noise,
+            "base_dir": Path(self.base_dir) if self.base_dir else None,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as plain TOML/JSON-friendly data (infinity written as "inf");

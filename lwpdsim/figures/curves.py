@@ -13,16 +13,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ..analysis.style import (
-    LEGEND_ROOM,
-    STYLE,
     X_LABELS,
     band,
     figure,
     log_axis,
     rule_colors,
     save,
+    side_suptitle,
+    side_title,
     styled,
-    wrap,
 )
 from ..schemes import REGISTRY
 from .spec import FigureSpec
@@ -97,7 +96,7 @@ def draw_curves(
     vs = "simulated time" if x == "time" else "updates"
     heading = f"{spec.title}: training loss vs {vs}"
     if len(panels) > 1:
-        fig.suptitle(wrap(heading, width - 2 * LEGEND_ROOM, STYLE["figure.titlesize"]))
+        side_suptitle(fig, heading, width)
     else:
-        axes[0].set_title(wrap(heading, width - LEGEND_ROOM - 1.0, STYLE["axes.titlesize"]))
+        side_title(axes[0], heading, width)
     return save(fig, path)

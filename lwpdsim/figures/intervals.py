@@ -8,7 +8,7 @@ more than a factor of 10 (strong scaling: the times fall like 1/n)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +27,8 @@ def draw_intervals(
     spec: FigureSpec, rules: Mapping[str, str], table: pd.DataFrame, path: Path
 ) -> Figure:
     """Mean time between updates against the number of workers, with theory."""
-    fig = figure(8.6, 4.6)
-    ax = fig.add_subplot()
-    colors = rule_colors(rules)
-    for label in rules:
-        color = colors[label]
-        t = table[table["scheme"] == label]
+    fig, ax = _one_panel()
+    for label, color, t in _by_rule(rules, table):
         ax.errorbar(
             t["workers"],
             t["mean"],
@@ -67,6 +63,20 @@ def draw_intervals(
     return save(fig, path)
 
 
+def _one_panel() -> tuple[Figure, Axes]:
+    fig = figure(8.6, 4.6)
+    return fig, fig.add_subplot()
+
+
+def _by_rule(
+    rules: Mapping[str, str], table: pd.DataFrame
+) -> Iterator[tuple[str, tuple[float, float, float], pd.DataFrame]]:
+    """Each rule's label, colour and rows of ``table``, in the rules' order."""
+    colors = rule_colors(rules)
+    for label in rules:
+        yield label, colors[label], table[table["scheme"] == label]
+
+
 def _workers_axis(ax: Axes, spec: FigureSpec) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(spec.workers), [str(w) for w in spec.workers])
@@ -92,12 +102,8 @@ def draw_interval_target(
 ) -> Figure:
     """Time until the training loss first reaches the spec's target against the number of
     workers: mean and bootstrap interval over the seeds that reached it, and how many did."""
-    fig = figure(8.6, 4.6)
-    ax = fig.add_subplot()
-    colors = rule_colors(rules)
-    for label in rules:
-        t = table[table["scheme"] == label]
-        color = colors[label]
+    fig, ax = _one_panel()
+    for label, color, t in _by_rule(rules, table):
         mean = t["time_to_target_mean"].to_numpy(dtype=float)
         lo = t["time_to_target_lo95"].to_numpy(dtype=float)
         hi = t["time_to_target_hi95"].to_numpy(dtype=float)
@@ -158,12 +164,8 @@ def draw_interval_target(
 @styled
 def draw_cdf(spec: FigureSpec, rules: Mapping[str, str], table: pd.DataFrame, path: Path) -> Figure:
     """Distribution of the time between updates at ``cdf_workers`` against theory."""
-    fig = figure(8.6, 4.6)
-    ax = fig.add_subplot()
-    colors = rule_colors(rules)
-    for label in rules:
-        t = table[table["scheme"] == label]
-        color = colors[label]
+    fig, ax = _one_panel()
+    for _label, color, t in _by_rule(rules, table):
         ax.plot(
             t["x"],
             t["empirical"],

@@ -14,16 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from ..analysis.style import (
-    LEGEND_ROOM,
-    at_time,
-    figure,
-    log_axis,
-    rule_colors,
-    save,
-    styled,
-    wrap,
-)
+from ..analysis.style import at_time, figure, log_axis, rule_colors, save, side_title, styled
 from .spec import FigureSpec
 
 
@@ -89,5 +80,5 @@ def draw_lr_grid(
         frameon=False,
         title=f"mean of {spec.seeds} seeds\nbar: min-max",
     )
-    ax.set_title(wrap(f"{spec.title}: step-size grid", 8.6 - LEGEND_ROOM - 1.0, 12))
+    side_title(ax, f"{spec.title}: step-size grid", 8.6)
     return save(fig, path)

@@ -6,7 +6,7 @@ curves, and the time between updates against theory. Drawing modules consume the
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +181,21 @@ def curves_table(sr: SpecRuns, lrs: Mapping[str, float], x: str) -> pd.DataFrame
     return table
 
 
+def _runs_by_size(sr: SpecRuns) -> Iterator[tuple[str, int, list[RunResult]]]:
+    """Rule by rule, each cluster size of an intervals spec with that rule's runs at that size (one
+    per seed that ran; sizes without any are left out)."""
+    spec = sr.spec
+    for position, label in enumerate(sr.labels):
+        for n in spec.workers:
+            runs = [
+                list(sr.runs[(n, r)].values())[position]
+                for r in range(spec.seeds)
+                if (n, r) in sr.runs
+            ]
+            if runs:
+                yield label, n, runs
+
+
 def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The mean time between updates per rule and cluster size (its interval,
     :func:`~lwpdsim.analysis.stats.mean_interval`, and theory), and the
@@ -189,40 +204,30 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
     base_dir = Path(spec.scenario.base_dir) if spec.scenario.base_dir else None  # relative traces
     rows = []
     at_cdf: list[tuple[str, RunResult, np.ndarray]] = []
-    for position, label in enumerate(sr.labels):
-        for n in spec.workers:
-            runs = [
-                list(sr.runs[(n, r)].values())[position]
-                for r in range(spec.seeds)
-                if (n, r) in sr.runs
-            ]
-            if not runs:
-                continue
-            gaps = data.update_intervals(runs)
-            gap = mean_interval(gaps)
-            theory = data.interval_theory(runs[0], base_dir=base_dir)
-            model = from_spec(
-                data.scenario_config(runs[0])["cluster"]["latency"], base_dir=base_dir
-            )
-            cluster = data.scenario_config(runs[0])["cluster"]
-            rows.append(
-                {
-                    "scheme": label,
-                    "label": runs[0].label,
-                    "workers": n,
-                    "gaps": int(gaps.size),
-                    "mean": gap.mean,
-                    "lo95": gap.lo,
-                    "hi95": gap.hi,
-                    "theory_mean": theory.mean if theory else math.nan,
-                    "theory": theory.description if theory else "",
-                    "compute_mean": float(model.mean),
-                    # what compute_mean is the time of: a full gradient, or one work unit
-                    "latency_per": cluster.get("latency_per", SAVED_LATENCY_PER),
-                }
-            )
-            if n == spec.cdf_workers and gaps.size:
-                at_cdf.append((label, runs[0], np.sort(gaps)))
+    for label, n, runs in _runs_by_size(sr):
+        gaps = data.update_intervals(runs)
+        gap = mean_interval(gaps)
+        theory = data.interval_theory(runs[0], base_dir=base_dir)
+        model = from_spec(data.scenario_config(runs[0])["cluster"]["latency"], base_dir=base_dir)
+        cluster = data.scenario_config(runs[0])["cluster"]
+        rows.append(
+            {
+                "scheme": label,
+                "label": runs[0].label,
+                "workers": n,
+                "gaps": int(gaps.size),
+                "mean": gap.mean,
+                "lo95": gap.lo,
+                "hi95": gap.hi,
+                "theory_mean": theory.mean if theory else math.nan,
+                "theory": theory.description if theory else "",
+                "compute_mean": float(model.mean),
+                # what compute_mean is the time of: a full gradient, or one work unit
+                "latency_per": cluster.get("latency_per", SAVED_LATENCY_PER),
+            }
+        )
+        if n == spec.cdf_workers and gaps.size:
+            at_cdf.append((label, runs[0], np.sort(gaps)))
     frames = []
     if at_cdf:
         xs = np.linspace(0.0, max(float(g[-1]) for _, _, g in at_cdf) * 1.05, 400)
@@ -249,41 +254,34 @@ def interval_tables(sr: SpecRuns) -> tuple[pd.DataFrame, pd.DataFrame]:
 def interval_target_table(sr: SpecRuns) -> pd.DataFrame:
     """For an intervals spec with a ``target_loss``: per rule and cluster size, how many seeds ran
     and reached the target, the time to reach it (mean and bootstrap interval over the seeds
-    that did: :func:`~lwpdsim.analysis.stats.mean_interval`), the updates that took, and the mean time between updates over all seeds' runs."""
+    that did: :func:`~lwpdsim.analysis.stats.mean_interval`), the updates that took, and the
+    mean time between updates over all seeds' runs."""
     spec = sr.spec
     target = spec.target_loss
     rows: list[dict[str, object]] = []
     if target is None:
         return pd.DataFrame(rows)
-    for position, label in enumerate(sr.labels):
-        for n in spec.workers:
-            runs = [
-                list(sr.runs[(n, r)].values())[position]
-                for r in range(spec.seeds)
-                if (n, r) in sr.runs
-            ]
-            if not runs:
-                continue
-            reach = [data.bytes_to_target(res, target) for res in runs]
-            times = [r.get("time", math.nan) for r in reach]
-            updates = np.array([r.get("update", math.nan) for r in reach], dtype=float)
-            ttt = mean_interval(times)
-            reached = np.isfinite(updates)
-            rows.append(
-                {
-                    "scheme": label,
-                    "label": runs[0].label,
-                    "workers": n,
-                    "target_loss": target,
-                    "seeds": len(runs),
-                    "reached": int(reached.sum()),
-                    "time_to_target_mean": ttt.mean,
-                    "time_to_target_lo95": ttt.lo,
-                    "time_to_target_hi95": ttt.hi,
-                    "updates_to_target_mean": float(updates[reached].mean())
-                    if reached.any()
-                    else math.nan,
-                    "time_per_update_mean": float(data.update_intervals(runs).mean()),
-                }
-            )
+    for label, n, runs in _runs_by_size(sr):
+        reach = [data.bytes_to_target(res, target) for res in runs]
+        times = [r.get("time", math.nan) for r in reach]
+        updates = np.array([r.get("update", math.nan) for r in reach], dtype=float)
+        ttt = mean_interval(times)
+        reached = np.isfinite(updates)
+        rows.append(
+            {
+                "scheme": label,
+                "label": runs[0].label,
+                "workers": n,
+                "target_loss": target,
+                "seeds": len(runs),
+                "reached": int(reached.sum()),
+                "time_to_target_mean": ttt.mean,
+                "time_to_target_lo95": ttt.lo,
+                "time_to_target_hi95": ttt.hi,
+                "updates_to_target_mean": float(updates[reached].mean())
+                if reached.any()
+                else math.nan,
+                "time_per_update_mean": float(data.update_intervals(runs).mean()),
+            }
+        )
     return pd.DataFrame(rows)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ..analysis import data
 from ..analysis.stats import INTERVAL_NAME, INTERVAL_SHORT
@@ -31,6 +32,7 @@ from .curves import curve_panels, draw_curves
 from .intervals import draw_cdf, draw_interval_target, draw_intervals
 from .lr_grid import draw_lr_grid
 from .run import SpecRuns
+from .spec import FigureSpec
 from .tables import (
     chosen_edges,
     chosen_lr,
@@ -61,6 +63,25 @@ def _write_csv(table: pd.DataFrame, path: Path) -> str:
     return path.name
 
 
+def _figure_file(out: Path, stem: str, table: pd.DataFrame, sentence: str) -> FigureFile:
+    """The figure ``<stem>.png`` (already drawn in ``out``) with its table written beside it as
+    ``<stem>.csv``."""
+    return FigureFile(f"{stem}.png", [_write_csv(table, out / f"{stem}.csv")], sentence)
+
+
+#: A figure drawn from one table: ``draw(spec, rules, table, png_path)``.
+Draw = Callable[[FigureSpec, Mapping[str, str], pd.DataFrame, Path], Figure]
+
+
+def _figure(
+    sr: SpecRuns, out: Path, suffix: str, draw: Draw, table: pd.DataFrame, sentence: str
+) -> FigureFile:
+    """Draw ``<spec>_<suffix>.png`` from ``table`` into ``out`` and write the table beside it."""
+    stem = f"{sr.spec.name}_{suffix}"
+    draw(sr.spec, sr.rules, table, out / f"{stem}.png")
+    return _figure_file(out, stem, table, sentence)
+
+
 def _rules_text(labels: Sequence[str]) -> str:
     return ", ".join(labels[:-1]) + f" and {labels[-1]}" if len(labels) > 1 else labels[0]
 
@@ -89,39 +110,26 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
             if len(curve_panels(rules, spec.split_lwpd)) > 1
             else ""
         )
-        files.append(
-            FigureFile(
-                f"{stem}.png",
-                [_write_csv(curves, out / f"{stem}.csv")],
-                f"Training loss against {against} for {rules_text}, each at its chosen step size: "
-                f"mean of {seeds} with a min-max band{side}.",
-            )
+        sentence = (
+            f"Training loss against {against} for {rules_text}, each at its chosen step size: "
+            f"mean of {seeds} with a min-max band{side}."
         )
-    stem = f"{name}_lr_grid"
-    draw_lr_grid(spec, rules, grid, out / f"{stem}.png")
+        files.append(_figure_file(out, stem, curves, sentence))
     grid_text = ", ".join(f"{v:g}" for v in spec.lr_grid)
-    files.append(
-        FigureFile(
-            f"{stem}.png",
-            [_write_csv(grid, out / f"{stem}.csv")],
-            f"The common step-size grid ({grid_text}): mean final training loss of every rule at "
-            f"every step size (bars: min-max over {seeds}); the ringed point is each rule's "
-            "choice by the selection rule, with an arrow outwards when it sits at an edge of the "
-            "grid (its smallest or largest step size: the best may lie beyond it).",
-        )
+    sentence = (
+        f"The common step-size grid ({grid_text}): mean final training loss of every rule at "
+        f"every step size (bars: min-max over {seeds}); the ringed point is each rule's "
+        "choice by the selection rule, with an arrow outwards when it sits at an edge of the "
+        "grid (its smallest or largest step size: the best may lie beyond it)."
     )
+    files.append(_figure(sr, out, "lr_grid", draw_lr_grid, grid, sentence))
     if spec.target_loss is not None:
-        stem = f"{name}_to_target"
-        draw_to_target(spec, rules, summary, out / f"{stem}.png")
-        files.append(
-            FigureFile(
-                f"{stem}.png",
-                [_write_csv(summary, out / f"{stem}.csv")],
-                f"Simulated time and bytes moved until the training loss first reaches "
-                f"{spec.target_loss:g} (mean over the seeds that reached it, how many did, and "
-                f"the {INTERVAL_NAME}), and the final loss, per rule at its chosen step size.",
-            )
+        sentence = (
+            f"Simulated time and bytes moved until the training loss first reaches "
+            f"{spec.target_loss:g} (mean over the seeds that reached it, how many did, and "
+            f"the {INTERVAL_NAME}), and the final loss, per rule at its chosen step size."
         )
+        files.append(_figure(sr, out, "to_target", draw_to_target, summary, sentence))
     else:
         extra.append(_write_csv(summary, out / f"{name}_summary.csv"))
     return files, extra, summary
@@ -140,15 +148,12 @@ def write_timeline(sr: SpecRuns, out: Path) -> list[FigureFile]:
         seg.insert(0, "scheme", label)
         frames.append(seg)
     table = pd.concat(frames, ignore_index=True)
-    return [
-        FigureFile(
-            f"{stem}.png",
-            [_write_csv(table, out / f"{stem}.csv")],
-            f"What each worker does in the first {window:g} simulated seconds of one run, one "
-            f"panel per rule ({_rules_text(list(results))}): bars coloured by the task's outcome, "
-            "transfers lighter than compute, a line at each update of the master.",
-        )
-    ]
+    sentence = (
+        f"What each worker does in the first {window:g} simulated seconds of one run, one "
+        f"panel per rule ({_rules_text(list(results))}): bars coloured by the task's outcome, "
+        "transfers lighter than compute, a line at each update of the master."
+    )
+    return [_figure_file(out, stem, table, sentence)]
 
 
 def write_intervals(sr: SpecRuns, out: Path) -> list[FigureFile]:
@@ -156,48 +161,31 @@ def write_intervals(sr: SpecRuns, out: Path) -> list[FigureFile]:
     target as the cluster grows when the spec has a target."""
     spec = sr.spec
     table, cdf = interval_tables(sr)
-    rules = sr.rules
-    files = []
-    stem = f"{spec.name}_mean_gap"
-    draw_intervals(spec, rules, table, out / f"{stem}.png")
     scale = (
         "one worker's mean time for a full-batch gradient (latency_per = gradient: a task of "
         "1/n of the data takes 1/n of it)"
         if spec.scenario.cluster.latency_per == "gradient"
         else "one task's mean compute time (latency_per = unit: the same at every n)"
     )
-    files.append(
-        FigureFile(
-            f"{stem}.png",
-            [_write_csv(table, out / f"{stem}.csv")],
-            f"Mean simulated time between updates for {_rules_text(sr.labels)} as the cluster "
-            f"grows ({', '.join(map(str, spec.workers))} workers; {INTERVAL_SHORT}) against the "
-            f"order-statistic theory, and {scale} for scale.",
-        )
+    sentence = (
+        f"Mean simulated time between updates for {_rules_text(sr.labels)} as the cluster "
+        f"grows ({', '.join(map(str, spec.workers))} workers; {INTERVAL_SHORT}) against the "
+        f"order-statistic theory, and {scale} for scale."
     )
+    files = [_figure(sr, out, "mean_gap", draw_intervals, table, sentence)]
     if spec.target_loss is not None:
-        stem = f"{spec.name}_to_target"
+        sentence = (
+            f"Simulated time until the training loss first reaches {spec.target_loss:g} for "
+            f"{_rules_text(sr.labels)} as the cluster grows (mean and {INTERVAL_SHORT} over "
+            f"the seeds that reached it, of {spec.seeds}); measured only."
+        )
         reach = interval_target_table(sr)
-        draw_interval_target(spec, rules, reach, out / f"{stem}.png")
-        files.append(
-            FigureFile(
-                f"{stem}.png",
-                [_write_csv(reach, out / f"{stem}.csv")],
-                f"Simulated time until the training loss first reaches {spec.target_loss:g} for "
-                f"{_rules_text(sr.labels)} as the cluster grows (mean and {INTERVAL_SHORT} over "
-                f"the seeds that reached it, of {spec.seeds}); measured only.",
-            )
-        )
-    stem = f"{spec.name}_cdf"
-    draw_cdf(spec, rules, cdf, out / f"{stem}.png")
-    files.append(
-        FigureFile(
-            f"{stem}.png",
-            [_write_csv(cdf, out / f"{stem}.csv")],
-            f"Distribution of the time between updates with {spec.cdf_workers} workers, "
-            "simulated against the theoretical CDF of the order statistic each rule waits for.",
-        )
+        files.append(_figure(sr, out, "to_target", draw_interval_target, reach, sentence))
+    sentence = (
+        f"Distribution of the time between updates with {spec.cdf_workers} workers, "
+        "simulated against the theoretical CDF of the order statistic each rule waits for."
     )
+    files.append(_figure(sr, out, "cdf", draw_cdf, cdf, sentence))
     return files
 
 

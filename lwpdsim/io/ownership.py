@@ -18,7 +18,7 @@ import contextlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ..errors import ScenarioError
 from .files import ResultsFolder
@@ -54,19 +54,28 @@ def _enclosing(target: Path) -> tuple[Path, Record] | None:
     return None
 
 
-def _situation(
-    out: str | Path,
-    kind: ResultsFolder,
-    *,
-    force: bool,
-    resume: bool,
-    inputs: Iterable[str | Path],
-    identity: dict[str, Any] | None,
-) -> _Situation:
+class Terms(TypedDict, total=False):
+    """The terms on which a command takes its output folder (the keywords of :func:`check_out`
+    and :func:`claim`): ``force``, start over, removing what lwpdsim wrote there (default false);
+    ``resume``, continue in the folder of the same sweep (false); ``inputs``, the files the command
+    reads, which the folder must not hold (none); ``identity``, what makes the folder this sweep's,
+    for ``resume`` (none)."""
+
+    force: bool
+    resume: bool
+    inputs: Iterable[str | Path]
+    identity: dict[str, Any] | None
+
+
+def _situation(out: str | Path, kind: ResultsFolder, terms: Terms) -> _Situation:
+    if unknown := terms.keys() - Terms.__optional_keys__:
+        raise TypeError(f"unexpected keyword arguments {sorted(unknown)}: see Terms")
+    force, resume = terms.get("force", False), terms.get("resume", False)
+    identity = terms.get("identity")
     if resume and force:
         raise ScenarioError("--force", True, "either --resume or --force, not both")
     shown = str(out)
-    check_target(Path(out), inputs=inputs, whole=not kind.writes_into)
+    check_target(Path(out), inputs=terms.get("inputs", ()), whole=not kind.writes_into)
     target = Path(os.path.abspath(out))
     enclosing = _enclosing(target)
     if enclosing is not None:
@@ -120,43 +129,24 @@ def _situation(
     raise ScenarioError("--out", shown, f"a directory that does not exist yet ({hint})")
 
 
-def check_out(
-    out: str | Path,
-    kind: ResultsFolder,
-    *,
-    force: bool = False,
-    resume: bool = False,
-    inputs: Iterable[str | Path] = (),
-    identity: dict[str, Any] | None = None,
-) -> None:
+def check_out(out: str | Path, kind: ResultsFolder, **terms: Unpack[Terms]) -> None:
     """Raise a :class:`ScenarioError` (one line, naming ``--out``) unless ``kind``'s command may
-    write ``out``: a new folder, an empty one, one it updates, one to continue (``resume``, the
-    same sweep) or one it wrote, to start over (``force``). Reads only; :func:`claim` takes it."""
-    _situation(out, kind, force=force, resume=resume, inputs=inputs, identity=identity)
+    write ``out`` on these :class:`Terms`: a new folder, an empty one, one it updates, one to
+    continue (``resume``, the same sweep) or one it wrote, to start over (``force``). Reads only;
+    :func:`claim` takes it."""
+    _situation(out, kind, terms)
 
 
 def claim(
-    out: str | Path,
-    kind: ResultsFolder,
-    *,
-    force: bool = False,
-    resume: bool = False,
-    inputs: Iterable[str | Path] = (),
-    identity: dict[str, Any] | None = None,
-    will_write: Iterable[str] = (),
+    out: str | Path, kind: ResultsFolder, *, will_write: Iterable[str] = (), **terms: Unpack[Terms]
 ) -> OutputFolder:
-    """Take ``out`` for ``kind``'s command (see the module): check it (:func:`check_out`), create
-    and lock it, clear what lwpdsim wrote there if ``force``, and check that none of the names in
-    ``will_write`` (relative to ``out``) is a file lwpdsim did not write. Use the result as a
-    context manager (or call :meth:`OutputFolder.release`)."""
-    inputs = list(inputs)
-    args: dict[str, Any] = {
-        "force": force,
-        "resume": resume,
-        "inputs": inputs,
-        "identity": identity,
-    }
-    where = _situation(out, kind, **args)
+    """Take ``out`` for ``kind``'s command on these :class:`Terms` (see the module): check it
+    (:func:`check_out`), create and lock it, clear what lwpdsim wrote there if ``force``, and check
+    that none of the names in ``will_write`` (relative to ``out``) is a file lwpdsim did not write.
+    Use the result as a context manager (or call :meth:`OutputFolder.release`)."""
+    terms = {**terms, "inputs": list(terms.get("inputs", ()))}  # read twice
+    identity = terms.get("identity")
+    where = _situation(out, kind, terms)
     created = False
     if not os.path.lexists(where.root):
         try:
@@ -171,13 +161,13 @@ def claim(
     lock = FolderLock.acquire(where.root, kind.command)
     folder: OutputFolder | None = None
     try:
-        where = _situation(out, kind, **args)  # again, now that nobody else can change it
+        where = _situation(out, kind, terms)  # again, now that nobody else can change it
         folder = OutputFolder(
             where.root, where.target, where.record, kind, lock, identity=identity, created=created
         )
         will_write = list(will_write)
         folder.check_free(will_write)
-        if force and where.record is not None:
+        if terms.get("force", False) and where.record is not None:
             folder.clear(conflict_field="--force")
         folder.start()
     except BaseException:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config.reading import MAX_CSV_BYTES, read_text
+from ..config.reading import MAX_CSV_BYTES, excerpt, is_number_text, read_text
 from ..config.validate import HINT_AFTER_LIST, suggest
 from ..errors import ScenarioError
 
@@ -68,7 +68,7 @@ def _column_index(header: list[str], column: int | str, path: Path) -> tuple[int
     if column >= len(header):
         allowed = f"a 0-based index < {len(header)} ({path} has {len(header)} column(s))"
         raise ScenarioError("column", column, allowed)
-    return column, not _parses(header[column])
+    return column, not is_number_text(header[column])
 
 
 def _time(
@@ -83,22 +83,9 @@ def _time(
     if index >= len(cells):
         raise bad_file(f"a value in column {column!r} on every line; line {number} lacks one")
     entry = cells[index]
-    if not _parses(entry):
-        raise bad_file(f"numbers only; line {number} of {path} has {_cut(entry)}")
+    if not is_number_text(entry):
+        raise bad_file(f"numbers only; line {number} of {path} has {excerpt(entry)}")
     x = float(entry)
     if not (math.isfinite(x) and x >= 0):
-        raise bad_file(f"finite times >= 0; line {number} of {path} has {_cut(entry)}")
+        raise bad_file(f"finite times >= 0; line {number} of {path} has {excerpt(entry)}")
     return x
-
-
-def _cut(text: str, limit: int = 80) -> str:
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
-
-
-def _parses(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

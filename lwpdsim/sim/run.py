@@ -30,16 +30,7 @@ if TYPE_CHECKING:
 def build_dataset(scenario: Scenario, streams: Streams) -> Dataset:
     """The scenario's dataset, shuffled and split with the ``data`` stream."""
     m = scenario.model
-    data = load_dataset(
-        m.dataset,
-        streams.generator("data"),
-        test_fraction=m.test_fraction,
-        samples=m.samples,
-        features=m.features,
-        classes=m.classes,
-        noise=m.noise,
-        base_dir=Path(scenario.base_dir) if scenario.base_dir else None,
-    )
+    data = load_dataset(m.dataset, streams.generator("data"), **scenario.dataset_options())
     if m.label_noise > 0:
         data = with_label_noise(data, m.label_noise, streams.generator("data", 1))
     return data

@@ -23,7 +23,7 @@ import pandas as pd
 from ..io.files import SWEEP_FOLDER, writing
 from ..io.folder import OutputFolder
 from ..io.jsonable import dumps
-from ..io.ownership import claim
+from ..io.ownership import Terms, check_out, claim
 from ..results import versions
 from .execute import check_executor, progress_bar, run_tasks
 from .plan import SweepPlan, plan_sweep
@@ -107,17 +107,26 @@ def execute_sweep(
     )
     out = Path(opts.out) if opts.out is not None else plan.default_out()
     check_executor(opts.executor, opts.scheduler)
-    folder = claim(
-        out,
-        SWEEP_FOLDER,
-        resume=opts.resume,
-        force=opts.force,
-        inputs=sweep_inputs(plan),
-        identity=sweep_identity(plan),
-        will_write=["sweep.json", TABLE_NAME, "runs"],
-    )
+    terms = _folder_terms(plan, resume=opts.resume, force=opts.force)
+    folder = claim(out, SWEEP_FOLDER, **terms, will_write=["sweep.json", TABLE_NAME, "runs"])
     with folder:
         return _execute(plan, opts, out, folder)
+
+
+def check_sweep_out(plan: SweepPlan, out: Path, *, resume: bool, force: bool) -> None:
+    """Refuse (one line naming ``--out``) a folder ``out`` the sweep may not write, before any
+    run (what :func:`execute_sweep` checks again when it claims the folder)."""
+    check_out(out, SWEEP_FOLDER, **_folder_terms(plan, resume=resume, force=force))
+
+
+def _folder_terms(plan: SweepPlan, *, resume: bool, force: bool) -> Terms:
+    """The terms on which a sweep takes its folder (:func:`lwpdsim.io.claim`)."""
+    return {
+        "resume": resume,
+        "force": force,
+        "inputs": sweep_inputs(plan),
+        "identity": sweep_identity(plan),
+    }
 
 
 def sweep_identity(plan: SweepPlan) -> dict[str, Any]:
