@@ -31,7 +31,15 @@ from .target import check_target
 def _describe_identity(identity: dict[str, Any] | None) -> str:
     if not identity:
         return "a sweep"
-    return f"sweep {identity.get('name')!r} ({identity.get('runs')} runs)"
+    return f"sweep {identity.get('name')!r}"
+
+
+def _same_identity(held: dict[str, Any] | None, wanted: dict[str, Any] | None) -> bool:
+    """Whether a folder's recorded identity agrees with the one a command wants on every key the
+    command names (a folder recorded by an older lwpdsim may name more)."""
+    if held is None or wanted is None:
+        return held == wanted
+    return all(key in held and held[key] == value for key, value in wanted.items())
 
 
 class _Situation:
@@ -113,7 +121,7 @@ def _situation(out: str | Path, kind: ResultsFolder, terms: Terms) -> _Situation
     if not held or kind.updated or force:
         return _Situation(target, target, record)
     if resume and kind.resumable:
-        if record.identity != identity:
+        if not _same_identity(record.identity, identity):
             raise ScenarioError(
                 "--out",
                 shown,

@@ -186,11 +186,47 @@ def _open_executor(
     if executor == "serial":
         yield None
     elif executor == "processes":
-        with _process_pool(workers) as pool:
+        with _main_not_rerun(), _process_pool(workers) as pool:
             yield pool
     else:
-        with _dask_client(scheduler, workers) as client, _dask_executor(client) as pool:
+        with (
+            _main_not_rerun(),
+            _dask_client(scheduler, workers) as client,
+            _dask_executor(client) as pool,
+        ):
             yield pool
+
+
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """While lwpdsim starts and uses its worker processes, they do not run the main script again.
+
+    Python's ``spawn`` and ``forkserver`` start methods (Dask's local workers, the process pool)
+    run the main module again in each new process, as ``__mp_main__``: a script without an
+    ``if __name__ == "__main__":`` guard would start its sweep again in every worker, and one read
+    from stdin (``<stdin>``) cannot be run again at all. lwpdsim's workers need nothing of the main
+    module (a task is lwpdsim's function and lwpdsim's data), so meanwhile the main module presents
+    itself as a package's ``__main__`` (its ``__spec__`` named ``__main__``), which multiprocessing
+    never runs again; the previous ``__spec__`` is put back afterwards.
+    """
+    import importlib.machinery
+
+    main = sys.modules.get("__main__")
+    if main is None:  # pragma: no cover - embedded interpreters
+        yield
+        return
+    had_spec = "__spec__" in vars(main)
+    previous = vars(main).get("__spec__")
+    ours = importlib.machinery.ModuleSpec("__main__", None)
+    main.__spec__ = ours
+    try:
+        yield
+    finally:
+        if vars(main).get("__spec__") is ours:
+            if had_spec:
+                main.__spec__ = previous
+            else:
+                del main.__spec__
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ through the claimed folder (:func:`lwpdsim.io.claim`), which records it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -28,7 +27,7 @@ from ..results import versions
 from .execute import check_executor, progress_bar, run_tasks
 from .plan import SweepPlan, plan_sweep
 from .spec import SweepSpec, override_texts
-from .store import RunScan, scan_runs, write_run
+from .store import RunScan, scan_runs, stale_runs, write_run
 from .table import TABLE_NAME, run_rows, sweep_table
 
 
@@ -73,6 +72,7 @@ class SweepReport:
     reused: int = 0
     other_version: int = 0  # earlier runs of other package versions, run again
     damaged: int = 0  # earlier runs with a damaged record, run again
+    stale: list[str] = field(default_factory=list)  # earlier runs no longer of the sweep, kept
     failed_runs: list[str] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
     plot_error: str | None = None
@@ -130,10 +130,10 @@ def _folder_terms(plan: SweepPlan, *, resume: bool, force: bool) -> Terms:
 
 
 def sweep_identity(plan: SweepPlan) -> dict[str, Any]:
-    """What makes a folder this sweep's, for ``--resume``: its name and its runs."""
-    ids = "\n".join(sorted(task.run_id for task in plan.runs))
-    grid = hashlib.sha256(ids.encode()).hexdigest()[:16]
-    return {"name": plan.name, "runs": len(plan.runs), "grid": grid}
+    """What makes a folder this sweep's, for ``--resume``: its name. The grid, the replicates and
+    the base may have been edited since: a run is reused only if its id (a hash of its resolved
+    scenario and replicate) is still one of the sweep's, and the other records are reported."""
+    return {"name": plan.name}
 
 
 def sweep_inputs(plan: SweepPlan) -> list[Path]:
@@ -142,11 +142,22 @@ def sweep_inputs(plan: SweepPlan) -> list[Path]:
     return files + ([plan.spec.base] if isinstance(plan.spec.base, Path) else [])
 
 
-def _reuse(plan: SweepPlan, opts: SweepOptions, folder: OutputFolder, runs_dir: Path) -> RunScan:
-    """The runs ``--resume`` keeps; says how many it runs again, and refuses (before running
-    anything) when a run to redo cannot be replaced."""
+def _reuse(
+    plan: SweepPlan, opts: SweepOptions, folder: OutputFolder, runs_dir: Path
+) -> tuple[RunScan, list[str]]:
+    """The runs ``--resume`` keeps, and the records it leaves aside (runs of the folder that are no
+    longer the sweep's); says how many it runs again and how many it leaves aside, and refuses
+    (before running anything) when a run to redo cannot be replaced."""
     scan = scan_runs(plan, runs_dir) if opts.resume else RunScan()
+    stale = stale_runs(plan, runs_dir, folder) if opts.resume else []
     say = opts.log or (lambda text: warnings.warn(text, RuntimeWarning, stacklevel=4))
+    if stale:
+        say(
+            f"{len(stale)} earlier {'run' if len(stale) == 1 else 'runs'} in {runs_dir} no longer "
+            f"{'belongs' if len(stale) == 1 else 'belong'} to the sweep (edited since; e.g. run "
+            f"{stale[0]}, all in sweep.json: stale_runs): kept there, left out of runs.csv and the "
+            "figures (only --force, starting over, removes them)"
+        )
     if scan.other_version:
         run_id, why = scan.other_version[0]
         say(
@@ -162,12 +173,12 @@ def _reuse(plan: SweepPlan, opts: SweepOptions, folder: OutputFolder, runs_dir: 
     for task in plan.runs:
         if task.run_id not in scan.done:
             folder.check_replaceable(runs_dir / task.run_id)
-    return scan
+    return scan, stale
 
 
 def _execute(plan: SweepPlan, opts: SweepOptions, out: Path, folder: OutputFolder) -> SweepReport:
     runs_dir = folder.mkdir(out / "runs")
-    scan = _reuse(plan, opts, folder, runs_dir)
+    scan, stale = _reuse(plan, opts, folder, runs_dir)
     done = scan.done
     rows = {
         task.run_id: run_rows(task, "ok", None, done[task.run_id])
@@ -175,7 +186,7 @@ def _execute(plan: SweepPlan, opts: SweepOptions, out: Path, folder: OutputFolde
         if task.run_id in done
     }
     todo = [t for t in plan.runs if t.run_id not in done]
-    report = SweepReport(plan, out, pd.DataFrame(), reused=len(done))
+    report = SweepReport(plan, out, pd.DataFrame(), reused=len(done), stale=stale)
     report.other_version, report.damaged = len(scan.other_version), len(scan.damaged)
     executor = opts.executor if isinstance(opts.executor, str) else type(opts.executor).__name__
     _write_manifest(report, folder, executor, complete=False)
@@ -253,6 +264,7 @@ def _write_manifest(
             {"point": p.index, "factors": dict(p.factors), "error": p.error} for p in plan.skipped
         ],
         "runs": len(plan.runs),
+        "stale_runs": report.stale,
         "executor": executor,
         "complete": complete,
         "versions": versions(),

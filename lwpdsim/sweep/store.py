@@ -190,6 +190,25 @@ def _summaries(d: Path, record: dict[str, Any], task: RunTask) -> dict[str, dict
     return out
 
 
+def stale_runs(plan: SweepPlan, runs_dir: str | Path, folder: OutputFolder) -> list[str]:
+    """The run folders in ``runs_dir`` that lwpdsim wrote but that are no run of ``plan`` (the sweep
+    was edited since: its grid, replicates or base), sorted; a user's own files are not counted."""
+    mine = {task.run_id for task in plan.runs}
+    try:
+        names = os.listdir(runs_dir)
+    except OSError:
+        return []
+    return sorted(
+        name
+        for name in names
+        if name not in mine
+        and not name.startswith(".")
+        and folder.owns(Path(runs_dir) / name)
+        and os.path.isdir(Path(runs_dir) / name)
+        and not os.path.islink(Path(runs_dir) / name)
+    )
+
+
 def finished_runs(plan: SweepPlan, runs_dir: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
     """The summaries (by rule label) of the runs of ``plan`` that finished well in ``runs_dir``, by
     run id (see :func:`scan_runs`); failed, damaged, foreign or other versions' runs are left out

@@ -1,0 +1,96 @@
+"""Editing a sweep, then ``--resume``: the runs still in the sweep are reused, the new ones run, and
+the records that no longer belong to it are reported, kept on disk and left out of the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lwpdsim.cli import main
+
+BASE = """
+name = "edited"
+seed = 5
+[cluster]
+workers = 4
+[model]
+kind = "least_squares"
+dataset = "synthetic_regression"
+samples = 40
+features = 3
+[train]
+lr = 0.1
+max_updates = 6
+[[schemes]]
+name = "sync"
+[[schemes]]
+name = "kasync"
+K = 2
+"""
+
+SWEEP = """
+base = "base.toml"
+name = "grid"
+[factors]
+"train.lr" = {lrs}
+"""
+
+
+def _sweep(folder: Path, lrs: str, *more: str) -> list[str]:
+    """Write the sweep file with these step sizes and run ``lwpdsim sweep`` on it (serially,
+    into ``folder/out``); return the ids of ``runs.csv``, in order."""
+    (folder / "base.toml").write_text(BASE, encoding="utf-8")
+    grid = folder / "grid.toml"
+    grid.write_text(SWEEP.format(lrs=lrs), encoding="utf-8")
+    out = folder / "out"
+    assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out), *more]) == 0
+    return list(pd.read_csv(out / "runs.csv", dtype={"run_id": str})["run_id"].drop_duplicates())
+
+
+def _records(out: Path) -> dict[str, bytes]:
+    """Every run's record, by run id (a run computed again gets a new one: its wall-clock time)."""
+    return {p.parent.name: p.read_bytes() for p in (out / "runs").glob("*/run.json")}
+
+
+def test_resume_after_editing_the_grid_reports_the_runs_left_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    first = _sweep(tmp_path, "[0.1, 0.2, 0.3]")
+    assert len(first) == 3
+    before = _records(out)
+    capsys.readouterr()
+
+    # 0.1 leaves the grid, 0.4 joins it: two runs are reused, one computed, one left over
+    second = _sweep(tmp_path, "[0.2, 0.3, 0.4]", "--resume")
+    std = capsys.readouterr()
+    assert second[:2] == first[1:] and second[2] not in first
+    assert "1 runs computed, 2 reused" in std.out
+    warnings = [line for line in std.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "Traceback" not in std.err, std.err
+    assert "1 earlier run " in warnings[0] and str(out / "runs") in warnings[0]
+    assert first[0] in warnings[0]
+
+    after = _records(out)
+    assert {k: after[k] for k in first} == before  # reused ones untouched, the left-over one kept
+    assert set(after) == {*first, second[2]}
+    table = pd.read_csv(out / "runs.csv", dtype={"run_id": str})
+    assert set(table["run_id"]) == set(second)
+    assert sorted(table["train.lr"].unique()) == [0.2, 0.3, 0.4]
+    manifest = json.loads((out / "sweep.json").read_text())
+    assert manifest["stale_runs"] == [first[0]] and manifest["runs"] == 3
+
+    # back to the first grid: the kept record is reused, and now 0.4's run is the one left over
+    third = _sweep(tmp_path, "[0.1, 0.2, 0.3]", "--resume")
+    std = capsys.readouterr()
+    assert third == first and "0 runs computed, 3 reused" in std.out
+    assert second[2] in std.err
+    assert json.loads((out / "sweep.json").read_text())["stale_runs"] == [second[2]]
+    assert _records(out) == after
+
+    # --force starts over: what lwpdsim wrote goes, the left-over record with it
+    _sweep(tmp_path, "[0.1, 0.2, 0.3]", "--force")
+    assert set(_records(out)) == set(first)
