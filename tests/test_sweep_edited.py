@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from lwpdsim.cli import main
+from lwpdsim.io import MARKER
 
 BASE = """
 name = "edited"
@@ -94,3 +95,27 @@ def test_resume_after_editing_the_grid_reports_the_runs_left_over(
     # --force starts over: what lwpdsim wrote goes, the left-over record with it
     _sweep(tmp_path, "[0.1, 0.2, 0.3]", "--force")
     assert set(_records(out)) == set(first)
+
+
+def test_resume_takes_a_folder_whose_record_names_more_than_the_sweeps_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder written before the identity was the name alone (it also named the runs and a hash
+    of the grid) is still the same sweep's; one named for another sweep is not."""
+    out = tmp_path / "out"
+    first = _sweep(tmp_path, "[0.1, 0.2]")
+    marker = out / MARKER
+    lines = marker.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["identity"] == {"name": "grid"}
+    header["identity"] = {"name": "grid", "runs": 2, "grid": "0123456789abcdef"}
+    marker.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    capsys.readouterr()
+    assert _sweep(tmp_path, "[0.1, 0.2]", "--resume") == first
+    assert "0 runs computed, 2 reused" in capsys.readouterr().out
+    header["identity"] = {"name": "other", "runs": 2}
+    marker.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    grid = str(tmp_path / "grid.toml")
+    assert main(["sweep", grid, "--executor", "serial", "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'other'" in err and "'grid'" in err

@@ -68,6 +68,8 @@ def test_workers_started_meanwhile_are_told_not_to_run_the_main_module_again() -
     main = sys.modules["__main__"]
     before = vars(main).get("__spec__", "absent")
     with execute._main_not_rerun():
+        with execute._main_not_rerun():  # two sweeps at once (threads): the last one restores
+            pass
         data = multiprocessing.spawn.get_preparation_data("worker")
         # multiprocessing runs no module again for a main module named __main__ (a package's)
         assert data.get("init_main_from_name") == "__main__" and "init_main_from_path" not in data

@@ -215,18 +215,26 @@ def _main_not_rerun() -> Iterator[None]:
     if main is None:  # pragma: no cover - embedded interpreters
         yield
         return
-    had_spec = "__spec__" in vars(main)
-    previous = vars(main).get("__spec__")
-    ours = importlib.machinery.ModuleSpec("__main__", None)
-    main.__spec__ = ours
+    with _MAIN_LOCK:  # sweeps in several threads: the first sets the spec, the last restores it
+        if _MAIN_STATE["users"] == 0:
+            _MAIN_STATE["saved"] = (main, "__spec__" in vars(main), vars(main).get("__spec__"))
+            main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+        _MAIN_STATE["users"] += 1
     try:
         yield
     finally:
-        if vars(main).get("__spec__") is ours:
-            if had_spec:
-                main.__spec__ = previous
-            else:
-                del main.__spec__
+        with _MAIN_LOCK:
+            _MAIN_STATE["users"] -= 1
+            if _MAIN_STATE["users"] == 0:
+                saved, had_spec, previous = _MAIN_STATE.pop("saved")
+                if had_spec:
+                    saved.__spec__ = previous
+                else:
+                    vars(saved).pop("__spec__", None)
+
+
+_MAIN_LOCK = threading.Lock()
+_MAIN_STATE: dict[str, Any] = {"users": 0}
 
 
 @contextlib.contextmanager

@@ -44,8 +44,10 @@ class SweepOptions:
     removing only what lwpdsim wrote there). ``skip_invalid`` overrides the
     sweep file's setting; ``progress`` shows a bar; ``plots`` draws the figures; ``on_run`` is
     called with each new run's record (its ``run.json``) once the run is on disk; ``log`` with
-    one line for each kind of earlier run that ``resume`` runs again rather than reuse (default:
-    a ``RuntimeWarning``).
+    one line for each kind of earlier run that ``resume`` runs again rather than reuse, and one
+    for the earlier runs it leaves aside because the sweep was edited (default: a
+    ``RuntimeWarning``). ``resume`` needs a folder of the same sweep name; its grid, replicates
+    and base may have changed: the runs still in the sweep are reused.
     """
 
     executor: str | Executor | Any = "dask"
