@@ -342,3 +342,41 @@ def test_stopping_a_worker_in_the_middle_of_sending_a_result_does_not_hang(
         assert tree.proc.returncode == 1, f"still running 60 s after its pool was stopped: {err}"
         assert err.strip().splitlines()[-1] == "mid-send"
         tree.assert_all_gone()
+
+
+def test_closed_connection_reports_are_dropped_and_others_kept() -> None:
+    # Closing the cluster under an interrupted sweep cuts off pending gathers; Tornado logs each
+    # as "Exception in callback" with a traceback. Only those records are dropped.
+    import logging
+
+    from lwpdsim.sweep.execute import _closed_connection
+
+    class StreamClosedError(OSError):
+        pass
+
+    class CommClosedError(OSError):
+        pass
+
+    def record(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException as err:
+            return logging.LogRecord(
+                "tornado.application",
+                logging.ERROR,
+                "x",
+                1,
+                "m",
+                (),
+                (type(err), err, err.__traceback__),
+            )
+
+    cut = CommClosedError("stream is closed")
+    cut.__cause__ = StreamClosedError()
+    assert _closed_connection(record(cut))
+    wrapped = RuntimeError("gather failed")
+    wrapped.__context__ = cut
+    assert _closed_connection(record(wrapped))
+    assert not _closed_connection(record(ValueError("a real error")))
+    plain = logging.LogRecord("tornado.application", logging.ERROR, "x", 1, "m", (), None)
+    assert not _closed_connection(plain)

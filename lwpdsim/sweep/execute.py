@@ -332,8 +332,31 @@ def _dask_executor(client: Any) -> Iterator[Executor]:
     try:
         yield pool
     except BaseException:  # cancel what is left on the cluster
+        _drop_closed_connection_reports()
         pool.shutdown(wait=False)
         raise
+
+
+def _closed_connection(record: Any) -> bool:
+    """Whether a log record reports a connection closed under a pending request (what closing
+    the cluster does to the gathers still waiting when a sweep is interrupted)."""
+    exc = record.exc_info[1] if record.exc_info else None
+    while exc is not None:
+        if type(exc).__name__ in ("CommClosedError", "StreamClosedError"):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _drop_closed_connection_reports() -> None:
+    """Keep Tornado's event loop from printing a traceback for each request that closing the
+    cluster cuts off (logged as "Exception in callback" by ``tornado.application``); other
+    records of that logger still go through. Installed once, when a sweep stops early."""
+    import logging
+
+    log = logging.getLogger("tornado.application")
+    if not any(getattr(f, "__name__", "") == "_closed_connection" for f in log.filters):
+        log.addFilter(_closed_connection)
 
 
 @contextlib.contextmanager
