@@ -13,6 +13,7 @@ A sweep file (TOML) names a base scenario and the factors to vary::
     [factors]                            # the grid is the product of these lists ...
     "cluster.workers" = [4, 8]
     "schemes[0].t" = [2, 4]
+    "schemes[gc].s" = [1, 3]               # a scheme by its label, or its rule when only one has it
 
     [[zip]]                              # ... and of each [[zip]] table, whose lists vary together
     "train.lr" = [0.5, 0.2]
@@ -54,7 +55,7 @@ SWEEP_KEYS = (
     "zip",
     "derived",
 )
-_KEY = re.compile(r"[A-Za-z_]\w*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*")
+_KEY = re.compile(r"[A-Za-z_]\w*(\[[^\[\]]+\])?(\.[A-Za-z_]\w*(\[[^\[\]]+\])?)*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -203,7 +204,8 @@ def _flatten(table: Any, section: str) -> dict[str, Any]:
                 raise ScenarioError(
                     f"{section}.{full}",
                     value,
-                    "a key as in --set KEY=VALUE, e.g. cluster.workers, scheme.K or schemes[1].s",
+                    "a key as in --set KEY=VALUE, e.g. cluster.workers, scheme.K, schemes[1].s or "
+                    "schemes[lwpd].k",
                 )
             out[full] = value
 
