@@ -6,6 +6,8 @@ A sweep file (TOML) names a base scenario and the factors to vary::
     name = "nkt"                         # default: the file's stem
     replicates = 3                       # runs per grid point, each with its own random streams
     skip_invalid = false                 # true: drop invalid grid points (listed) instead of failing
+    metrics = ["time_to_target", "final_loss"]   # what the figures plot (default: time to target
+                                         # if any run reached it, else the final loss)
 
     [base_overrides]                     # applied to the base before the factors
     "train.max_updates" = 60
@@ -40,8 +42,9 @@ from ..config import read_toml
 from ..config.parse import name_from_stem
 from ..config.reading import MAX_TOML_BYTES, check_regular
 from ..config.sizes import check_grid
-from ..config.validate import as_bool, as_int, as_str, check_keys, suggest
+from ..config.validate import as_bool, as_choice, as_int, as_str, check_keys, suggest
 from ..errors import ScenarioError
+from ..results import SWEEP_METRICS as METRICS
 from .expr import ExpressionError, compile_expression, evaluate_expression, references
 
 SWEEP_KEYS = (
@@ -50,6 +53,7 @@ SWEEP_KEYS = (
     "description",
     "replicates",
     "skip_invalid",
+    "metrics",
     "base_overrides",
     "factors",
     "zip",
@@ -73,6 +77,7 @@ class SweepSpec:
     derived: Mapping[str, str]  # key -> expression
     replicates: int = 1
     skip_invalid: bool = False
+    metrics: tuple[str, ...] = ()  # what the figures plot; empty: the default (see METRICS)
 
     @property
     def factor_keys(self) -> tuple[str, ...]:
@@ -121,6 +126,7 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
     description = as_str(raw.get("description", ""), "description")
     replicates = as_int(raw.get("replicates", 1), "replicates", lo=1)
     skip_invalid = as_bool(raw.get("skip_invalid", False), "skip_invalid")
+    metrics = _metrics(raw.get("metrics"))
     if "base" not in raw:
         raise ScenarioError(
             "base", None, 'this key is required: a scenario file, e.g. base = "../quickstart.toml"'
@@ -172,11 +178,25 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
         derived=derived,
         replicates=replicates,
         skip_invalid=skip_invalid,
+        metrics=metrics,
     )
     _check_distinct_keys(spec)
     _check_expressions(spec)
     check_size(spec)
     return spec
+
+
+def _metrics(value: Any) -> tuple[str, ...]:
+    """A sweep file's ``metrics``: a non-empty list of distinct names from :data:`METRICS`."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ScenarioError("metrics", value, f"a non-empty list of: {', '.join(METRICS)}")
+    names = tuple(as_choice(m, f"metrics[{i}]", METRICS) for i, m in enumerate(value))
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise ScenarioError(f"metrics[{i}]", name, "a metric not already in the list")
+    return names
 
 
 def check_size(spec: SweepSpec) -> None:
