@@ -263,3 +263,69 @@ def test_a_sweep_draws_and_redraws_its_metrics(tmp_path: Path, base: Path) -> No
     ]
     assert list(table["schemes[lwpd].decoder"].unique()) == ["group", "backproject"]
     assert sorted(p.name for p in replot_sweep(out)) == names  # the metrics of sweep.json
+
+
+# --------------------------------------------------------------------------- sampled factors
+
+SAMPLE = (
+    '[base_overrides]\n"cluster.latency" = {{ dist = "exponential", rate = 1.0 }}\n'
+    '[factors]\n"cluster.workers" = [4, 8]\n'
+    '[sample]\ncount = {count}\nseed = {seed}\nmethod = "{method}"\n'
+    '[sample.ranges]\n"cluster.latency.rate" = [0.5, 2.0]\n"train.lr" = [0.01, 0.1]\n'
+)
+
+
+def test_latin_hypercube_puts_one_point_in_each_stratum(tmp_path: Path, base: Path) -> None:
+    path = write(tmp_path, SAMPLE.format(count=10, seed=4, method="latin_hypercube"))
+    spec = sw.load_sweep(path)
+    drawn = spec.zips[-1]
+    for key, (lo, hi) in (("cluster.latency.rate", (0.5, 2.0)), ("train.lr", (0.01, 0.1))):
+        values = np.array(drawn[key])
+        strata = np.floor((values - lo) / (hi - lo) * 10).astype(int)
+        assert sorted(strata) == list(range(10))  # a property random draws rarely have
+    assert spec.axes[-1] == ("cluster.latency.rate", "train.lr")
+    assert sw.load_sweep(path).zips == spec.zips  # the seed fixes the points
+
+
+def test_random_samples_cross_the_grid(tmp_path: Path, base: Path) -> None:
+    path = write(tmp_path, SAMPLE.format(count=3, seed=1, method="random"))
+    plan = sw.plan_sweep(path)
+    assert len(plan.points) == 2 * 3
+    rates = sw.load_sweep(path).zips[-1]["cluster.latency.rate"]
+    assert all(0.5 <= r <= 2.0 for r in rates) and len(set(rates)) == 3
+    for point in plan.points:
+        assert point.scenario.cluster.workers == point.factors["cluster.workers"]
+        assert point.scenario.train.lr == point.factors["train.lr"]
+    other = write(tmp_path, SAMPLE.format(count=3, seed=2, method="random"))
+    assert sw.load_sweep(other).zips[-1]["cluster.latency.rate"] != rates
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('[sample]\nseed = 1\n[sample.ranges]\n"train.lr" = [0.1, 1]\n', "sample.count"),
+        (
+            '[sample]\ncount = 2\nmethod = "sobol"\n[sample.ranges]\n"train.lr" = [0.1, 1]\n',
+            "sample.method",
+        ),
+        ('[sample]\ncount = 2\n[sample.ranges]\n"train.lr" = [1, 1]\n', "sample.ranges.train.lr"),
+        ("[sample]\ncount = 2\n", "sample.ranges"),
+        (
+            '[factors]\n"train.lr" = [0.1]\n[sample]\ncount = 2\n[sample.ranges]\n"train.lr" = [0.1, 1]\n',
+            "sample.ranges.train.lr",
+        ),
+    ],
+)
+def test_bad_sample_tables_name_the_field(
+    tmp_path: Path, base: Path, text: str, field: str
+) -> None:
+    with pytest.raises(ScenarioError) as info:
+        sw.load_sweep(write(tmp_path, text))
+    assert "\n" not in str(info.value) and f"{field} = " in str(info.value)
+
+
+def test_figures_say_which_keys_vary_with_the_plotted_one() -> None:
+    table = categorical_table()
+    table["lr"] = table["n"] / 40
+    fig = plot_metric_vs_factor(table, "n", axes=[["n", "lr"], ["schemes[0].decoder"]])
+    assert "Varying together with it: lr." in fig.texts[0].get_text().replace("\n", " ")

@@ -108,15 +108,24 @@ def _colors(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
 
 
 def _notes(
-    metric: str, lay: Layout, failed: int, total: int, *, interval: bool = True
+    metric: str,
+    lay: Layout,
+    failed: int,
+    total: int,
+    *,
+    interval: bool = True,
+    together: Sequence[str] = (),
 ) -> list[str]:
-    """What every figure of a sweep says under its title: what a point is, its interval, what
-    was pooled, and which runs are left out."""
+    """What every figure of a sweep says under its title: what a point is, its interval, which
+    keys vary together with the plotted ones (a ``[[zip]]`` or ``[sample]``), what was pooled,
+    and which runs are left out."""
     if metric in TARGET_METRICS:
         what = "Mean of the runs that reached the target; reached/runs at each point"
     else:
         what = f"Mean of the runs with a finite {metric}; those/runs at each point"
     notes = [f"{what}; bars: {INTERVAL_NAME}, from {MIN_VALUES} runs." if interval else what]
+    if together:
+        notes.append(f"Varying together with it: {', '.join(together)}.")
     if lay.facets:
         notes.append("Panels: " + ", ".join(" & ".join(g) for g in lay.facets) + ".")
     if lay.pooled:
@@ -206,7 +215,8 @@ def plot_metric_vs_factor(
         fontsize="small",
     )
     what = f"{METRIC_LABELS.get(metric, metric)} against {factor}"
-    notes = _notes(metric, lay, failed_runs(table), _total_runs(table))
+    together = [k for g in groups if factor in g for k in g if k != factor]
+    notes = _notes(metric, lay, failed_runs(table), _total_runs(table), together=together)
     _title(fig, what, title, notes, width)
     return save(fig, path, dpi=DPI, rc=None)
 
@@ -401,7 +411,11 @@ def plot_heatmap(
         handles.append(Patch(**FAILED_HATCH, label="every run failed"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     what = f"mean {METRIC_LABELS.get(metric, metric)} over {x} and {y}"
-    notes = _notes(metric, lay, failed_runs(table), _total_runs(table), interval=False)
+    groups = sweep_axes(axes, factors, [x, y])
+    together = [k for g in groups if x in g or y in g for k in g if k not in (x, y)]
+    notes = _notes(
+        metric, lay, failed_runs(table), _total_runs(table), interval=False, together=together
+    )
     _title(fig, what, title, notes, width)
     return save(fig, path, dpi=DPI, rc=None)
 

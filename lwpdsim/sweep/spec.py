@@ -24,6 +24,12 @@ A sweep file (TOML) names a base scenario and the factors to vary::
     [derived]                            # computed per point from the factors (+ - * / // % **)
     "schemes[1].K" = "cluster.workers // 2"
 
+    [sample]                             # ... and of count drawn points (see .sample)
+    count = 8
+    seed = 1
+    method = "latin_hypercube"           # or "random"
+    ranges = { "cluster.latency.rate" = [0.05, 0.5] }
+
 Keys are the ``KEY`` of ``lwpdsim run --set KEY=VALUE``; values are applied as they are (never
 through text). :func:`value_text` writes a value as ``--set`` text, for messages and records.
 """
@@ -46,6 +52,7 @@ from ..config.validate import as_bool, as_choice, as_int, as_str, check_keys, su
 from ..errors import ScenarioError
 from ..results import SWEEP_METRICS as METRICS
 from .expr import ExpressionError, compile_expression, evaluate_expression, references
+from .sample import sample_points
 
 SWEEP_KEYS = (
     "base",
@@ -58,6 +65,7 @@ SWEEP_KEYS = (
     "factors",
     "zip",
     "derived",
+    "sample",
 )
 _KEY = re.compile(r"[A-Za-z_]\w*(\[[^\[\]]+\])?(\.[A-Za-z_]\w*(\[[^\[\]]+\])?)*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -167,6 +175,8 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
     derived = {}
     for key, expr in _flatten(raw.get("derived", {}), "derived").items():
         derived[key] = as_str(expr, f"derived.{key}")
+    if "sample" in raw:  # drawn points: one more axis, its keys varying together
+        zips.append(_sampled(raw["sample"], [*factors, *(k for z in zips for k in z), *derived]))
     spec = SweepSpec(
         name=name,
         description=description,
@@ -184,6 +194,18 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
     _check_expressions(spec)
     check_size(spec)
     return spec
+
+
+def _sampled(table: Any, taken: list[str]) -> dict[str, tuple[Any, ...]]:
+    """The points a ``[sample]`` table draws (:mod:`.sample`), each key set nowhere else."""
+    ranges_raw = table.get("ranges", {}) if isinstance(table, Mapping) else {}
+    ranges = _flatten(ranges_raw, "sample.ranges")
+    for key in ranges:
+        if key in taken:
+            raise ScenarioError(
+                f"sample.ranges.{key}", key, "a key set in one place only; it is also a factor"
+            )
+    return {key: tuple(values) for key, values in sample_points(table, ranges).items()}
 
 
 def _metrics(value: Any) -> tuple[str, ...]:
