@@ -66,7 +66,7 @@ def test_a_name_sets_the_scheme_an_index_would(key: str, index: int) -> None:
     [
         ("schemes[kasync].K", "schemes[2] and schemes[3] answer to 'kasync'"),  # two rules
         ("schemes[lwdp].k", "no scheme has the label or rule 'lwdp'"),
-        ("cluster[lwpd].workers", "an index, e.g. [0]"),
+        ("cluster[lwpd].workers", "an index from 0, e.g. [0]"),
     ],
 )
 def test_ambiguous_or_unknown_names_are_one_line_errors(base: Path, key: str, says: str) -> None:
@@ -329,3 +329,10 @@ def test_figures_say_which_keys_vary_with_the_plotted_one() -> None:
     table["lr"] = table["n"] / 40
     fig = plot_metric_vs_factor(table, "n", axes=[["n", "lr"], ["schemes[0].decoder"]])
     assert "Varying together with it: lr." in fig.texts[0].get_text().replace("\n", " ")
+
+
+def test_a_name_outside_schemes_in_a_sweep_is_one_error(tmp_path: Path, base: Path) -> None:
+    path = write(tmp_path, '[factors]\n"cluster[a].workers" = [4, 8]\n')
+    with pytest.raises(ScenarioError) as info:
+        sw.plan_sweep(path)
+    assert "\n" not in str(info.value) and "factors.cluster[a].workers" in str(info.value)

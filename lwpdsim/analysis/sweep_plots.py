@@ -192,7 +192,7 @@ def plot_metric_vs_factor(
             texts = [level_text(v) for v in levels]
             slant = sum(map(len, texts)) > 40
             ax.set_xticks(list(positions.values()), texts, rotation=25 if slant else 0)
-        elif len(levels) <= 12:
+        elif len(levels) <= 12 and _spread(levels):
             ax.set_xticks(levels, [level_text(v) for v in levels])
         if panel:
             ax.set_title(panel, fontsize="small")
@@ -219,6 +219,15 @@ def plot_metric_vs_factor(
     notes = _notes(metric, lay, failed_runs(table), _total_runs(table), together=together)
     _title(fig, what, title, notes, width)
     return save(fig, path, dpi=DPI, rc=None)
+
+
+def _spread(levels: Sequence[float]) -> bool:
+    """Whether numeric levels are far enough apart for a tick each (drawn points of a
+    ``[sample]`` often are not: matplotlib's own ticks then)."""
+    values = np.asarray(levels, dtype=float)
+    if values.size < 2:
+        return True
+    return bool(np.diff(values).min() >= (values[-1] - values[0]) / 8)
 
 
 def _draw_panel(

@@ -96,7 +96,7 @@ def set_value(raw: dict[str, Any], key: str, value: Any, item: str | None = None
             if not index.isdigit():
                 if depth != 0 or name != "schemes" or not isinstance(seq, list):
                     raise ScenarioError(
-                        field, key, "an index, e.g. [0] (a name only in schemes[NAME])"
+                        field, key, "an index from 0, e.g. [0] (a name only in schemes[NAME])"
                     )
                 index = str(scheme_index(seq, index, field))
             if not isinstance(seq, list) or int(index) >= len(seq):
