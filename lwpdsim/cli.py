@@ -202,12 +202,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def _replot_sweep(directory: Path) -> int:
     """``lwpdsim plot`` on a sweep's folder: its figures again, from runs.csv and sweep.json."""
     from .analysis.sweep_plots import read_sweep_folder
+    from .analysis.sweep_tables import sweep_metrics
     from .io import PLOT_FOLDER, claim
     from .sweep.run import draw_sweep
 
     title, axes, table = read_sweep_folder(directory)  # one line naming a damaged file
+    metrics = sweep_metrics(directory)
     with claim(directory, PLOT_FOLDER) as folder:
-        written, error = draw_sweep(table, None, folder, directory, axes=axes, title=title)
+        written, error = draw_sweep(
+            table, None, folder, directory, axes=axes, title=title, metrics=metrics
+        )
     if error:
         raise LwpdsimError(f"sweep figures not drawn in {directory}: {error}")
     print(f"{len(written)} sweep figures written to {directory}/")

@@ -22,6 +22,9 @@ import pandas as pd
 #: worker failed; a message was lost on the link for good; or the run stopped first.
 OUTCOMES = ("used", "cancelled", "discarded", "failed", "lost", "unfinished")
 
+#: What a sweep's figures can plot (a sweep file's ``metrics``): ``bytes_to_target`` is the traffic
+#: up and down until the target loss was reached (:func:`lwpdsim.analysis.sweep_tables.with_metric`).
+SWEEP_METRICS = ("time_to_target", "bytes_to_target", "final_loss", "final_accuracy", "sim_time")
 #: Headline numbers of a run's summary, in the order every table shows them.
 HEADLINE_METRICS = (
     "time_to_target",

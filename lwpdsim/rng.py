@@ -20,6 +20,7 @@ STREAM_IDS: dict[str, int] = {
     "code": 3,  # random code constructions (GC cyclic repetition)
     "network": 4,  # message loss
     "scheme": 5,  # random choices a rule makes
+    "sample": 6,  # a sweep's sampled factors (its [sample] seed, not a scenario's)
 }
 
 

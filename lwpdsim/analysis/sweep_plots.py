@@ -1,7 +1,10 @@
 """Figures of a sweep's tidy table (``runs.csv``): a metric against one factor, and heatmaps of it
 over two factors, drawn from the tables of :mod:`lwpdsim.analysis.sweep_tables`.
 
-The metric is the time to the target loss when any run reached it, the final loss otherwise. No
+The metric is the time to the target loss when any run reached it, the final loss otherwise, unless
+the sweep file's ``metrics`` lists others (:data:`~lwpdsim.analysis.sweep_tables.METRICS`): then
+the figures are drawn for each. A factor of numbers is plotted on a numeric axis, one of text or
+booleans (``schemes[0].decoder``) on a categorical one, its levels in the sweep file's order. No
 point pools the levels of another axis silently: an axis whose levels change the numbers is drawn
 as panels (or, past :data:`~lwpdsim.analysis.sweep_tables.MAX_PANELS` panels, pooled and said so
 in the title). Every point says how many runs reached the target (``2/3``); the mean is of those;
@@ -32,11 +35,14 @@ from .style import SECONDS, figure, rule_colors, save, wrap
 from .sweep_tables import (
     MAX_PANELS,
     REPLICATE_FACTORS,
+    TARGET_METRICS,
     Layout,
     choose_metric,
     failed_runs,
     fraction,
     heatmap_table,
+    is_numeric,
+    level_order,
     level_text,
     line_keys,
     none_text,
@@ -44,6 +50,8 @@ from .sweep_tables import (
     point_table,
     read_sweep_folder,
     sweep_axes,
+    sweep_metrics,
+    varied_factors,
 )
 
 __all__ = [
@@ -62,6 +70,7 @@ __all__ = [
 
 METRIC_LABELS = {
     "time_to_target": f"time to target loss ({SECONDS})",
+    "bytes_to_target": "traffic to target loss (bytes up + down)",
     "final_loss": "final training loss",
     "final_accuracy": "final training accuracy",
     "sim_time": f"simulated time ({SECONDS})",
@@ -70,6 +79,8 @@ METRIC_LABELS = {
 DPI = 110
 #: Font size of the sweep figures' titles (points).
 TITLE_SIZE = 10.0
+#: How far apart (in category widths) the markers of the schemes are at one categorical level.
+CATEGORY_DODGE = 0.08
 #: Height (axes fraction) per stacked marker of the band at the top where no run reached a point.
 STRIP_STEP = 0.07
 #: The look of a point by how many of its runs reached the target.
@@ -97,15 +108,24 @@ def _colors(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
 
 
 def _notes(
-    metric: str, lay: Layout, failed: int, total: int, *, interval: bool = True
+    metric: str,
+    lay: Layout,
+    failed: int,
+    total: int,
+    *,
+    interval: bool = True,
+    together: Sequence[str] = (),
 ) -> list[str]:
-    """What every figure of a sweep says under its title: what a point is, its interval, what
-    was pooled, and which runs are left out."""
-    if metric == "time_to_target":
+    """What every figure of a sweep says under its title: what a point is, its interval, which
+    keys vary together with the plotted ones (a ``[[zip]]`` or ``[sample]``), what was pooled,
+    and which runs are left out."""
+    if metric in TARGET_METRICS:
         what = "Mean of the runs that reached the target; reached/runs at each point"
     else:
         what = f"Mean of the runs with a finite {metric}; those/runs at each point"
     notes = [f"{what}; bars: {INTERVAL_NAME}, from {MIN_VALUES} runs." if interval else what]
+    if together:
+        notes.append(f"Varying together with it: {', '.join(together)}.")
     if lay.facets:
         notes.append("Panels: " + ", ".join(" & ".join(g) for g in lay.facets) + ".")
     if lay.pooled:
@@ -154,15 +174,25 @@ def plot_metric_vs_factor(
     fig = figure(width, 3.3 * nrows + 2.4)
     grid = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
     colors = _colors(points) if not points.empty else {}
-    levels = sorted(pd.to_numeric(points[factor]).unique()) if not points.empty else []
+    categorical = factor in table and not is_numeric(table[factor])
+    positions = None
+    if categorical:  # text or booleans: evenly spaced, in the sweep file's order
+        levels = level_order(table, factor)
+        positions = {v: float(i) for i, v in enumerate(levels)}
+    else:
+        levels = sorted(pd.to_numeric(points[factor]).unique()) if not points.empty else []
     missed = points[points["reached"] == 0]
     stack = int(missed.groupby(["panel", factor]).size().max()) if len(missed) else 0
     strip = STRIP_STEP * stack + 0.03 if stack else 0.0
     for i, (ax, panel) in enumerate(zip(grid.flat, panels, strict=False)):
-        _draw_panel(ax, points[points["panel"] == panel], factor, colors)
+        _draw_panel(ax, points[points["panel"] == panel], factor, colors, positions)
         if strip:
             _strip(ax, strip, none_text(metric) if i % ncols == 0 else None)
-        if len(levels) <= 12:
+        if positions is not None:
+            texts = [level_text(v) for v in levels]
+            slant = sum(map(len, texts)) > 40
+            ax.set_xticks(list(positions.values()), texts, rotation=25 if slant else 0)
+        elif len(levels) <= 12 and _spread(levels):
             ax.set_xticks(levels, [level_text(v) for v in levels])
         if panel:
             ax.set_title(panel, fontsize="small")
@@ -185,24 +215,48 @@ def plot_metric_vs_factor(
         fontsize="small",
     )
     what = f"{METRIC_LABELS.get(metric, metric)} against {factor}"
-    notes = _notes(metric, lay, failed_runs(table), _total_runs(table))
+    together = [k for g in groups if factor in g for k in g if k != factor]
+    notes = _notes(metric, lay, failed_runs(table), _total_runs(table), together=together)
     _title(fig, what, title, notes, width)
     return save(fig, path, dpi=DPI, rc=None)
 
 
-def _draw_panel(ax: Axes, points: pd.DataFrame, factor: str, colors: dict[str, Any]) -> None:
+def _spread(levels: Sequence[float]) -> bool:
+    """Whether numeric levels are far enough apart for a tick each (drawn points of a
+    ``[sample]`` often are not: matplotlib's own ticks then)."""
+    values = np.asarray(levels, dtype=float)
+    if values.size < 2:
+        return True
+    return bool(np.diff(values).min() >= (values[-1] - values[0]) / 8)
+
+
+def _draw_panel(
+    ax: Axes,
+    points: pd.DataFrame,
+    factor: str,
+    colors: dict[str, Any],
+    positions: dict[Any, float] | None = None,
+) -> None:
     """One panel: per scheme a line through the means, the markers, the intervals, ``r/n`` at
-    every point and an open marker at the top where no run has a value."""
+    every point and an open marker at the top where no run has a value. ``positions`` place the
+    levels of a categorical factor (default: the factor's numbers): no line joins them, and each
+    scheme's markers sit a little to the side of the others'."""
     slots: dict[float, int] = {}
     top = ax.get_xaxis_transform()  # x in data, y in axes coordinates
-    for key in dict.fromkeys(points["scheme"]):
+    keys = list(dict.fromkeys(points["scheme"]))
+    for j, key in enumerate(keys):
         sub = points[points["scheme"] == key]
         c = colors[key]
-        x = pd.to_numeric(sub[factor]).to_numpy(dtype=float)
+        if positions is None:
+            x = pd.to_numeric(sub[factor]).to_numpy(dtype=float)
+        else:
+            dodge = CATEGORY_DODGE * (j - (len(keys) - 1) / 2)
+            x = sub[factor].map(positions).to_numpy(dtype=float) + dodge
         mean = sub["mean"].to_numpy(dtype=float)
         lo, hi = sub["lo"].to_numpy(dtype=float), sub["hi"].to_numpy(dtype=float)
         reached, runs = sub["reached"].to_numpy(dtype=int), sub["runs"].to_numpy(dtype=int)
-        ax.plot(x, mean, color=c, lw=1.4, gid=f"line:{key}")  # NaN breaks the line
+        if positions is None:  # categories are not joined: no order between them
+            ax.plot(x, mean, color=c, lw=1.4, gid=f"line:{key}")  # NaN breaks the line
         full, some, none = reached == runs, (reached > 0) & (reached < runs), reached == 0
         full &= reached > 0
         ax.plot(x[full], mean[full], ls="none", color=c, gid=f"all:{key}", **_ALL)
@@ -271,7 +325,7 @@ def _limits(ax: Axes, points: pd.DataFrame, metric: str, strip: float) -> None:
     """The shared y range: from 0 for times, with room above the data for the top band."""
     values = np.concatenate([points["mean"], points["hi"]]).astype(float)
     values = values[np.isfinite(values)]
-    if metric in ("time_to_target", "sim_time") or not values.size:
+    if metric in (*TARGET_METRICS, "sim_time") or not values.size:
         ax.set_ylim(bottom=0)
     bottom, top = ax.get_ylim()
     if values.size:
@@ -283,7 +337,7 @@ def _limits(ax: Axes, points: pd.DataFrame, metric: str, strip: float) -> None:
 
 def _legend(colors: dict[str, Any], metric: str) -> list[Any]:
     handles: list[Any] = [Line2D([], [], color=c, lw=1.4, label=k) for k, c in colors.items()]
-    some = "some reached: mean of those" if metric == "time_to_target" else "some finite"
+    some = "some reached: mean of those" if metric in TARGET_METRICS else "some finite"
     handles += [
         Line2D([], [], ls="none", color="0.3", label="all runs reached", **_ALL),
         Line2D([], [], ls="none", color="0.3", label=some, **_SOME),
@@ -292,7 +346,7 @@ def _legend(colors: dict[str, Any], metric: str) -> list[Any]:
         ),
         Line2D([], [], color="0.3", marker="_", ms=8, lw=1.0, label=INTERVAL_SHORT),
     ]
-    if metric != "time_to_target":
+    if metric not in TARGET_METRICS:
         handles[-4].set_label("all runs finite")
     return handles
 
@@ -366,7 +420,11 @@ def plot_heatmap(
         handles.append(Patch(**FAILED_HATCH, label="every run failed"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     what = f"mean {METRIC_LABELS.get(metric, metric)} over {x} and {y}"
-    notes = _notes(metric, lay, failed_runs(table), _total_runs(table), interval=False)
+    groups = sweep_axes(axes, factors, [x, y])
+    together = [k for g in groups if x in g or y in g for k in g if k not in (x, y)]
+    notes = _notes(
+        metric, lay, failed_runs(table), _total_runs(table), interval=False, together=together
+    )
     _title(fig, what, title, notes, width)
     return save(fig, path, dpi=DPI, rc=None)
 
@@ -405,29 +463,45 @@ def plot_sweep(
     out_dir: str | Path,
     *,
     metric: str = "auto",
+    metrics: Sequence[str] = (),
     title: str | None = None,
 ) -> list[Path]:
     """Write the aggregate figures of a sweep into ``out_dir`` and return their paths.
 
     ``axes`` are the sweep's independent axes, each a group of keys that vary together (a factor
-    alone, or the keys of one ``[[zip]]`` table). One figure of ``metric`` against the first
-    numeric varied key of each axis (a zip's other keys would only relabel it), and a heatmap over
-    those of the first two such axes.
+    alone, or the keys of one ``[[zip]]`` table). For each of ``metrics`` (default: ``metric``;
+    ``"auto"`` is the time to target if any run reached it, else the final loss): one figure
+    against the first varied key of each axis (a numeric one if it has any: a zip's other keys
+    would only relabel it), and a heatmap over those of the first two numeric axes.
     """
     out = Path(out_dir)
     rows = table[table["status"] == "ok"] if "status" in table else table
     if rows.empty:
         return []
-    metric = choose_metric(rows, metric)
+    chosen = dict.fromkeys(choose_metric(rows, m) for m in (metrics or [metric]))
+    return [path for m in chosen for path in _metric_figures(table, rows, axes, out, m, title)]
+
+
+def _metric_figures(
+    table: pd.DataFrame,
+    rows: pd.DataFrame,
+    axes: Sequence[Sequence[str]],
+    out: Path,
+    metric: str,
+    title: str | None,
+) -> list[Path]:
+    """The figures of one metric (see :func:`plot_sweep`)."""
     groups = [list(g) for g in axes]
     written = []
     firsts = []
     for group in axes:
         numeric = numeric_factors(rows, group)
-        if not numeric:
+        varied = numeric or varied_factors(rows, group)
+        if not varied:
             continue
-        key = numeric[0]
-        firsts.append(key)
+        key = varied[0]
+        if numeric:
+            firsts.append(key)
         path = out / f"{metric}_vs_{safe_name(key)}.png"
         plot_metric_vs_factor(table, key, path, axes=groups, metric=metric, title=title)
         written.append(path)
@@ -439,10 +513,14 @@ def plot_sweep(
     return written
 
 
-def replot_sweep(directory: str | Path, *, metric: str = "auto") -> list[Path]:
-    """Redraw the figures of a sweep's results directory from its ``runs.csv`` and ``sweep.json``.
+def replot_sweep(
+    directory: str | Path, *, metric: str = "auto", metrics: Sequence[str] | None = None
+) -> list[Path]:
+    """Redraw the figures of a sweep's results directory from its ``runs.csv`` and ``sweep.json``
+    (for the metrics it names, unless ``metrics`` are given).
 
     Raises :class:`~lwpdsim.errors.ScenarioError` naming the file when either is damaged."""
     d = Path(directory)
     name, axes, table = read_sweep_folder(d)
-    return plot_sweep(table, axes, d, metric=metric, title=name)
+    chosen = sweep_metrics(d) if metrics is None else tuple(metrics)
+    return plot_sweep(table, axes, d, metric=metric, metrics=chosen, title=name)

@@ -22,14 +22,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..results import SWEEP_METRICS
 from .stats import mean_interval
 
 #: Factors that only pick random streams: pooled with the replicates, never an axis or a panel.
 REPLICATE_FACTORS = ("seed",)
 #: Most panels a figure splits into before it pools the remaining axes (and says so).
 MAX_PANELS = 12
+#: The metrics a sweep can plot (a sweep file's ``metrics``); ``"auto"`` is the time to target
+#: when any run reached it, else the final loss.
+METRICS = SWEEP_METRICS
+#: Metrics that only runs reaching the target loss have (NaN for the others).
+TARGET_METRICS = ("time_to_target", "bytes_to_target")
 #: What a point where no run has a value is called, per metric.
-NONE_TEXT = {"time_to_target": "none reached"}
+NONE_TEXT = {m: "none reached" for m in TARGET_METRICS}
 
 
 def choose_metric(table: pd.DataFrame, metric: str = "auto") -> str:
@@ -40,23 +46,73 @@ def choose_metric(table: pd.DataFrame, metric: str = "auto") -> str:
     return "time_to_target" if np.isfinite(ttt.to_numpy(dtype=float)).any() else "final_loss"
 
 
+def with_metric(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``table``, with a ``bytes_to_target`` column when that is ``metric`` and ``runs.csv`` has
+    none: a run stops at the update that reaches the target, so its traffic to the target is its
+    total traffic up and down (``bytes_up_total + bytes_down_total``) when ``time_to_target`` is
+    finite, NaN when the run never reached it."""
+    if metric != "bytes_to_target" or metric in table:
+        return table
+    num = {c: pd.to_numeric(table[c], errors="coerce") for c in _BYTES_FROM if c in table}
+    out = table.copy()
+    if len(num) < len(_BYTES_FROM):
+        out[metric] = math.nan
+        return out
+    total = num["bytes_up_total"] + num["bytes_down_total"]
+    out[metric] = total.where(np.isfinite(num["time_to_target"].astype(float)))
+    return out
+
+
+_BYTES_FROM = ("time_to_target", "bytes_up_total", "bytes_down_total")
+
+
 def none_text(metric: str) -> str:
     """What a point is called where no run has a finite ``metric`` (``none reached``)."""
     return NONE_TEXT.get(metric, "no finite value")
 
 
+def is_numeric(column: pd.Series) -> bool:
+    """Whether a factor's column holds numbers (booleans and text are categories)."""
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
 def numeric_factors(table: pd.DataFrame, factors: Sequence[str]) -> list[str]:
     """The factors that vary in ``table`` over at least two numbers (``seed`` excepted)."""
-    out = []
-    for f in factors:
-        if f in REPLICATE_FACTORS or f not in table:
-            continue
-        col = table[f]
-        if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
-            continue
-        if col.nunique(dropna=True) >= 2:
-            out.append(f)
-    return out
+    return [f for f in varied_factors(table, factors) if is_numeric(table[f])]
+
+
+def varied_factors(table: pd.DataFrame, factors: Sequence[str]) -> list[str]:
+    """The factors that take at least two values in ``table``, numbers or categories (text,
+    booleans, lists as override text), ``seed`` excepted."""
+    return [
+        f
+        for f in factors
+        if f not in REPLICATE_FACTORS and f in table and table[f].nunique(dropna=True) >= 2
+    ]
+
+
+def level_order(table: pd.DataFrame, factor: str) -> list[Any]:
+    """A factor's levels as a figure orders them: numbers ascending, categories in the order the
+    table first has them (the sweep file's order)."""
+    column = table[factor].dropna()
+    if is_numeric(column):
+        return sorted(pd.to_numeric(column).unique())
+    return list(dict.fromkeys(column))
+
+
+def _category_key(table: pd.DataFrame, columns: Sequence[str]) -> Any:
+    """A ``sort_values`` key putting the categorical ``columns`` in :func:`level_order` (None
+    when all are numbers)."""
+    orders = {
+        c: {v: i for i, v in enumerate(level_order(table, c))}
+        for c in columns
+        if c in table and not is_numeric(table[c])
+    }
+
+    def key(col: pd.Series) -> pd.Series:
+        return col.map(orders[str(col.name)]) if col.name in orders else col
+
+    return key if orders else None
 
 
 def line_keys(table: pd.DataFrame, factors: Sequence[str]) -> pd.Series:
@@ -120,7 +176,8 @@ class Layout:
 
 
 def usable(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The rows of runs that did not fail, with ``metric`` as floats."""
+    """The rows of runs that did not fail, with ``metric`` as floats (see :func:`with_metric`)."""
+    table = with_metric(table, metric)
     ok = table[table["status"] == "ok"] if "status" in table else table
     ok = ok.copy()
     ok[metric] = pd.to_numeric(ok[metric], errors="coerce").astype(float)
@@ -259,7 +316,8 @@ def point_table(
     columns += ["runs", "reached", "mean", "lo", "hi"]
     frame = pd.DataFrame(out, columns=[*columns, "_order"])
     if not frame.empty:
-        frame = frame.sort_values([*facet_keys, "_order", *plotted], kind="stable")
+        by = [*facet_keys, "_order", *plotted]
+        frame = frame.sort_values(by, kind="stable", key=_category_key(table, by))
     return frame.drop(columns="_order").reset_index(drop=True), lay
 
 
@@ -363,3 +421,16 @@ def _texts(value: object) -> list[str] | None:
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return [str(v) for v in value]
     return None
+
+
+def sweep_metrics(d: Path) -> tuple[str, ...]:
+    """The metrics a sweep folder's ``sweep.json`` names (its sweep file's ``metrics``; empty for
+    the default, or for a manifest without them)."""
+    try:
+        manifest = json.loads((d / "sweep.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return ()
+    names = manifest.get("metrics") if isinstance(manifest, dict) else None
+    if not isinstance(names, list) or not all(m in METRICS for m in names):
+        return ()
+    return tuple(str(m) for m in names)

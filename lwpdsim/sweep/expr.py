@@ -1,7 +1,7 @@
 """The expression language of a sweep's ``[derived]`` keys: arithmetic on numbers and factor keys.
 
 An expression is parsed with :mod:`ast` and only numbers, factor keys (``cluster.workers``,
-``schemes[0].k``), ``+ - * / // % **``, unary signs and parentheses are accepted; the result must
+``schemes[0].k``, ``schemes[lwpd].k``), ``+ - * / // % **``, unary signs and parentheses are accepted; the result must
 be a finite real number. Evaluation is bounded in time: an expression has at most
 :data:`MAX_LENGTH` characters, :data:`MAX_NODES` terms and operators and :data:`MAX_DEPTH` levels
 of nesting; exponents are at most 256 in size, and no integer along the way may exceed
@@ -129,7 +129,7 @@ def _short(value: Any) -> str:
 
 
 def _reference(node: ast.AST) -> str:
-    """The factor key a name node spells (``scheme.k``, ``schemes[0].s``)."""
+    """The factor key a name node spells (``scheme.k``, ``schemes[0].s``, ``schemes[gc].s``)."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
@@ -142,6 +142,8 @@ def _reference(node: ast.AST) -> str:
             and not isinstance(index.value, bool)
         ):
             return f"{_reference(node.value)}[{index.value}]"
+        if isinstance(index, ast.Name):  # a scheme by name: schemes[lwpd].k
+            return f"{_reference(node.value)}[{index.id}]"
     raise ExpressionError(f"{ast.unparse(node)!r} is not allowed; {_EXPRESSION_HELP}")
 
 

@@ -232,6 +232,7 @@ def draw_sweep(
     from ..analysis.sweep_plots import plot_sweep
 
     axes = kw.pop("axes", None) or (plan.spec.axes if plan else [])
+    kw.setdefault("metrics", plan.spec.metrics if plan else ())
     title = kw.pop("title", plan.name if plan else None)
     written = []
     try:
@@ -258,6 +259,7 @@ def _write_manifest(
         "axes": [list(a) for a in spec.axes],
         "derived": dict(spec.derived),
         "replicates": spec.replicates,
+        "metrics": list(spec.metrics),
         "points": [
             {"point": p.index, "factors": dict(p.factors), "overrides": list(p.overrides)}
             for p in plan.points

@@ -6,6 +6,8 @@ A sweep file (TOML) names a base scenario and the factors to vary::
     name = "nkt"                         # default: the file's stem
     replicates = 3                       # runs per grid point, each with its own random streams
     skip_invalid = false                 # true: drop invalid grid points (listed) instead of failing
+    metrics = ["time_to_target", "final_loss"]   # what the figures plot (default: time to target
+                                         # if any run reached it, else the final loss)
 
     [base_overrides]                     # applied to the base before the factors
     "train.max_updates" = 60
@@ -13,6 +15,7 @@ A sweep file (TOML) names a base scenario and the factors to vary::
     [factors]                            # the grid is the product of these lists ...
     "cluster.workers" = [4, 8]
     "schemes[0].t" = [2, 4]
+    "schemes[gc].s" = [1, 3]               # a scheme by its label, or its rule when only one has it
 
     [[zip]]                              # ... and of each [[zip]] table, whose lists vary together
     "train.lr" = [0.5, 0.2]
@@ -20,6 +23,12 @@ A sweep file (TOML) names a base scenario and the factors to vary::
 
     [derived]                            # computed per point from the factors (+ - * / // % **)
     "schemes[1].K" = "cluster.workers // 2"
+
+    [sample]                             # ... and of count drawn points (see .sample)
+    count = 8
+    seed = 1
+    method = "latin_hypercube"           # or "random"
+    ranges = { "cluster.latency.rate" = [0.05, 0.5] }
 
 Keys are the ``KEY`` of ``lwpdsim run --set KEY=VALUE``; values are applied as they are (never
 through text). :func:`value_text` writes a value as ``--set`` text, for messages and records.
@@ -39,9 +48,11 @@ from ..config import read_toml
 from ..config.parse import name_from_stem
 from ..config.reading import MAX_TOML_BYTES, check_regular
 from ..config.sizes import check_grid
-from ..config.validate import as_bool, as_int, as_str, check_keys, suggest
+from ..config.validate import as_bool, as_choice, as_int, as_str, check_keys, suggest
 from ..errors import ScenarioError
+from ..results import SWEEP_METRICS as METRICS
 from .expr import ExpressionError, compile_expression, evaluate_expression, references
+from .sample import sample_points
 
 SWEEP_KEYS = (
     "base",
@@ -49,12 +60,14 @@ SWEEP_KEYS = (
     "description",
     "replicates",
     "skip_invalid",
+    "metrics",
     "base_overrides",
     "factors",
     "zip",
     "derived",
+    "sample",
 )
-_KEY = re.compile(r"[A-Za-z_]\w*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*")
+_KEY = re.compile(r"[A-Za-z_]\w*(\[[^\[\]]+\])?(\.[A-Za-z_]\w*(\[[^\[\]]+\])?)*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -72,6 +85,7 @@ class SweepSpec:
     derived: Mapping[str, str]  # key -> expression
     replicates: int = 1
     skip_invalid: bool = False
+    metrics: tuple[str, ...] = ()  # what the figures plot; empty: the default (see METRICS)
 
     @property
     def factor_keys(self) -> tuple[str, ...]:
@@ -120,6 +134,7 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
     description = as_str(raw.get("description", ""), "description")
     replicates = as_int(raw.get("replicates", 1), "replicates", lo=1)
     skip_invalid = as_bool(raw.get("skip_invalid", False), "skip_invalid")
+    metrics = _metrics(raw.get("metrics"))
     if "base" not in raw:
         raise ScenarioError(
             "base", None, 'this key is required: a scenario file, e.g. base = "../quickstart.toml"'
@@ -160,6 +175,8 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
     derived = {}
     for key, expr in _flatten(raw.get("derived", {}), "derived").items():
         derived[key] = as_str(expr, f"derived.{key}")
+    if "sample" in raw:  # drawn points: one more axis, its keys varying together
+        zips.append(_sampled(raw["sample"], [*factors, *(k for z in zips for k in z), *derived]))
     spec = SweepSpec(
         name=name,
         description=description,
@@ -171,11 +188,37 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
         derived=derived,
         replicates=replicates,
         skip_invalid=skip_invalid,
+        metrics=metrics,
     )
     _check_distinct_keys(spec)
     _check_expressions(spec)
     check_size(spec)
     return spec
+
+
+def _sampled(table: Any, taken: list[str]) -> dict[str, tuple[Any, ...]]:
+    """The points a ``[sample]`` table draws (:mod:`.sample`), each key set nowhere else."""
+    ranges_raw = table.get("ranges", {}) if isinstance(table, Mapping) else {}
+    ranges = _flatten(ranges_raw, "sample.ranges")
+    for key in ranges:
+        if key in taken:
+            raise ScenarioError(
+                f"sample.ranges.{key}", key, "a key set in one place only; it is also a factor"
+            )
+    return {key: tuple(values) for key, values in sample_points(table, ranges).items()}
+
+
+def _metrics(value: Any) -> tuple[str, ...]:
+    """A sweep file's ``metrics``: a non-empty list of distinct names from :data:`METRICS`."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ScenarioError("metrics", value, f"a non-empty list of: {', '.join(METRICS)}")
+    names = tuple(as_choice(m, f"metrics[{i}]", METRICS) for i, m in enumerate(value))
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise ScenarioError(f"metrics[{i}]", name, "a metric not already in the list")
+    return names
 
 
 def check_size(spec: SweepSpec) -> None:
@@ -203,7 +246,8 @@ def _flatten(table: Any, section: str) -> dict[str, Any]:
                 raise ScenarioError(
                     f"{section}.{full}",
                     value,
-                    "a key as in --set KEY=VALUE, e.g. cluster.workers, scheme.K or schemes[1].s",
+                    "a key as in --set KEY=VALUE, e.g. cluster.workers, scheme.K, schemes[1].s or "
+                    "schemes[lwpd].k",
                 )
             out[full] = value
 
