@@ -4,6 +4,7 @@ the records that no longer belong to it are reported, kept on disk and left out 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -11,26 +12,6 @@ import pytest
 
 from lwpdsim.cli import main
 from lwpdsim.io import MARKER
-
-BASE = """
-name = "edited"
-seed = 5
-[cluster]
-workers = 4
-[model]
-kind = "least_squares"
-dataset = "synthetic_regression"
-samples = 40
-features = 3
-[train]
-lr = 0.1
-max_updates = 6
-[[schemes]]
-name = "sync"
-[[schemes]]
-name = "kasync"
-K = 2
-"""
 
 SWEEP = """
 base = "base.toml"
@@ -40,10 +21,17 @@ name = "grid"
 """
 
 
-def _sweep(folder: Path, lrs: str, *more: str) -> list[str]:
-    """Write the sweep file with these step sizes and run ``lwpdsim sweep`` on it (serially,
-    into ``folder/out``); return the ids of ``runs.csv``, in order."""
-    (folder / "base.toml").write_text(BASE, encoding="utf-8")
+@pytest.fixture
+def base(tiny_toml: Callable[..., str]) -> str:
+    """The base scenario: sync and K-async (K = 2) on 40 rows, 6 updates."""
+    schemes = [{"name": "sync"}, {"name": "kasync", "K": 2}]
+    return tiny_toml("edited", schemes, model={"samples": 40}, train={"max_updates": 6})
+
+
+def _sweep(folder: Path, base: str, lrs: str, *more: str) -> list[str]:
+    """Write the base scenario and the sweep file with these step sizes and run ``lwpdsim sweep``
+    on it (serially, into ``folder/out``); return the ids of ``runs.csv``, in order."""
+    (folder / "base.toml").write_text(base, encoding="utf-8")
     grid = folder / "grid.toml"
     grid.write_text(SWEEP.format(lrs=lrs), encoding="utf-8")
     out = folder / "out"
@@ -57,16 +45,16 @@ def _records(out: Path) -> dict[str, bytes]:
 
 
 def test_resume_after_editing_the_grid_reports_the_runs_left_over(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, base: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    first = _sweep(tmp_path, "[0.1, 0.2, 0.3]")
+    first = _sweep(tmp_path, base, "[0.1, 0.2, 0.3]")
     assert len(first) == 3
     before = _records(out)
     capsys.readouterr()
 
     # 0.1 leaves the grid, 0.4 joins it: two runs are reused, one computed, one left over
-    second = _sweep(tmp_path, "[0.2, 0.3, 0.4]", "--resume")
+    second = _sweep(tmp_path, base, "[0.2, 0.3, 0.4]", "--resume")
     std = capsys.readouterr()
     assert second[:2] == first[1:] and second[2] not in first
     assert "1 runs computed, 2 reused" in std.out
@@ -85,7 +73,7 @@ def test_resume_after_editing_the_grid_reports_the_runs_left_over(
     assert manifest["stale_runs"] == [first[0]] and manifest["runs"] == 3
 
     # back to the first grid: the kept record is reused, and now 0.4's run is the one left over
-    third = _sweep(tmp_path, "[0.1, 0.2, 0.3]", "--resume")
+    third = _sweep(tmp_path, base, "[0.1, 0.2, 0.3]", "--resume")
     std = capsys.readouterr()
     assert third == first and "0 runs computed, 3 reused" in std.out
     assert second[2] in std.err
@@ -93,17 +81,17 @@ def test_resume_after_editing_the_grid_reports_the_runs_left_over(
     assert _records(out) == after
 
     # --force starts over: what lwpdsim wrote goes, the left-over record with it
-    _sweep(tmp_path, "[0.1, 0.2, 0.3]", "--force")
+    _sweep(tmp_path, base, "[0.1, 0.2, 0.3]", "--force")
     assert set(_records(out)) == set(first)
 
 
 def test_resume_takes_a_folder_whose_record_names_more_than_the_sweeps_name(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, base: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A folder written before the identity was the name alone (it also named the runs and a hash
     of the grid) is still the same sweep's; one named for another sweep is not."""
     out = tmp_path / "out"
-    first = _sweep(tmp_path, "[0.1, 0.2]")
+    first = _sweep(tmp_path, base, "[0.1, 0.2]")
     marker = out / MARKER
     lines = marker.read_text().splitlines()
     header = json.loads(lines[0])
@@ -111,7 +99,7 @@ def test_resume_takes_a_folder_whose_record_names_more_than_the_sweeps_name(
     header["identity"] = {"name": "grid", "runs": 2, "grid": "0123456789abcdef"}
     marker.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
     capsys.readouterr()
-    assert _sweep(tmp_path, "[0.1, 0.2]", "--resume") == first
+    assert _sweep(tmp_path, base, "[0.1, 0.2]", "--resume") == first
     assert "0 runs computed, 2 reused" in capsys.readouterr().out
     header["identity"] = {"name": "other", "runs": 2}
     marker.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")

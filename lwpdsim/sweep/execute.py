@@ -128,8 +128,36 @@ def progress_bar(
 # --------------------------------------------------------------------------- BLAS threads
 
 
-_BLAS_LOCK = threading.Lock()
-_BLAS_STATE: dict[str, Any] = {"users": 0, "limiter": None}
+class _Shared:
+    """A process-wide change made by the first of overlapping users and undone by the last.
+
+    ``change()`` makes the change and returns what undoes it. Two users in threads of one process
+    (an in-process Dask cluster, sweeps started from several threads) could otherwise undo each
+    other's change midway."""
+
+    def __init__(self, change: Callable[[], Callable[[], object]]) -> None:
+        self._change = change
+        self._lock = threading.Lock()
+        self._users = 0
+        self._undo: Callable[[], object] | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._undo = self._change()
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._undo is not None:
+                    undo, self._undo = self._undo, None
+                    undo()
+
+
+_BLAS_ONE_THREAD = _Shared(lambda: threadpool_limits(1).restore_original_limits)
 
 
 @contextlib.contextmanager
@@ -140,18 +168,8 @@ def _one_blas_thread() -> Iterator[None]:
     threads of one process (an in-process Dask cluster) could restore each other's limit midway; this
     reference-counted guard sets the limit once and restores it when the last run ends.
     """
-    with _BLAS_LOCK:
-        if _BLAS_STATE["users"] == 0:
-            _BLAS_STATE["limiter"] = threadpool_limits(1)
-        _BLAS_STATE["users"] += 1
-    try:
+    with _BLAS_ONE_THREAD.held():
         yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_STATE["users"] -= 1
-            if _BLAS_STATE["users"] == 0:
-                _BLAS_STATE["limiter"].restore_original_limits()
-                _BLAS_STATE["limiter"] = None
 
 
 # --------------------------------------------------------------------------- executors
@@ -209,32 +227,31 @@ def _main_not_rerun() -> Iterator[None]:
     itself as a package's ``__main__`` (its ``__spec__`` named ``__main__``), which multiprocessing
     never runs again; the previous ``__spec__`` is put back afterwards.
     """
-    import importlib.machinery
-
-    main = sys.modules.get("__main__")
-    if main is None:  # pragma: no cover - embedded interpreters
+    if sys.modules.get("__main__") is None:  # pragma: no cover - embedded interpreters
         yield
         return
-    with _MAIN_LOCK:  # sweeps in several threads: the first sets the spec, the last restores it
-        if _MAIN_STATE["users"] == 0:
-            _MAIN_STATE["saved"] = (main, "__spec__" in vars(main), vars(main).get("__spec__"))
-            main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
-        _MAIN_STATE["users"] += 1
-    try:
+    with _MAIN_AS_PACKAGE.held():
         yield
-    finally:
-        with _MAIN_LOCK:
-            _MAIN_STATE["users"] -= 1
-            if _MAIN_STATE["users"] == 0:
-                saved, had_spec, previous = _MAIN_STATE.pop("saved")
-                if had_spec:
-                    saved.__spec__ = previous
-                else:
-                    vars(saved).pop("__spec__", None)
 
 
-_MAIN_LOCK = threading.Lock()
-_MAIN_STATE: dict[str, Any] = {"users": 0}
+def _present_main_as_package() -> Callable[[], None]:
+    """Name the main module's ``__spec__`` ``__main__``; returns what puts the old one back."""
+    import importlib.machinery
+
+    main = sys.modules["__main__"]
+    had_spec, previous = "__spec__" in vars(main), vars(main).get("__spec__")
+    main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+
+    def restore() -> None:
+        if had_spec:
+            main.__spec__ = previous
+        else:
+            vars(main).pop("__spec__", None)
+
+    return restore
+
+
+_MAIN_AS_PACKAGE = _Shared(_present_main_as_package)
 
 
 @contextlib.contextmanager
