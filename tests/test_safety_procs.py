@@ -257,7 +257,7 @@ def test_ctrl_c_writes_the_table_of_finished_runs_and_leaves_no_process(
         assert tree.end(signal.SIGINT, group=True) == 130
         tree.assert_all_gone()
         err = tree.stderr()
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err  # the whole stderr when it fails
     assert "continue with --resume" in err and err.rstrip().endswith("interrupted")
     table = pd.read_csv(out / "runs.csv")
     done = finished(out)

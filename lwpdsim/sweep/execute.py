@@ -345,11 +345,13 @@ def _process_context() -> Any:
 
 @contextlib.contextmanager
 def _dask_executor(client: Any) -> Iterator[Executor]:
+    # a worker or the cluster going away under a pending gather (Ctrl-C reaches the whole process
+    # group) is reported through the runs' outcomes, not as Tornado tracebacks
+    _drop_closed_connection_reports()
     pool = client.get_executor(pure=False)
     try:
         yield pool
     except BaseException:  # cancel what is left on the cluster
-        _drop_closed_connection_reports()
         pool.shutdown(wait=False)
         raise
 
@@ -366,9 +368,10 @@ def _closed_connection(record: Any) -> bool:
 
 
 def _drop_closed_connection_reports() -> None:
-    """Keep Tornado's event loop from printing a traceback for each request that closing the
-    cluster cuts off (logged as "Exception in callback" by ``tornado.application``); other
-    records of that logger still go through. Installed once, when a sweep stops early."""
+    """Keep Tornado's event loop from printing a traceback for each request a closed connection
+    cuts off (the cluster closing, or a worker gone, under a pending gather: logged as "Exception
+    in callback" by ``tornado.application``); other records of that logger still go through.
+    Installed once, by the first Dask sweep of the process."""
     import logging
 
     log = logging.getLogger("tornado.application")
