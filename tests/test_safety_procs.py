@@ -380,3 +380,12 @@ def test_closed_connection_reports_are_dropped_and_others_kept() -> None:
     assert not _closed_connection(record(ValueError("a real error")))
     plain = logging.LogRecord("tornado.application", logging.ERROR, "x", 1, "m", (), None)
     assert not _closed_connection(plain)
+    # installed on Tornado's logger, the filter drops exactly those records
+    from lwpdsim.sweep.execute import _drop_closed_connection_reports
+
+    _drop_closed_connection_reports()
+    _drop_closed_connection_reports()  # once only
+    log = logging.getLogger("tornado.application")
+    assert len(log.filters) == len(set(map(id, log.filters)))
+    assert not log.filter(record(cut)) and not log.filter(record(wrapped))
+    assert log.filter(record(ValueError("a real error"))) and log.filter(plain)

@@ -375,8 +375,13 @@ def _drop_closed_connection_reports() -> None:
     import logging
 
     log = logging.getLogger("tornado.application")
-    if not any(getattr(f, "__name__", "") == "_closed_connection" for f in log.filters):
-        log.addFilter(_closed_connection)
+    if _keep_unless_closed_connection not in log.filters:
+        log.addFilter(_keep_unless_closed_connection)
+
+
+def _keep_unless_closed_connection(record: Any) -> bool:
+    """A logging filter: False (drop) for a closed-connection report, True for any other."""
+    return not _closed_connection(record)
 
 
 @contextlib.contextmanager
