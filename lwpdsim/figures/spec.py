@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Scenario, read_toml
-from ..config.overrides import parse_value
+from ..config.overrides import parse_value, split_item
 from ..config.validate import (
     as_bool,
     as_choice,
@@ -259,9 +259,10 @@ def _with_overrides(base_overrides: Any, overrides: tuple[str, ...], kind: str) 
         raise ScenarioError("base_overrides", base_overrides, "a table of KEY = value pairs")
     merged = dict(base_overrides)
     for item in overrides:
-        if "=" not in item:
+        split = split_item(item)  # as `lwpdsim run --set` splits it (a label may hold a "=")
+        if split is None:
             raise ScenarioError("--set", item, "KEY=VALUE, e.g. train.max_time=50")
-        key, text = (part.strip() for part in item.split("=", 1))
+        key, text = split[0].strip(), split[1]
         if key == VARIED_KEY.get(kind) or (kind == "compare" and key.endswith(".lr")):
             raise ScenarioError("--set", item, f"a key this {kind} spec does not vary")
         merged[key] = parse_value(text)
