@@ -187,7 +187,8 @@ def test_at_least_thirty_distinct_cases() -> None:
 
 
 def test_console_script_never_shows_a_traceback(files: Path) -> None:
-    for name, text, _ in CASES[:3] + CASES[14:16]:
+    # one TOML error, one unknown key, one value error: the three ways a file is refused
+    for name, text, _ in [CASES[0], CASES[2], CASES[14]]:
         f = files / f"{name}.toml"
         f.write_text(text)
         proc = subprocess.run(

@@ -512,6 +512,10 @@ def test_console_script_prints_only_the_one_line(tmp_path: Path, case: int) -> N
         )  # fmt: skip
         assert proc.returncode == 2
         one_line(proc.stderr, OVERFLOWS[case][2])
+
+
+def test_console_script_prints_one_line_for_an_overflowing_data_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
     write_csv(tmp_path / "data.csv", 2, 5e307)
     path.write_text(swap('dataset = "synthetic_regression"', 'dataset = "data.csv"'))
     proc = subprocess.run(
