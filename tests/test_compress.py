@@ -424,6 +424,45 @@ def test_none_with_error_feedback_is_exact() -> None:
     assert up.senders._residual[0] is None  # nothing was ever added to a gradient
 
 
+def test_tiny_residual_is_kept() -> None:
+    # 1e-170 squared underflows to 0, yet the residual is not 0 and must be carried
+    ef = ErrorFeedback(make("topk", 2, k=1), 1)
+    ef.commit(ef.prepare(0, np.array([1.0, 1e-170]), RNG0))
+    np.testing.assert_array_equal(ef.residual(0), [0.0, 1e-170])
+
+
+def test_uplink_cancelled_compute_is_never_reported() -> None:
+    # worker 0 finishes tasks 0 and 2; task 1 was cancelled while computing, so the cluster never
+    # reports it: the residual is that of the two finished computes, as if task 1 never existed
+    rng = np.random.default_rng(14)
+    g0, g2 = rng.standard_normal(6), rng.standard_normal(6)
+    up = _uplink("topk", True, k=1)
+    up.finished(0, 0, lambda: g0)
+    up.finished(0, 2, lambda: g2)
+    up.message(0, 2)
+    ef = ErrorFeedback(make("topk", 6, k=1), 1)
+    for g in (g0, g2):
+        ef.commit(ef.prepare(0, g, RNG0))
+    np.testing.assert_array_equal(up.senders.residual(0), ef.residual(0))
+
+
+def test_downlink_without_feedback_drifts() -> None:
+    rng = np.random.default_rng(15)
+    theta0 = rng.standard_normal(6)
+    exact = Downlink(make("none", 6), theta0, np.random.SeedSequence(2))
+    lossy = Downlink(make("topk", 6, k=1), theta0, np.random.SeedSequence(2))
+    theta, sent = theta0.copy(), theta0.copy()
+    for _ in range(5):
+        prev, theta = theta, theta + rng.standard_normal(6)
+        step = theta - prev
+        np.testing.assert_array_equal(exact.broadcast(theta).decoded, step)
+        sent += make("topk", 6, k=1).compress(step, RNG0).decoded  # only the step is compressed
+        lossy.broadcast(theta)
+    np.testing.assert_allclose(exact.replica, theta, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(lossy.replica, sent, rtol=0, atol=1e-14)
+    assert np.abs(lossy.replica - theta).max() > 0.1  # nothing brings it back
+
+
 def test_downlink_residual() -> None:
     rng = np.random.default_rng(13)
     theta = rng.standard_normal(8)

@@ -94,7 +94,8 @@ class ErrorFeedback:
         msg = self.compressor.compress(x, rng, self._state[worker])
         diff = x - msg.decoded
         error2 = float(np.dot(diff, diff))
-        residual = diff if self.enabled and error2 > 0 else None
+        # None stands for an exact 0 (a residual of subnormals whose squares vanish is kept)
+        residual = diff if self.enabled and diff.any() else None
         return Pending(
             worker, msg, residual, msg.state, self._commits[worker], error2, float(np.dot(x, x))
         )
