@@ -319,6 +319,19 @@ def test_qsgd_elias_size_by_hand() -> None:
     assert msg.entropy_bits == 32 + 2 + (1 + 3) + (3 + 5)
 
 
+@pytest.mark.parametrize("kind", ["topk", "randk", "qsgd", "terngrad", "sign", "lowrank"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_is_not_hidden(kind: str, bad: float) -> None:
+    # top-k could drop a NaN, TernGrad could turn it into 0s: a diverged gradient must stay visible
+    params = {"topk": {"k": 1}, "randk": {"k": 1}, "qsgd": {"s": 2}, "lowrank": {"r": 1}}
+    c = make(kind, 9, blocks=(Block(0, 3, 3),), **params.get(kind, {}))
+    g = np.ones(9)
+    g[4] = bad
+    msg = c.compress(g, RNG0, c.initial_state())
+    assert np.isnan(msg.decoded).all()
+    assert msg.bits == c.bits()
+
+
 def test_none_is_the_identity_object() -> None:
     g = G.copy()
     assert make("none", g.size).compress(g, RNG0).decoded is g

@@ -8,8 +8,8 @@ commits (:mod:`.feedback` says when). Every size is fixed by the configuration a
 (:meth:`Compressor.bits`), so a link's time per message can be fixed when a run starts.
 
 To add a kind: one module with a :class:`Compressor` subclass setting :attr:`~Compressor.kind`,
-:attr:`~Compressor.params` (key -> default, or ``REQUIRED``), :meth:`~Compressor.check_params`
-and :meth:`~Compressor.compress`; then list it in :data:`lwpdsim.compress.REGISTRY`.
+:attr:`~Compressor.params` (key -> default, or ``REQUIRED``), :meth:`~Compressor.check_params`,
+:meth:`~Compressor.bits` and :meth:`~Compressor._compress` (of a finite vector); then list it in :data:`lwpdsim.compress.REGISTRY`.
 """
 
 from __future__ import annotations
@@ -115,7 +115,18 @@ class Compressor:
         return None
 
     def compress(self, x: np.ndarray, rng: np.random.Generator, state: Any = None) -> Message:
-        """The message of vector ``x`` (float64, length d), drawing from ``rng`` if random."""
+        """The message of vector ``x`` (float64, length d), drawing from ``rng`` if random.
+
+        A vector with a NaN or an infinite entry (a diverged run's gradient) decodes to NaN
+        everywhere, the state unchanged: no compressor hides a divergence by dropping or
+        rescaling what is not finite."""
+        x = self.check(x)
+        if not np.isfinite(x).all():
+            return Message(np.full(self.d, np.nan), self.bits(), state=state)
+        return self._compress(x, rng, state)
+
+    def _compress(self, x: np.ndarray, rng: np.random.Generator, state: Any) -> Message:
+        """:meth:`compress` of a checked, finite ``x``."""
         raise NotImplementedError
 
     def check(self, x: np.ndarray) -> np.ndarray:

@@ -75,8 +75,7 @@ class LowRank(Compressor):
     def initial_state(self) -> State:
         return {}
 
-    def compress(self, x: np.ndarray, rng: np.random.Generator, state: Any = None) -> Message:
-        x = self.check(x)
+    def _compress(self, x: np.ndarray, rng: np.random.Generator, state: Any) -> Message:
         old: State = state if state is not None else {}
         new: State = dict(old)
         out = x.copy()  # what is sent as it is

@@ -64,8 +64,7 @@ class QSGD(Compressor):
         low = np.floor(r)
         return norm, (low + (u < r - low)).astype(np.int64)
 
-    def compress(self, x: np.ndarray, rng: np.random.Generator, state: Any = None) -> Message:
-        x = self.check(x)
+    def _compress(self, x: np.ndarray, rng: np.random.Generator, state: Any) -> Message:
         norm, level = self.levels(x, rng)
         out = np.copysign(level * (norm / self.s), x)
         out[level == 0] = 0.0  # no signed zeros from copysign

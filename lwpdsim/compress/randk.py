@@ -22,8 +22,7 @@ class RandK(Sparsifier):
     unbiased = True
     random = True
 
-    def compress(self, x: np.ndarray, rng: np.random.Generator, state: Any = None) -> Message:
-        x = self.check(x)
+    def _compress(self, x: np.ndarray, rng: np.random.Generator, state: Any) -> Message:
         keep = rng.choice(self.d, size=self.k, replace=False)
         out = np.zeros(self.d)
         out[keep] = x[keep] * (self.d / self.k)

@@ -24,8 +24,7 @@ class ScaledSign(Compressor):
     def bits(self) -> int:
         return self.d + self.item_bits
 
-    def compress(self, x: np.ndarray, rng: np.random.Generator, state: Any = None) -> Message:
-        x = self.check(x)
+    def _compress(self, x: np.ndarray, rng: np.random.Generator, state: Any) -> Message:
         scale = float(np.sum(np.abs(x))) / self.d
         out = np.where(x >= 0.0, scale, -scale)
         return Message(out, self.bits())

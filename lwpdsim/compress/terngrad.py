@@ -28,8 +28,7 @@ class TernGrad(Compressor):
     def bits(self) -> int:
         return self.item_bits + 2 * self.d
 
-    def compress(self, x: np.ndarray, rng: np.random.Generator, state: Any = None) -> Message:
-        x = self.check(x)
+    def _compress(self, x: np.ndarray, rng: np.random.Generator, state: Any) -> Message:
         u = rng.random(self.d)  # drawn even for x = 0, so the stream's use does not depend on x
         scale = float(np.max(np.abs(x)))
         if scale == 0.0:

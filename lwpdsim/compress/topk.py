@@ -18,8 +18,7 @@ class TopK(Sparsifier):
     kind = "topk"
     summary = "the k coordinates of largest magnitude, with their indices"
 
-    def compress(self, x: np.ndarray, rng: np.random.Generator, state: Any = None) -> Message:
-        x = self.check(x)
+    def _compress(self, x: np.ndarray, rng: np.random.Generator, state: Any) -> Message:
         # a stable sort of -|x| lists equal magnitudes in index order
         keep = np.argsort(-np.abs(x), kind="stable")[: self.k]
         out = np.zeros(self.d)
