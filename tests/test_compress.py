@@ -261,6 +261,8 @@ def test_bit_helpers() -> None:
         4,
     ]  # ceil(log2(s+1))
     assert [bitcount.elias_gamma_bits(x) for x in (1, 2, 3, 4, 7, 8)] == [1, 3, 3, 5, 5, 7]
+    xs = np.array([1, 2, 3, 4, 7, 8, 1023, 1024, 2**31 - 1])
+    assert bitcount.elias_gamma_total(xs) == sum(bitcount.elias_gamma_bits(int(x)) for x in xs)
     assert [bitcount.to_bytes(b) for b in (0, 1, 8, 9, 42)] == [0, 1, 1, 2, 6]
 
 

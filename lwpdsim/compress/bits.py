@@ -7,6 +7,8 @@ scenario's item size, ``8 * cluster.network.itemsize`` bits.
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def index_bits(d: int) -> int:
     """Bits of one coordinate index of a vector of length ``d``: ``ceil(log2 d)`` (0 when d = 1:
@@ -28,6 +30,17 @@ def elias_gamma_bits(x: int) -> int:
     if x < 1:
         raise ValueError(f"Elias gamma codes positive integers, not {x}")
     return 2 * (int(x).bit_length() - 1) + 1
+
+
+def elias_gamma_total(values: np.ndarray) -> int:
+    """The summed :func:`elias_gamma_bits` of an array of positive integers below 2^53."""
+    if values.size == 0:
+        return 0
+    if values.min() < 1:
+        raise ValueError("Elias gamma codes positive integers only")
+    # x = m 2^e with 1/2 <= m < 1, so floor(log2 x) = e - 1, exactly for integers below 2^53
+    exponent = np.frexp(values.astype(np.float64))[1]
+    return int(np.sum(2 * (exponent.astype(np.int64) - 1) + 1))
 
 
 def to_bytes(bits: int) -> int:

@@ -74,7 +74,7 @@ class QSGD(Compressor):
         """The size of the sparse Elias-gamma code of the levels (see the module's docstring)."""
         where = np.flatnonzero(level)
         gaps = np.diff(where, prepend=-1)
-        total = self.item_bits + where.size  # the norm, and one sign bit per non-zero
-        for gap, lev in zip(gaps.tolist(), level[where].tolist(), strict=True):
-            total += bitcount.elias_gamma_bits(gap) + bitcount.elias_gamma_bits(lev)
-        return total
+        # the norm, one sign bit per non-zero, and the Elias codes of its gap and its level
+        signs = where.size
+        codes = bitcount.elias_gamma_total(gaps) + bitcount.elias_gamma_total(level[where])
+        return self.item_bits + signs + codes
