@@ -14,7 +14,8 @@ To add a kind: one module with a :class:`Compressor` subclass setting :attr:`~Co
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -45,13 +46,20 @@ class Message:
     ``decoded`` is the receiver's reconstruction (float64, length d; the values are kept at full
     precision, as the simulator keeps uncompressed messages, while their bits are counted at the
     item size). ``bits`` is the fixed-width size that link time and byte counts use.
-    ``entropy_bits`` is an entropy-coded size when the kind defines one (QSGD's Elias code), for
-    information only. ``state`` is the sender's next state (stateful kinds), to commit or drop."""
+    :attr:`entropy_bits` is an entropy-coded size when the kind defines one (QSGD's Elias code),
+    for information only, computed when first read. ``state`` is the sender's next state (stateful kinds), to commit or drop."""
 
     decoded: np.ndarray
     bits: int
-    entropy_bits: int | None = None
     state: Any = None
+    entropy: Callable[[], int] | None = dataclasses.field(
+        default=None, repr=False
+    )  # computes entropy_bits
+
+    @property
+    def entropy_bits(self) -> int | None:
+        """The entropy-coded size, computed when asked (None when the kind defines none)."""
+        return None if self.entropy is None else self.entropy()
 
     @property
     def nbytes(self) -> int:

@@ -68,7 +68,7 @@ class QSGD(Compressor):
         norm, level = self.levels(x, rng)
         out = np.copysign(level * (norm / self.s), x)
         out[level == 0] = 0.0  # no signed zeros from copysign
-        return Message(out, self.bits(), entropy_bits=self.elias_bits(level))
+        return Message(out, self.bits(), entropy=lambda: self.elias_bits(level))
 
     def elias_bits(self, level: np.ndarray) -> int:
         """The size of the sparse Elias-gamma code of the levels (see the module's docstring)."""
