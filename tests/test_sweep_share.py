@@ -111,6 +111,9 @@ def test_each_distinct_rule_run_is_simulated_once(grid: Path, fresh: Any) -> Non
     rows = len(points) * REPLICATES * 3
     assert report.computed == report.rule_runs == len(distinct) * REPLICATES == 20
     assert report.rows == rows == 36 and report.shared == rows - report.computed
+    for task in report.plan.runs:  # a rule run's id is that of the point's scenario reduced to it
+        reduced = [dataclasses.replace(task.scenario, schemes=(s,)) for s in task.scenario.schemes]
+        assert list(task.result_ids) == [sw.run_id(one, task.replicate) for one in reduced]
     table = report.table
     assert len(table) == rows and table["status"].eq("ok").all()
     assert table["result_id"].nunique() == report.computed

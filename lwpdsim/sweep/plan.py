@@ -221,19 +221,27 @@ def _rule_runs(runs: Sequence[RunTask]) -> tuple[list[RunTask], list[RuleRun]]:
     order the runs first need them."""
     units: dict[str, RuleRun] = {}
     out: list[RunTask] = []
-    reduced: dict[int, list[Scenario]] = {}  # by point: its scenario reduced to each rule
+    # by point: its scenario reduced to each rule, and that reduced scenario's config digest
+    reduced: dict[int, list[tuple[Scenario, str]]] = {}
     for task in runs:
-        ones = reduced.setdefault(
-            task.point, [rule_scenario(task.scenario, i) for i in range(len(task.scenario.schemes))]
-        )
+        if task.point not in reduced:
+            ones = [rule_scenario(task.scenario, i) for i in range(len(task.scenario.schemes))]
+            reduced[task.point] = [(one, _config_digest(one)) for one in ones]
         ids = []
-        for one in ones:
-            rid = run_id(one, task.replicate)
+        for one, digest in reduced[task.point]:
+            rid = _run_id_of(digest, task.replicate)
             if rid not in units:
                 units[rid] = RuleRun(len(units), rid, task.replicate, task.point, one)
             ids.append(rid)
         out.append(dataclasses.replace(task, result_ids=tuple(ids)))
     return out, list(units.values())
+
+
+def _run_id_of(digest: str, replicate: int) -> str:
+    """:func:`run_id` of a scenario whose :func:`_config_digest` is ``digest`` (the digest is
+    computed once for every replicate)."""
+    text = json.dumps({"config": digest, "replicate": int(replicate)})
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def expand_sweep(
