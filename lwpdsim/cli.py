@@ -243,8 +243,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         )
         print(
             f"{len(plan.rule_runs)} rule runs for {plan.rows} rows "
-            f"({plan.rows - len(plan.rule_runs)} shared: a rule's result serves every point "
-            "where its settings are the same; progress counts rule runs)",
+            f"({plan.rows - len(plan.rule_runs)} shared between points; progress counts rule "
+            "runs)",
             flush=True,
         )
         selection = sum(selection_runs(task.scenario) for task in plan.rule_runs)
