@@ -296,7 +296,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     failed = table[table["status"] != "ok"].drop_duplicates("result_id")
     for row in failed.head(20).itertuples():
         record = out / "runs" / str(row.result_id) / "run.json"
-        serves = f", and {row.shared - 1} more rows" if row.shared > 1 else ""
+        more = plan.shared[str(row.result_id)] - 1  # the other rows this rule run serves
+        serves = f", and {more} more rows" if more else ""
         print(
             f"error: rule run {row.result_id} (point {row.point}, replicate {row.replicate}, "
             f"{row.scheme}{serves}) failed: {row.error} (record: {record})",

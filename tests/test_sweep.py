@@ -616,6 +616,7 @@ def test_cli_reports_failed_runs_and_exits_1(
     assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.count("RuntimeError: no luck") == 16  # one line per failed rule run
+    assert err.count("gc(s=1), and 1 more rows) failed") == 4  # GC's serve both values of t
     assert str(out / "runs") in err and "run.json" in err
 
 
