@@ -19,6 +19,8 @@ import pytest
 import lwpdsim
 from lwpdsim import sweep as sw
 from lwpdsim.config import parse_scenario
+from lwpdsim.io.files import SWEEP_FOLDER
+from lwpdsim.io.ownership import claim
 from lwpdsim.sweep.table import METRIC_COLUMNS, point_summary
 
 WORKERS, KS, TS, REPLICATES = (4, 8), (2, 4), (2, 4), 2
@@ -213,6 +215,12 @@ def test_a_rule_run_of_another_format_is_run_again(grid: Path, tmp_path: Path) -
     path = out / "runs" / rid / "run.json"
     record = json.loads(path.read_text())
     path.write_text(json.dumps(record | {"format": "lwpdsim-sweep-run/2"}))
+    # a folder of the old layout (a whole point's run), as an earlier version wrote it
+    terms: Any = {"resume": True, "force": False, "inputs": [], "identity": {"name": "nkt"}}
+    with claim(out, SWEEP_FOLDER, **terms) as folder, folder.stage(out / "runs") as tmp:
+        old = {"format": "lwpdsim-sweep-run/2", "run_id": "0123456789ab", "status": "ok"}
+        folder.write_text(tmp / "run.json", json.dumps(old))
+        folder.commit(tmp, out / "runs" / "0123456789ab")
     said: list[str] = []
     again: list[str] = []
     table = lwpdsim.run_sweep(
@@ -224,8 +232,11 @@ def test_a_rule_run_of_another_format_is_run_again(grid: Path, tmp_path: Path) -
         log=said.append,
         on_run=lambda r: again.append(r["run_id"]),
     )
-    assert again == [rid] and len(said) == 1 and "another version" in said[0]
+    assert again == [rid] and len(said) == 2, said
+    assert "1 earlier run " in said[0] and "0123456789ab: format lwpdsim-sweep-run/2" in said[0]
+    assert f"run {rid}: format lwpdsim-sweep-run/2" in said[1]
     pd.testing.assert_frame_equal(table, first, check_exact=True)
+    assert json.loads((out / "sweep.json").read_text())["stale_runs"] == ["0123456789ab"]
 
 
 def test_a_failed_rule_run_fails_only_the_rows_it_serves(
