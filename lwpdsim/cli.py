@@ -36,7 +36,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 skipped = f", {len(plan.skipped)} skipped" if plan.skipped else ""
                 print(
                     f"ok: {path}: sweep {plan.name!r}, {len(plan.points)} grid points{skipped}, "
-                    f"{len(plan.runs)} runs"
+                    f"{len(plan.runs)} runs ({len(plan.rule_runs)} rule runs for {plan.rows} rows)"
                 )
                 continue
             scenario = load_scenario(path, overrides=args.set)
