@@ -36,7 +36,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 skipped = f", {len(plan.skipped)} skipped" if plan.skipped else ""
                 print(
                     f"ok: {path}: sweep {plan.name!r}, {len(plan.points)} grid points{skipped}, "
-                    f"{len(plan.runs)} runs"
+                    f"{len(plan.runs)} runs ({len(plan.rule_runs)} rule runs for {plan.rows} rows)"
                 )
                 continue
             scenario = load_scenario(path, overrides=args.set)
@@ -241,10 +241,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             f"{len(plan.runs)} runs on {args.scheduler or executor}",
             flush=True,
         )
-        selection = sum(selection_runs(task.scenario) for task in plan.runs)
+        print(
+            f"{len(plan.rule_runs)} rule runs for {plan.rows} rows "
+            f"({plan.rows - len(plan.rule_runs)} shared between points; progress counts rule "
+            "runs)",
+            flush=True,
+        )
+        selection = sum(selection_runs(task.scenario) for task in plan.rule_runs)
         if selection:
             print(
-                f"step sizes: every run first chooses its rules' from train.lr_grid: "
+                f"step sizes: every rule run first chooses its rule's from train.lr_grid: "
                 f"{selection} selection runs of a rule in all",
                 flush=True,
             )
@@ -273,7 +279,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(format_point_summary(point_summary(table, plan.factor_keys)))
     if not args.quiet:
         print(
-            f"{report.computed} runs computed, {report.reused} reused; results written to {out}/ "
+            f"{report.computed} rule runs computed, {report.reused} reused; results written to "
+            f"{out}/ "
             f"(runs.csv, runs/, {len(report.figures)} figures)"
         )
     if report.plot_error:
@@ -286,15 +293,21 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                 "edge of train.lr_grid (runs.csv: lr, lr_at_edge); the best may lie beyond it",
                 file=sys.stderr,
             )
-    failed = table[table["status"] != "ok"].drop_duplicates("run_id")
+    failed = table[table["status"] != "ok"].drop_duplicates("result_id")
     for row in failed.head(20).itertuples():
+        record = out / "runs" / str(row.result_id) / "run.json"
+        more = plan.shared[str(row.result_id)] - 1  # the other rows this rule run serves
+        serves = f", and {more} more rows" if more else ""
         print(
-            f"error: run {row.run_id} (point {row.point}, replicate {row.replicate}, "
-            f"{row.scheme}) failed: {row.error} (record: {out / 'runs' / str(row.run_id) / 'run.json'})",
+            f"error: rule run {row.result_id} (point {row.point}, replicate {row.replicate}, "
+            f"{row.scheme}{serves}) failed: {row.error} (record: {record})",
             file=sys.stderr,
         )
     if len(failed) > 20:
-        print(f"... and {len(failed) - 20} more failed runs (see {out}/runs.csv)", file=sys.stderr)
+        print(
+            f"... and {len(failed) - 20} more failed rule runs (see {out}/runs.csv)",
+            file=sys.stderr,
+        )
     return 1 if len(failed) else 0
 
 

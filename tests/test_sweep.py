@@ -372,33 +372,36 @@ def test_default_dask_local_cluster(tmp_path: Path, grid: Path) -> None:
     pd.testing.assert_frame_equal(dask, serial, check_exact=True)
 
 
-def test_run_folders_hold_factors_summaries_and_curves(tmp_path: Path, grid: Path) -> None:
+def test_run_folders_hold_one_rule_each_summaries_and_curves(tmp_path: Path, grid: Path) -> None:
     out = tmp_path / "out"
     table = lwpdsim.run_sweep(grid, executor="serial", out=out, plots=False)
     first = table.iloc[0]
-    folder = out / "runs" / first.run_id
+    folder = out / "runs" / first.result_id
     record = sw.read_record(folder)
     assert record["status"] == "ok" and record["error"] is None
-    assert record["factors"] == {"cluster.workers": 4, "schemes[0].t": 2, "schemes[2].K": 2}
+    assert record["run_id"] == first.result_id and record["scheme"] == "lwpd(k=4,t=2)"
     assert record["replicate"] == 0 and record["run_index"] == 0
-    labels = ["lwpd(k=4,t=2)", "gc(s=1)", "kasync(K=2)"]
-    assert [r["label"] for r in record["rules"]] == labels
-    assert [r["folder"] for r in record["rules"]] == ["lwpd_k=4_t=2", "gc_s=1", "kasync_K=2"]
+    assert [r["label"] for r in record["rules"]] == ["lwpd(k=4,t=2)"]
+    assert [r["folder"] for r in record["rules"]] == ["lwpd_k=4_t=2"]
     outcome = sw.load_run(folder)
-    assert outcome.ok and list(outcome.results) == labels
+    assert outcome.ok and list(outcome.results) == ["lwpd(k=4,t=2)"]
     stored = outcome.results["lwpd(k=4,t=2)"]
     assert stored.config["scenario"]["cluster"]["workers"] == 4
-    # the curves and tasks are the ones simulate() gives for this run, to the last bit
-    scenario = lwpdsim.load_scenario(grid.parent / "base.toml", overrides=record["overrides"])
+    # the curves and tasks are the ones simulate() gives for the rule in its point's full scenario
+    manifest = json.loads((out / "sweep.json").read_text())
+    overrides = manifest["points"][0]["overrides"]
+    scenario = lwpdsim.load_scenario(grid.parent / "base.toml", overrides=overrides)
     direct = lwpdsim.simulate(scenario, run_index=0)["lwpd(k=4,t=2)"]
     pd.testing.assert_frame_equal(stored.updates, direct.updates, check_exact=True)
     pd.testing.assert_frame_equal(stored.tasks, direct.tasks, check_exact=True)
     assert first.final_loss == direct.summary["final_loss"]
     # the folder is what `lwpdsim run` writes, so `lwpdsim plot` reads it
-    assert list(load_results_dir(folder)) == labels
-    manifest = json.loads((out / "sweep.json").read_text())
+    assert list(load_results_dir(folder)) == ["lwpd(k=4,t=2)"]
     assert manifest["complete"] is True and manifest["runs"] == 8
+    # 24 rows; GC and K-async (K = n/2) do not depend on t: 8 + 4 + 4 rule runs
+    assert manifest["rows"] == 24 and manifest["rule_runs"] == 16
     assert manifest["axes"] == [["cluster.workers"], ["schemes[0].t"]]
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(set(table["result_id"]))
 
 
 def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, grid: Path) -> None:
@@ -415,8 +418,9 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, grid: Pat
     files = {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/run.json")}
     assert sorted(files) == sorted(seen)
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(seen)  # no half-written run
-    partial = read_table(out)  # written on the way out
-    assert sorted(set(partial["run_id"])) == sorted(seen)
+    partial = read_table(out)  # written on the way out: the rows of the finished rule runs
+    assert sorted(set(partial["result_id"])) == sorted(seen)
+    assert len(partial) == partial.drop_duplicates("result_id")["shared"].sum()
     assert json.loads((out / "sweep.json").read_text())["complete"] is False
 
     with pytest.raises(ScenarioError, match="--resume"):  # an existing directory is refused
@@ -426,7 +430,7 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, grid: Pat
     resumed = lwpdsim.run_sweep(
         grid, executor="serial", out=out, resume=True, on_run=lambda r: computed.append(r["run_id"])
     )
-    assert len(computed) == 6 and not set(computed) & set(seen)
+    assert len(computed) == 14 and not set(computed) & set(seen)
     assert {
         p.parent.name: p.stat().st_mtime_ns
         for p in (out / "runs").glob("*/run.json")
@@ -445,7 +449,7 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path: Path, grid: Pat
     lwpdsim.run_sweep(
         grid, executor="serial", out=out, force=True, on_run=lambda r: again.append(r)
     )
-    assert len(again) == 8
+    assert len(again) == 16
 
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(
@@ -463,7 +467,8 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(
     report = sw.execute_sweep(grid, sw.SweepOptions(executor="serial", out=out))
     table = report.table
     failed = table[table["status"] == "failed"]
-    assert len(report.failed_runs) == 2 and report.computed == 8
+    # n = 8, replicate 1: LWPD at 2 points, GC and K-async (shared by both points) fail
+    assert len(report.failed_runs) == 4 and report.computed == 16
     assert sorted(set(failed["point"])) == [2, 3] and set(failed["replicate"]) == {1}
     assert failed["error"].eq("RuntimeError: boom").all()
     assert failed["final_loss"].isna().all()
@@ -571,15 +576,16 @@ def test_cli_sweep_writes_table_and_figures(tmp_path: Path, grid: Path, capsys) 
     out = tmp_path / "out"
     assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "8 runs computed, 0 reused" in printed
+    assert "16 rule runs for 24 rows (8 shared" in printed
+    assert "16 rule runs computed, 0 reused" in printed
     assert len(read_table(out)) == 24
     assert len(list(out.glob("*.png"))) == 3
     assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out)]) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out), "--resume"]) == 0
-    assert "0 runs computed, 8 reused" in capsys.readouterr().out
-    # a run's folder is a results directory of its own: `lwpdsim plot` redraws it
-    run = out / "runs" / read_table(out)["run_id"].iloc[0]
+    assert "0 rule runs computed, 16 reused" in capsys.readouterr().out
+    # a rule run's folder is a results directory of its own: `lwpdsim plot` redraws it
+    run = out / "runs" / read_table(out)["result_id"].iloc[0]
     assert main(["plot", str(run)]) == 0
     assert "lwpd(k=4,t=2)" in capsys.readouterr().out and (run / "loss_vs_time.png").exists()
 
@@ -609,7 +615,8 @@ def test_cli_reports_failed_runs_and_exits_1(
     out = tmp_path / "out"
     assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert err.count("RuntimeError: no luck") == 8
+    assert err.count("RuntimeError: no luck") == 16  # one line per failed rule run
+    assert err.count("gc(s=1), and 1 more rows) failed") == 4  # GC's serve both values of t
     assert str(out / "runs") in err and "run.json" in err
 
 

@@ -30,17 +30,19 @@ def base(tiny_toml: Callable[..., str]) -> str:
 
 def _sweep(folder: Path, base: str, lrs: str, *more: str) -> list[str]:
     """Write the base scenario and the sweep file with these step sizes and run ``lwpdsim sweep``
-    on it (serially, into ``folder/out``); return the ids of ``runs.csv``, in order."""
+    on it (serially, into ``folder/out``); return the rule run ids of ``runs.csv``, in order (one
+    per point and rule here: every rule depends on ``train.lr``, so nothing is shared)."""
     (folder / "base.toml").write_text(base, encoding="utf-8")
     grid = folder / "grid.toml"
     grid.write_text(SWEEP.format(lrs=lrs), encoding="utf-8")
     out = folder / "out"
     assert main(["sweep", str(grid), "--executor", "serial", "--out", str(out), *more]) == 0
-    return list(pd.read_csv(out / "runs.csv", dtype={"run_id": str})["run_id"].drop_duplicates())
+    table = pd.read_csv(out / "runs.csv", dtype={"run_id": str, "result_id": str})
+    return list(table["result_id"].drop_duplicates())
 
 
 def _records(out: Path) -> dict[str, bytes]:
-    """Every run's record, by run id (a run computed again gets a new one: its wall-clock time)."""
+    """Every rule run's record, by id (one computed again gets a new one: its wall-clock time)."""
     return {p.parent.name: p.read_bytes() for p in (out / "runs").glob("*/run.json")}
 
 
@@ -49,35 +51,36 @@ def test_resume_after_editing_the_grid_reports_the_runs_left_over(
 ) -> None:
     out = tmp_path / "out"
     first = _sweep(tmp_path, base, "[0.1, 0.2, 0.3]")
-    assert len(first) == 3
+    assert len(first) == 6  # 3 points x 2 rules
     before = _records(out)
     capsys.readouterr()
 
-    # 0.1 leaves the grid, 0.4 joins it: two runs are reused, one computed, one left over
+    # 0.1 leaves the grid, 0.4 joins it: two points' rule runs are reused, one point's computed,
+    # one point's left over
     second = _sweep(tmp_path, base, "[0.2, 0.3, 0.4]", "--resume")
     std = capsys.readouterr()
-    assert second[:2] == first[1:] and second[2] not in first
-    assert "1 runs computed, 2 reused" in std.out
+    assert second[:4] == first[2:] and not set(second[4:]) & set(first)
+    assert "2 rule runs computed, 4 reused" in std.out
     warnings = [line for line in std.err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "Traceback" not in std.err, std.err
-    assert "1 earlier run " in warnings[0] and str(out / "runs") in warnings[0]
-    assert first[0] in warnings[0]
+    assert "2 earlier runs " in warnings[0] and str(out / "runs") in warnings[0]
+    assert min(first[:2]) in warnings[0]
 
     after = _records(out)
-    assert {k: after[k] for k in first} == before  # reused ones untouched, the left-over one kept
-    assert set(after) == {*first, second[2]}
-    table = pd.read_csv(out / "runs.csv", dtype={"run_id": str})
-    assert set(table["run_id"]) == set(second)
+    assert {k: after[k] for k in first} == before  # reused ones untouched, the left-over ones kept
+    assert set(after) == {*first, *second[4:]}
+    table = pd.read_csv(out / "runs.csv", dtype={"run_id": str, "result_id": str})
+    assert set(table["result_id"]) == set(second)
     assert sorted(table["train.lr"].unique()) == [0.2, 0.3, 0.4]
     manifest = json.loads((out / "sweep.json").read_text())
-    assert manifest["stale_runs"] == [first[0]] and manifest["runs"] == 3
+    assert manifest["stale_runs"] == sorted(first[:2]) and manifest["runs"] == 3
 
-    # back to the first grid: the kept record is reused, and now 0.4's run is the one left over
+    # back to the first grid: the kept records are reused, and now 0.4's are the ones left over
     third = _sweep(tmp_path, base, "[0.1, 0.2, 0.3]", "--resume")
     std = capsys.readouterr()
-    assert third == first and "0 runs computed, 3 reused" in std.out
-    assert second[2] in std.err
-    assert json.loads((out / "sweep.json").read_text())["stale_runs"] == [second[2]]
+    assert third == first and "0 rule runs computed, 6 reused" in std.out
+    assert min(second[4:]) in std.err
+    assert json.loads((out / "sweep.json").read_text())["stale_runs"] == sorted(second[4:])
     assert _records(out) == after
 
     # --force starts over: what lwpdsim wrote goes, the left-over record with it
@@ -100,7 +103,7 @@ def test_resume_takes_a_folder_whose_record_names_more_than_the_sweeps_name(
     marker.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
     capsys.readouterr()
     assert _sweep(tmp_path, base, "[0.1, 0.2]", "--resume") == first
-    assert "0 runs computed, 2 reused" in capsys.readouterr().out
+    assert "0 rule runs computed, 4 reused" in capsys.readouterr().out
     header["identity"] = {"name": "other", "runs": 2}
     marker.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
     grid = str(tmp_path / "grid.toml")

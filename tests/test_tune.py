@@ -354,8 +354,8 @@ def test_a_sweep_tunes_every_run_and_records_the_choice(
     again = lwpdsim.simulate(scenario, run_index=1)["sync"].summary["lr"]
     row = sync[(sync["cluster.workers"] == 8) & (sync["replicate"] == 1)]
     assert float(row["lr"].iloc[0]) == again
-    record = json.loads((out / "runs" / row["run_id"].iloc[0] / "run.json").read_text())
-    assert [r["lr"] for r in record["rules"]] == [again, 0.05]
+    record = json.loads((out / "runs" / row["result_id"].iloc[0] / "run.json").read_text())
+    assert [r["lr"] for r in record["rules"]] == [again]  # a rule run holds one rule
 
 
 @pytest.mark.slow

@@ -56,7 +56,7 @@ def choose_step_sizes(
 
         bar = tqdm(total=selection_runs(scenario), desc="choosing lr", unit="run", leave=False)
     try:
-        for j in range(train.lr_seeds):
+        for j in range(train.lr_seeds if tuned else 0):  # no rule to tune: no selection run
             streams = selection_streams(scenario.seed, run_index, j)
             with threadpool_limits(1):
                 data = build_dataset(scenario, streams)

@@ -1,20 +1,31 @@
-"""Planning a sweep: its grid of points, each point's scenario, and the runs (point x replicate).
+"""Planning a sweep: its grid of points, each point's scenario, the runs (point x replicate) and
+the rule runs that serve them.
 
 A point's scenario is the base scenario with the base overrides and then the point's factor values
 applied as values (:func:`lwpdsim.config.set_value`), never through text, and validated. Every
 point is resolved before anything runs: invalid points are reported together in one
 :class:`InvalidPointsError` (or skipped). A run's id is a short hash of its resolved scenario (name
 and description left out) and its replicate, so the same point gives the same runs in any grid.
+
+A rule's result depends only on the scenario without the other rules, its own scheme entry and
+the replicate (every random stream is made afresh for each rule, and step sizes are chosen per
+rule). So the unit that is simulated and stored is a *rule run* (:class:`RuleRun`): a point's
+scenario reduced to one scheme entry, and a replicate, with the id :func:`run_id` gives that
+reduced scenario. Points that differ only in other rules' settings share it: the plan lists each
+rule run once, and each run names the rule run serving each of its rules.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +72,51 @@ class RunTask:
     factors: Mapping[str, Any]
     overrides: tuple[str, ...]
     scenario: Scenario
+    #: the id of the rule run (:class:`RuleRun`) serving each rule of ``scenario``, in its order
+    result_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleRun:
+    """One rule's run, what a sweep simulates and stores (``runs/<run_id>/``); picklable.
+
+    ``scenario`` is a point's scenario reduced to the one scheme entry, so
+    ``simulate(scenario, run_index=replicate)`` (:func:`~.execute.execute_run`) gives the rule's
+    result inside the full scenario. ``run`` is its position in :attr:`SweepPlan.rule_runs`,
+    ``point`` the first grid point it serves."""
+
+    run: int
+    run_id: str
+    replicate: int
+    point: int
+    scenario: Scenario
+
+    @property
+    def label(self) -> str:
+        """The label of its rule."""
+        return self.scenario.schemes[0].label
 
 
 @dataclass(frozen=True)
 class SweepPlan:
-    """A sweep expanded and validated: its valid points, the skipped ones and every run."""
+    """A sweep expanded and validated: its valid points, the skipped ones, every run (point x
+    replicate) and every distinct rule run, each once, in the order the runs first need them."""
 
     spec: SweepSpec
     points: tuple[SweepPoint, ...]
     skipped: tuple[SweepPoint, ...]
     runs: tuple[RunTask, ...]
+    rule_runs: tuple[RuleRun, ...] = field(default=())
+
+    @cached_property
+    def rows(self) -> int:
+        """How many rows the sweep's table has: one per (point, replicate, rule)."""
+        return sum(len(task.scenario.schemes) for task in self.runs)
+
+    @cached_property
+    def shared(self) -> Counter[str]:
+        """How many rows of the table each rule run serves, by rule run id."""
+        return Counter(rid for task in self.runs for rid in task.result_ids)
 
     @property
     def name(self) -> str:
@@ -161,7 +207,41 @@ def plan_sweep(
                     scenario=point.scenario,
                 )
             )
-    return SweepPlan(spec, tuple(valid), tuple(invalid), tuple(runs))
+    runs, rule_runs = _rule_runs(runs)
+    return SweepPlan(spec, tuple(valid), tuple(invalid), tuple(runs), tuple(rule_runs))
+
+
+def rule_scenario(scenario: Scenario, index: int) -> Scenario:
+    """``scenario`` reduced to its scheme entry ``index`` (what a rule's result depends on)."""
+    return dataclasses.replace(scenario, schemes=(scenario.schemes[index],))
+
+
+def _rule_runs(runs: Sequence[RunTask]) -> tuple[list[RunTask], list[RuleRun]]:
+    """The runs with the id of the rule run serving each rule, and the distinct rule runs in the
+    order the runs first need them."""
+    units: dict[str, RuleRun] = {}
+    out: list[RunTask] = []
+    # by point: its scenario reduced to each rule, and that reduced scenario's config digest
+    reduced: dict[int, list[tuple[Scenario, str]]] = {}
+    for task in runs:
+        if task.point not in reduced:
+            ones = [rule_scenario(task.scenario, i) for i in range(len(task.scenario.schemes))]
+            reduced[task.point] = [(one, _config_digest(one)) for one in ones]
+        ids = []
+        for one, digest in reduced[task.point]:
+            rid = _run_id_of(digest, task.replicate)
+            if rid not in units:
+                units[rid] = RuleRun(len(units), rid, task.replicate, task.point, one)
+            ids.append(rid)
+        out.append(dataclasses.replace(task, result_ids=tuple(ids)))
+    return out, list(units.values())
+
+
+def _run_id_of(digest: str, replicate: int) -> str:
+    """:func:`run_id` of a scenario whose :func:`_config_digest` is ``digest`` (the digest is
+    computed once for every replicate)."""
+    text = json.dumps({"config": digest, "replicate": int(replicate)})
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def expand_sweep(

@@ -1,10 +1,12 @@
-"""Running a sweep into its output folder: the runs, their store, the table, the figures.
+"""Running a sweep into its output folder: the rule runs, their store, the table, the figures.
 
-``OUT/sweep.json`` (the plan: base, factors, points, skipped points, executor, completeness) marks
-the folder as a sweep's; each run is stored in ``OUT/runs/<run id>/`` as soon as it finishes
-(:mod:`.store`), ``OUT/runs.csv`` (:mod:`.table`) and the figures follow at the end. ``resume``
-reuses the finished runs of an earlier, interrupted run of the same sweep. Everything is written
-through the claimed folder (:func:`lwpdsim.io.claim`), which records it.
+``OUT/sweep.json`` (the plan: base, factors, points, skipped points, counts, executor,
+completeness) marks the folder as a sweep's; each distinct rule run (:class:`~.plan.RuleRun`) is
+simulated once and stored in ``OUT/runs/<rule run id>/`` as soon as it finishes (:mod:`.store`),
+``OUT/runs.csv`` (:mod:`.table`, a row per point, replicate and rule, each showing its rule run)
+and the figures follow at the end. ``resume`` reuses the finished rule runs of an earlier,
+interrupted run of the same sweep. Everything is written through the claimed folder
+(:func:`lwpdsim.io.claim`), which records it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -25,10 +27,10 @@ from ..io.jsonable import dumps
 from ..io.ownership import Terms, check_out, claim
 from ..results import versions
 from .execute import check_executor, progress_bar, run_tasks
-from .plan import SweepPlan, plan_sweep
+from .plan import RuleRun, RunTask, SweepPlan, plan_sweep
 from .spec import SweepSpec, override_texts
-from .store import RunScan, scan_runs, stale_runs, write_run
-from .table import TABLE_NAME, run_rows, sweep_table
+from .store import RUN_FORMAT, RunScan, record_format, scan_runs, stale_runs, write_run
+from .table import TABLE_NAME, RuleResult, sweep_table
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,40 @@ class SweepOptions:
 
 @dataclass
 class SweepReport:
-    """What a sweep did: the table, where it is, and how many runs were computed, reused, failed."""
+    """What a sweep did: the table, where it is, and how many rule runs were computed, reused
+    and failed, for how many rows.
+
+    ``rows`` (table rows: point x replicate x rule) are served by ``rule_runs`` distinct rule
+    runs; ``shared`` = ``rows - rule_runs`` rule runs were saved by sharing. Of the rule runs,
+    ``computed`` were simulated now and ``reused`` read from an earlier run's folder."""
 
     plan: SweepPlan
     out: Path
     table: pd.DataFrame
-    computed: int = 0
-    reused: int = 0
-    other_version: int = 0  # earlier runs of other package versions, run again
-    damaged: int = 0  # earlier runs with a damaged record, run again
+    computed: int = 0  # rule runs simulated now
+    reused: int = 0  # rule runs read back from the folder (--resume)
+    other_version: int = 0  # earlier rule runs of other package versions, run again
+    damaged: int = 0  # earlier rule runs with a damaged record, run again
     stale: list[str] = field(default_factory=list)  # earlier runs no longer of the sweep, kept
-    failed_runs: list[str] = field(default_factory=list)
+    failed_runs: list[str] = field(default_factory=list)  # ids of the rule runs that failed
     figures: list[Path] = field(default_factory=list)
     plot_error: str | None = None
     interrupted: bool = False
+
+    @property
+    def rows(self) -> int:
+        """Rows of the sweep's table (point x replicate x rule)."""
+        return self.plan.rows
+
+    @property
+    def rule_runs(self) -> int:
+        """Distinct rule runs serving them."""
+        return len(self.plan.rule_runs)
+
+    @property
+    def shared(self) -> int:
+        """Rule runs saved by sharing a result between points: ``rows - rule_runs``."""
+        return self.rows - self.rule_runs
 
 
 def run_sweep(source: str | Path | Mapping[str, Any], **options: Any) -> pd.DataFrame:
@@ -153,11 +175,20 @@ def _reuse(
     scan = scan_runs(plan, runs_dir) if opts.resume else RunScan()
     stale = stale_runs(plan, runs_dir, folder) if opts.resume else []
     say = opts.log or (lambda text: warnings.warn(text, RuntimeWarning, stacklevel=4))
-    if stale:
+    old = [name for name in stale if record_format(runs_dir / name) not in (RUN_FORMAT, None)]
+    if old:
         say(
-            f"{len(stale)} earlier {'run' if len(stale) == 1 else 'runs'} in {runs_dir} no longer "
-            f"{'belongs' if len(stale) == 1 else 'belong'} to the sweep (edited since; e.g. run "
-            f"{stale[0]}, all in sweep.json: stale_runs): kept there, left out of runs.csv and the "
+            f"{len(old)} earlier {'run' if len(old) == 1 else 'runs'} in {runs_dir} "
+            f"{'was' if len(old) == 1 else 'were'} written by another version (run {old[0]}: "
+            f"format {record_format(runs_dir / old[0])}, not {RUN_FORMAT}): kept there, left out "
+            "of runs.csv and the figures, their rules run again (only --force removes them)"
+        )
+    if len(stale) > len(old):
+        new = [name for name in stale if name not in set(old)]
+        say(
+            f"{len(new)} earlier {'run' if len(new) == 1 else 'runs'} in {runs_dir} no longer "
+            f"{'belongs' if len(new) == 1 else 'belong'} to the sweep (edited since; e.g. run "
+            f"{new[0]}, all in sweep.json: stale_runs): kept there, left out of runs.csv and the "
             "figures (only --force, starting over, removes them)"
         )
     if scan.other_version:
@@ -172,7 +203,7 @@ def _reuse(
             f"{len(scan.damaged)} runs in {runs_dir} have a damaged record (run {run_id}: {why}): "
             "running them again"
         )
-    for task in plan.runs:
+    for task in plan.rule_runs:
         if task.run_id not in scan.done:
             folder.check_replaceable(runs_dir / task.run_id)
     return scan, stale
@@ -182,30 +213,36 @@ def _execute(plan: SweepPlan, opts: SweepOptions, out: Path, folder: OutputFolde
     runs_dir = folder.mkdir(out / "runs")
     scan, stale = _reuse(plan, opts, folder, runs_dir)
     done = scan.done
-    rows = {
-        task.run_id: run_rows(task, "ok", None, done[task.run_id])
-        for task in plan.runs
+    results = {
+        task.run_id: RuleResult("ok", None, done[task.run_id][task.label])
+        for task in plan.rule_runs
         if task.run_id in done
     }
-    todo = [t for t in plan.runs if t.run_id not in done]
-    report = SweepReport(plan, out, pd.DataFrame(), reused=len(done), stale=stale)
+    todo = [t for t in plan.rule_runs if t.run_id not in done]
+    report = SweepReport(plan, out, pd.DataFrame(), reused=len(results), stale=stale)
     report.other_version, report.damaged = len(scan.other_version), len(scan.damaged)
     executor = opts.executor if isinstance(opts.executor, str) else type(opts.executor).__name__
     _write_manifest(report, folder, executor, complete=False)
+    # execute_run needs only a task's scenario and replicate, which a rule run has
     runs = run_tasks(
-        todo, executor=opts.executor, scheduler=opts.scheduler, max_workers=opts.max_workers
+        cast("list[RunTask]", todo),
+        executor=opts.executor,
+        scheduler=opts.scheduler,
+        max_workers=opts.max_workers,
     )
     try:
         with (
             contextlib.closing(runs),
             progress_bar(
-                len(plan.runs), desc=plan.name, initial=len(done), enabled=opts.progress
+                len(plan.rule_runs), desc=plan.name, initial=len(results), enabled=opts.progress
             ) as tick,
         ):
-            for task, outcome in runs:
+            for done_task, outcome in runs:
+                task = cast(RuleRun, done_task)
                 record = write_run(runs_dir, task, outcome, folder)
-                summaries = {label: r.summary for label, r in outcome.results.items()}
-                rows[task.run_id] = run_rows(task, outcome.status, outcome.error, summaries)
+                result = outcome.results.get(task.label)
+                summary = result.summary if result is not None else None
+                results[task.run_id] = RuleResult(outcome.status, outcome.error, summary)
                 report.computed += 1
                 if not outcome.ok:
                     report.failed_runs.append(task.run_id)
@@ -216,7 +253,7 @@ def _execute(plan: SweepPlan, opts: SweepOptions, out: Path, folder: OutputFolde
         report.interrupted = True
         raise
     finally:
-        report.table = sweep_table(plan, rows)
+        report.table = sweep_table(plan, results)
         folder.write_text(out / TABLE_NAME, report.table.to_csv(index=False))
         _write_manifest(report, folder, executor, complete=not report.interrupted)
     if opts.plots:
@@ -268,6 +305,10 @@ def _write_manifest(
             {"point": p.index, "factors": dict(p.factors), "error": p.error} for p in plan.skipped
         ],
         "runs": len(plan.runs),
+        "rows": report.rows,
+        "rule_runs": report.rule_runs,
+        "rule_runs_computed": report.computed,
+        "rule_runs_reused": report.reused,
         "stale_runs": report.stale,
         "executor": executor,
         "complete": complete,

@@ -1,15 +1,18 @@
-"""What a sweep keeps of each run on disk, and reads back to resume.
+"""What a sweep keeps of each rule run on disk, and reads back to resume.
 
-Run ``<id>`` (a (point, replicate) pair) gets the folder ``runs/<id>/``: ``run.json`` (format,
-id, point, replicate, factors and their overrides, status, error and traceback, seed, package
-versions, wall-clock seconds, and the folder and step size of each rule) and, if it worked, what ``lwpdsim run``
-writes (``summary.csv`` and one folder per rule, see :mod:`lwpdsim.io.codec`), so that
-``lwpdsim plot runs/<id>`` redraws it. A folder is complete or absent: it is written in a staging
-folder and renamed (:meth:`~lwpdsim.io.OutputFolder.commit`).
+Rule run ``<id>`` (a point's scenario reduced to one rule, and a replicate: :class:`~.plan.RuleRun`)
+gets the folder ``runs/<id>/``: ``run.json`` (format, id, replicate, the rule's label and name,
+status, error and traceback, seed, package versions, wall-clock seconds, and the folder and step
+size of the rule) and, if it worked, what ``lwpdsim run`` writes (``summary.csv`` and the rule's
+folder, see :mod:`lwpdsim.io.codec`), so that ``lwpdsim plot runs/<id>`` redraws it. Every row of
+``runs.csv`` this rule run serves (every point whose scenario has the same rule with the same
+settings) reads it. A folder is complete or absent: it is written in a staging folder and renamed
+(:meth:`~lwpdsim.io.OutputFolder.commit`).
 
-To resume, :func:`scan_runs` reuses a finished run only if its record is sound and was written by
-the same versions of the packages that make the numbers (:data:`NUMERIC_PACKAGES`); the others are
-run again, and counted, so the command can say how many and why.
+To resume, :func:`scan_runs` reuses a finished rule run only if its record is sound and was
+written by the same versions of the packages that make the numbers (:data:`NUMERIC_PACKAGES`) in
+this format (a folder of format ``lwpdsim-sweep-run/2`` held a whole point's run: another
+version's); the others are run again, and counted, so the command can say how many and why.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from ..io.folder import OutputFolder
 from ..io.jsonable import dumps, json_ready
 from ..results import safe_name, step_size, versions
 from .execute import RunOutcome
-from .plan import RunTask, SweepPlan
+from .plan import RuleRun, SweepPlan
 
-RUN_FORMAT = "lwpdsim-sweep-run/2"
+RUN_FORMAT = "lwpdsim-sweep-run/3"
 RECORD = "run.json"
 #: Packages whose version changes a run's numbers: a run written by another version is redone.
 NUMERIC_PACKAGES = ("lwpdsim", "numpy", "scipy", "scikit-learn")
@@ -41,30 +44,29 @@ class DamagedRun(ValueError):
 
 
 def write_run(
-    runs_dir: str | Path, task: RunTask, outcome: RunOutcome, folder: OutputFolder
+    runs_dir: str | Path, task: RuleRun, outcome: RunOutcome, folder: OutputFolder
 ) -> dict[str, Any]:
-    """Write run ``task``'s folder into ``runs_dir`` (replacing an earlier one lwpdsim wrote)
-    through the claimed ``folder``; return its record (the contents of ``run.json``)."""
+    """Write rule run ``task``'s folder into ``runs_dir`` (replacing an earlier one lwpdsim
+    wrote) through the claimed ``folder``; return its record (the contents of ``run.json``)."""
     runs_dir = Path(runs_dir)
+    spec = task.scenario.schemes[0]
     with folder.stage(runs_dir) as tmp:
         if outcome.results:
             save_results(outcome.results, tmp, folder)
-        rules = {s.label: s.name for s in task.scenario.schemes}
         record: dict[str, Any] = json_ready(
             {
                 "format": RUN_FORMAT,
                 "run_id": task.run_id,
-                "point": task.point,
                 "replicate": task.replicate,
-                "factors": dict(task.factors),
-                "overrides": list(task.overrides),
+                "scheme": spec.label,
+                "rule": spec.name,
                 "status": outcome.status,
                 "error": outcome.error,
                 "traceback": outcome.traceback,
                 "rules": [
                     {
                         "label": label,
-                        "rule": rules.get(label, ""),
+                        "rule": spec.name,
                         "folder": safe_name(label),
                         "lr": step_size(result),  # chosen from train.lr_grid, or set
                     }
@@ -125,9 +127,9 @@ def _folder(rule: Any) -> str:
 
 @dataclass
 class RunScan:
-    """What an earlier sweep left in ``runs/``: the finished runs to reuse (summaries by rule
-    label, by run id), and those run again because another version wrote them, or their
-    record is damaged (run id and why)."""
+    """What an earlier sweep left in ``runs/``: the finished rule runs to reuse (the summary by
+    rule label, by rule run id), and those run again because another version wrote them, or
+    their record is damaged (rule run id and why)."""
 
     done: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     other_version: list[tuple[str, str]] = field(default_factory=list)
@@ -135,11 +137,11 @@ class RunScan:
 
 
 def scan_runs(plan: SweepPlan, runs_dir: str | Path) -> RunScan:
-    """Sort the run folders of ``plan`` in ``runs_dir`` (see :class:`RunScan`); failed runs and
-    missing folders are simply run (again)."""
+    """Sort the rule run folders of ``plan`` in ``runs_dir`` (see :class:`RunScan`); failed rule
+    runs and missing folders are simply run (again)."""
     scan = RunScan()
     mine = {k: v for k, v in versions().items() if k in NUMERIC_PACKAGES}
-    for task in plan.runs:
+    for task in plan.rule_runs:
         d = Path(runs_dir) / task.run_id
         if not os.path.lexists(d):
             continue
@@ -173,11 +175,11 @@ def scan_runs(plan: SweepPlan, runs_dir: str | Path) -> RunScan:
     return scan
 
 
-def _summaries(d: Path, record: dict[str, Any], task: RunTask) -> dict[str, dict[str, Any]]:
+def _summaries(d: Path, record: dict[str, Any], task: RuleRun) -> dict[str, dict[str, Any]]:
     rules = record.get("rules")
     if not isinstance(rules, list):
         raise DamagedRun("no list of rules")
-    expected = [s.label for s in task.scenario.schemes]
+    expected = [task.label]
     labels = [r.get("label") if isinstance(r, dict) else None for r in rules]
     if labels != expected:
         raise DamagedRun(f"its rules are {labels}, not {expected}")
@@ -191,9 +193,10 @@ def _summaries(d: Path, record: dict[str, Any], task: RunTask) -> dict[str, dict
 
 
 def stale_runs(plan: SweepPlan, runs_dir: str | Path, folder: OutputFolder) -> list[str]:
-    """The run folders in ``runs_dir`` that lwpdsim wrote but that are no run of ``plan`` (the sweep
-    was edited since: its grid, replicates or base), sorted; a user's own files are not counted."""
-    mine = {task.run_id for task in plan.runs}
+    """The run folders in ``runs_dir`` that lwpdsim wrote but that are no rule run of ``plan``
+    (the sweep was edited since: its grid, replicates or base; or another version wrote them in
+    another layout), sorted; a user's own files are not counted."""
+    mine = {task.run_id for task in plan.rule_runs}
     try:
         names = os.listdir(runs_dir)
     except OSError:
@@ -210,7 +213,16 @@ def stale_runs(plan: SweepPlan, runs_dir: str | Path, folder: OutputFolder) -> l
 
 
 def finished_runs(plan: SweepPlan, runs_dir: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """The summaries (by rule label) of the runs of ``plan`` that finished well in ``runs_dir``, by
-    run id (see :func:`scan_runs`); failed, damaged, foreign or other versions' runs are left out
-    (so they run again)."""
+    """The summaries (by rule label) of the rule runs of ``plan`` that finished well in
+    ``runs_dir``, by rule run id (see :func:`scan_runs`); failed, damaged, foreign or other
+    versions' rule runs are left out (so they run again)."""
     return scan_runs(plan, runs_dir).done
+
+
+def record_format(directory: str | Path) -> str | None:
+    """The format a run folder's record names (None if it has no readable record)."""
+    try:
+        fmt = read_record(directory).get("format")
+    except DamagedRun:
+        return None
+    return fmt if isinstance(fmt, str) else None

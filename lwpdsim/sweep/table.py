@@ -1,10 +1,16 @@
 """The tidy table of a sweep (``runs.csv``): one row per (run, rule) with its factors and numbers,
-and its summary per point (what ``lwpdsim sweep`` prints)."""
+and its summary per point (what ``lwpdsim sweep`` prints).
+
+A row shows the result of the rule run serving it (:class:`~.plan.RuleRun`, column
+``result_id``); ``shared`` counts the rows of the sweep that show that same result (1: none
+other). Each point still has one row per replicate and rule, so a point's means are over its own
+replicates; a shared result is never counted twice within a point, and nothing pools points."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,25 +34,41 @@ METRIC_COLUMNS = (
 )
 #: Summary keys kept out of the table: shown elsewhere, or not reproducible (wall-clock times).
 _NOT_METRICS = ("status", "message", "wall_seconds")
+#: The columns after the others: the rule run a row shows, and how many rows show it.
+SHARE_COLUMNS = ("result_id", "shared")
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """How a rule run ended, as the table needs it: ``status`` "ok" with the rule's ``summary``,
+    or "failed" with the ``error``."""
+
+    status: str
+    error: str | None = None
+    summary: Mapping[str, Any] | None = None
 
 
 def run_rows(
     task: RunTask,
-    status: str,
-    error: str | None,
-    summaries: Mapping[str, Mapping[str, Any]],
+    results: Mapping[str, RuleResult],
+    shared: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The table rows of one run, one per rule of its scenario: the run's ``status`` ("ok" or
-    "failed", with its ``error``) and each rule's summary (by label)."""
+    """The table rows of one run, one per rule of its scenario whose rule run has a result in
+    ``results`` (by rule run id): its status ("ok" or "failed", with the error) and summary, and
+    how many rows of the sweep show that result (``shared``, by rule run id; default 1)."""
     rows: list[dict[str, Any]] = []
-    for spec in task.scenario.schemes:
+    for spec, rid in zip(task.scenario.schemes, task.result_ids, strict=True):
+        result = results.get(rid)
+        if result is None:
+            continue
         row: dict[str, Any] = {"point": task.point, "replicate": task.replicate}
         row["run_id"] = task.run_id
         row.update({k: _cell(v) for k, v in task.factors.items()})
         row.update(scheme=spec.label, rule=spec.name)
-        summary = summaries.get(spec.label)
-        if status != "ok" or summary is None:
-            error = error or f"no result for scheme {spec.label!r}"
+        row.update(result_id=rid, shared=(shared or {}).get(rid, 1))
+        summary = result.summary
+        if result.status != "ok" or summary is None:
+            error = result.error or f"no result for scheme {spec.label!r}"
             row.update(status="failed", scheme_status=None, message=None, error=error)
             rows.append(row)
             continue
@@ -63,13 +85,15 @@ def run_rows(
     return rows
 
 
-def sweep_table(plan: SweepPlan, rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> pd.DataFrame:
-    """The tidy table: the rows (:func:`run_rows`, by run id) of every run of ``plan`` that has
-    them, in run order, with the factors, replicate, run id, scheme, status, summary metrics and
-    error as columns."""
-    ordered = [row for task in plan.runs for row in rows.get(task.run_id, ())]
+def sweep_table(plan: SweepPlan, results: Mapping[str, RuleResult]) -> pd.DataFrame:
+    """The tidy table: the rows (:func:`run_rows`) of every (run, rule) of ``plan`` whose rule
+    run has a result in ``results`` (by rule run id), in run order, with the factors,
+    replicate, run id, scheme, status, summary metrics, error, and the rule run's id and sharing
+    (:data:`SHARE_COLUMNS`) as columns."""
+    shared = plan.shared
+    ordered = [row for task in plan.runs for row in run_rows(task, results, shared)]
     known = {"point", "replicate", "run_id", *plan.factor_keys, "scheme", "rule", "status"}
-    known |= {"scheme_status", *METRIC_COLUMNS, "message", "error"}
+    known |= {"scheme_status", *METRIC_COLUMNS, "message", "error", *SHARE_COLUMNS}
     extra: list[str] = []
     for row in ordered:
         extra += [key for key in row if key not in known and key not in extra]
@@ -86,8 +110,10 @@ def sweep_table(plan: SweepPlan, rows: Mapping[str, Sequence[Mapping[str, Any]]]
         *extra,
         "message",
         "error",
+        *SHARE_COLUMNS,
     ]
     table = pd.DataFrame(ordered, columns=columns)
+    table["shared"] = table["shared"].astype(int)
     for col in (*METRIC_COLUMNS, *extra):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
     return table
