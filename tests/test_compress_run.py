@@ -119,6 +119,12 @@ def test_override_reaches_the_nested_table(tiny) -> None:
     )
     spec = scenario.schemes[0].compress
     assert spec is not None and spec.kind == "qsgd" and spec.params["s"] == 4
+    # a table set on every rule, then changed on one: the others keep theirs
+    two = tiny([{"name": "kasync", "K": 2}, {"name": "sync"}], model=WIDE)
+    scenario = load_scenario(
+        two, overrides=['scheme.compress={ kind = "sign" }', "schemes[1].compress.kind=terngrad"]
+    )
+    assert [s.compress.kind for s in scenario.schemes if s.compress] == ["sign", "terngrad"]
 
 
 BAD = [
