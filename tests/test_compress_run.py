@@ -14,7 +14,12 @@ import pytest
 import lwpdsim
 from lwpdsim.cli import main
 from lwpdsim.config import load_scenario
+from lwpdsim.data import partition
 from lwpdsim.errors import ScenarioError
+from lwpdsim.models import make_model
+from lwpdsim.problem import Problem
+from lwpdsim.rng import Streams
+from lwpdsim.sim.run import build_dataset
 
 RULES = [
     {"name": "sync"},
@@ -158,3 +163,26 @@ def test_k_beyond_the_message_is_refused_when_the_run_starts(tiny) -> None:
     rules = with_compress([{"name": "lwpd", "k": 4, "t": 2}], {"kind": "topk", "k": 12})
     with pytest.raises(ScenarioError, match=r"schemes\[0\]\.compress\.k"):
         run(tiny(rules, model=WIDE))
+
+
+def test_the_rule_steps_with_the_decoded_messages(tiny) -> None:
+    # sync on 2 workers, top-1: the one step is theta0 - lr * (C(g_0) + C(g_1)), C keeping each
+    # partition gradient's largest entry (deterministic); the loss after it is checked by hand
+    rules = with_compress([{"name": "sync"}], {"kind": "topk", "k": 1})
+    raw = tiny(rules, model=WIDE, cluster={"workers": 2}, train={"max_updates": 1, "lr": 0.5})
+    scenario = load_scenario(raw)
+    res = lwpdsim.simulate(scenario)["sync"]
+    streams = Streams.from_seed(scenario.seed)
+    data = build_dataset(scenario, streams)
+    model = make_model(scenario.model.kind, data, hidden=scenario.model.hidden)
+    problem = Problem(model, data)
+    theta0 = model.init_params(streams.generator("model_init"))
+    step = np.zeros_like(theta0)
+    for rows in partition(problem.n_rows, 2):
+        g = problem.gradient(0, theta0, rows)
+        keep = int(np.argmax(np.abs(g)))
+        step[keep] += g[keep]
+    expected = problem.evaluate(theta0 - 0.5 * step)["loss"]
+    full = problem.evaluate(theta0 - 0.5 * problem.gradient(0, theta0, slice(0, None)))["loss"]
+    assert res.updates["loss"].iloc[-1] == pytest.approx(expected, rel=1e-12)
+    assert expected != pytest.approx(full, rel=1e-6)  # the uncompressed step differs
