@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 
 import lwpdsim
+from lwpdsim.analysis.tables import format_summary
 from lwpdsim.cli import main
 from lwpdsim.config import load_scenario
 from lwpdsim.data import partition
 from lwpdsim.errors import ScenarioError
+from lwpdsim.io.codec import save_results
 from lwpdsim.models import make_model
 from lwpdsim.problem import Problem
 from lwpdsim.rng import Streams
@@ -186,3 +188,15 @@ def test_the_rule_steps_with_the_decoded_messages(tiny) -> None:
     full = problem.evaluate(theta0 - 0.5 * problem.gradient(0, theta0, slice(0, None)))["loss"]
     assert res.updates["loss"].iloc[-1] == pytest.approx(expected, rel=1e-12)
     assert expected != pytest.approx(full, rel=1e-6)  # the uncompressed step differs
+
+
+def test_summary_csv_has_the_compression_columns_only_when_used(tiny, tmp_path: Path) -> None:
+    rules = [{"name": "kasync", "K": 2, "compress": {"kind": "sign"}}, {"name": "sync"}]
+    results = run(tiny(rules, model=WIDE, train={"max_updates": 10}))
+    table = save_results(results, tmp_path / "both")
+    saved = pd.read_csv(tmp_path / "both" / "summary.csv", index_col="scheme")
+    assert saved.loc["kasync(K=2)", "bits_per_coordinate"] == pytest.approx(53 / 21)
+    assert math.isnan(saved.loc["sync", "compression_error"])  # no compression: no number
+    assert "bits_per_coordinate" not in format_summary(table)  # not on the console (yet)
+    plain = save_results({"sync": results["sync"]}, tmp_path / "plain")
+    assert "compression_error" not in plain.columns
