@@ -114,6 +114,10 @@ def test_error_feedback_is_reproducible_and_matters(tiny) -> None:
     # the same compute times and byte counts, other messages: other losses
     pd.testing.assert_frame_equal(a.tasks, without.tasks)
     assert not np.array_equal(a.updates["loss"], without.updates["loss"])
+    # the compressor draws from its own stream: compute times are those of the uncompressed run
+    plain = run(tiny(rule, **over))["kasync(K=2)"]
+    for column in ("worker", "start", "computed"):
+        np.testing.assert_array_equal(a.tasks[column], plain.tasks[column])
     # another seed draws other indices
     other = run({**ef, "seed": 4})["kasync(K=2)"]
     assert not np.array_equal(a.updates["loss"], other.updates["loss"])
