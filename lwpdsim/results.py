@@ -209,12 +209,20 @@ def step_size(result: RunResult) -> float:
     return math.nan
 
 
+#: Columns the comparison table adds when at least one rule compresses its messages (a rule
+#: entry's ``compress`` table, docs/compression.md); not shown on the console.
+COMPRESSION_COLUMNS = ("bits_per_coordinate", "compression_error")
+
+
 def summary_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
-    """One row per rule (indexed by label) with the headline numbers of :data:`SUMMARY_COLUMNS`."""
+    """One row per rule (indexed by label) with the headline numbers of :data:`SUMMARY_COLUMNS`,
+    and :data:`COMPRESSION_COLUMNS` when a rule has them (empty for the others)."""
+    extra = [c for c in COMPRESSION_COLUMNS if any(c in r.summary for r in results.values())]
+    columns = [*SUMMARY_COLUMNS, *extra]
     rows = {
-        label: {c: step_size(r) if c == "lr" else r.summary.get(c) for c in SUMMARY_COLUMNS}
+        label: {c: step_size(r) if c == "lr" else r.summary.get(c) for c in columns}
         for label, r in results.items()
     }
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(SUMMARY_COLUMNS))
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
     table.index.name = "scheme"
     return table

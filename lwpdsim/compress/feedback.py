@@ -126,7 +126,8 @@ class Uplink:
     """The workers' compressed uploads, computed lazily in an order that respects the contract.
 
     ``seeds`` holds one seed sequence per worker (e.g. a scenario stream indexed by worker); each
-    message computed is added to ``errors`` (its compressor input and decoded vector)."""
+    message computed is added to ``errors`` (its compressor input and decoded vector), and each
+    one handed out by :meth:`message` to :attr:`read` too."""
 
     def __init__(
         self,
@@ -141,11 +142,13 @@ class Uplink:
         self.senders = ErrorFeedback(compressor, n, error_feedback=error_feedback)
         self.seeds = list(seeds)
         self.errors = errors if errors is not None else ErrorMean()
+        #: the error of the messages handed out by :meth:`message` (those the master read)
+        self.read = ErrorMean()
         #: whether every finished compute must be compressed, in order
         self.ordered = bool(error_feedback) or compressor.stateful
         self._finished = [0] * n
         self._queue: list[deque[_Finished]] = [deque() for _ in range(n)]
-        self._done: dict[int, Message] = {}  # computed, not yet asked for
+        self._done: dict[int, Pending] = {}  # computed, not yet asked for
 
     def finished(self, worker: int, task: int, gradient: Callable[[], np.ndarray]) -> None:
         """``task`` of ``worker`` finished computing; ``gradient()`` gives its gradient."""
@@ -154,9 +157,13 @@ class Uplink:
 
     def message(self, worker: int, task: int) -> Message:
         """The message of a finished ``task`` of ``worker``, computed on first call."""
-        msg = self._done.pop(task, None)
-        if msg is not None:
-            return msg
+        done = self._done.pop(task, None)
+        if done is None:
+            done = self._compute(worker, task)
+        self.read.add(done.error2, done.norm2)
+        return done.message
+
+    def _compute(self, worker: int, task: int) -> Pending:
         queue = self._queue[worker]
         if not any(f.task == task for f in queue):
             raise KeyError(f"task {task} of worker {worker} has not finished computing")
@@ -166,10 +173,10 @@ class Uplink:
             return self._compress(worker, entry)
         while True:
             entry = queue.popleft()
-            msg = self._compress(worker, entry)
+            done = self._compress(worker, entry)
             if entry.task == task:
-                return msg
-            self._done[entry.task] = msg
+                return done
+            self._done[entry.task] = done
 
     def forget(self, task: int) -> None:
         """``task``'s message will never be asked for: drop it if computed, and, when order does
@@ -186,11 +193,13 @@ class Uplink:
         """Finished computes of ``worker`` whose message is not computed yet."""
         return len(self._queue[worker])
 
-    def _compress(self, worker: int, entry: _Finished) -> Message:
+    def _compress(self, worker: int, entry: _Finished) -> Pending:
+        """Compress and commit ``entry`` (the worker's next in order when order matters)."""
         rng = task_generator(self.seeds[worker], entry.index)
         pending = self.senders.prepare(worker, entry.gradient(), rng)
         self.errors.add(pending.error2, pending.norm2)
-        return self.senders.commit(pending)
+        self.senders.commit(pending)
+        return pending
 
 
 class Downlink:

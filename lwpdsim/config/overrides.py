@@ -9,6 +9,7 @@ scheme that has parameter KEY. An override changes the raw mapping only:
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from typing import Any
@@ -130,7 +131,7 @@ def _override_all_schemes(raw: dict[str, Any], rest: list[str], value: Any, item
             continue
         cls = REGISTRY.get(scheme.get("name", ""))
         if key in SCHEME_COMMON_KEYS[1:] or (cls is not None and key in cls.params):
-            scheme[key] = value
+            scheme[key] = copy.deepcopy(value)  # a table each: a later override changes one
             hit = True
     if not hit:
         known = sorted({*SCHEME_COMMON_KEYS[1:], *(k for c in REGISTRY.values() for k in c.params)})

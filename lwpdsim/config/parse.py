@@ -389,6 +389,7 @@ def _parse_lr_grid(raw: Mapping[str, Any]) -> tuple[tuple[float, ...], int, str]
 
 
 def _parse_schemes(raw: Any, n: int, default_lr: float | None) -> tuple[SchemeSpec, ...]:
+    from ..compress import parse_compress
     from ..schemes import REGISTRY
 
     if raw is None:
@@ -430,7 +431,10 @@ def _parse_schemes(raw: Any, n: int, default_lr: float | None) -> tuple[SchemeSp
             else default_lr  # None: chosen from train.lr_grid
         )
         label = as_str(get(item, "label", cls.label(params), prefix), f"{prefix}.label")
-        specs.append(SchemeSpec(name, label, lr, params))
+        compress = (
+            parse_compress(item["compress"], f"{prefix}.compress") if "compress" in item else None
+        )
+        specs.append(SchemeSpec(name, label, lr, params, compress))
     _check_labels([s.label for s in specs])
     return tuple(specs)
 

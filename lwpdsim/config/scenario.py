@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from ..compress import CompressSpec
     from ..data import DatasetOptions
 
 #: ``train.divergence`` by default: a loss a million times the initial one is a divergence.
@@ -20,7 +21,7 @@ DEFAULT_DIVERGENCE = 1e6
 #: ``train.lr_seeds`` by default: a scenario's step sizes are chosen on three selection runs.
 DEFAULT_LR_SEEDS = 3
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
-SCHEME_COMMON_KEYS = ("name", "label", "lr")
+SCHEME_COMMON_KEYS = ("name", "label", "lr", "compress")
 #: What one draw X of the latency model is the compute time of (``cluster.latency_per``):
 #: ``gradient``, one full-batch gradient (a task computing a share f of it takes f·X); ``unit``,
 #: one work unit, 1/n of a full gradient (a task of u units takes u·X).
@@ -102,12 +103,14 @@ class SchemeSpec:
     """One update rule to run: its registry name, a unique label, its step size and parameters.
 
     ``lr`` is None for a rule whose step size is chosen from ``train.lr_grid`` when the run
-    starts (:mod:`lwpdsim.tune`); a rule's own ``lr`` is fixed."""
+    starts (:mod:`lwpdsim.tune`); a rule's own ``lr`` is fixed. ``compress`` is its uplink
+    compression (docs/compression.md); None when the entry has no ``compress`` table."""
 
     name: str
     label: str
     lr: float | None
     params: Mapping[str, Any]
+    compress: CompressSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ class Scenario:
         raw["schemes"] = [
             {"name": s.name, "label": s.label, **({} if s.lr is None else {"lr": s.lr})}
             | dict(s.params)
+            # absent stays absent: saved configurations and sweep run ids are unchanged
+            | ({} if s.compress is None else {"compress": s.compress.as_dict()})
             for s in self.schemes
         ]
         # the coding-cost model at its defaults (free) is left out, as the divergence rule below

@@ -11,7 +11,9 @@ by for the task (its work units over n when X is a full gradient's time, ``clust
 "gradient"``; its work units when X is one unit's; with ``cluster.charge_encoding`` the units
 include the encoding's work: the rule's :meth:`~lwpdsim.schemes.base.Scheme.encode_ops` over a full
 gradient's flops, times n), upload the message. With a finite ``cluster.master_flops`` the master's
-work takes time too (:mod:`.busy`). Each
+work takes time too (:mod:`.busy`). With an uplink (the rule's ``compress`` table,
+:mod:`.compression`) each finished compute is reported to it as it finishes, the rule reads the
+decoded message, and uploads are charged the compressed message's size. Each
 phase is one SimPy timeout whose callback starts the next phase (cheaper than a SimPy process per
 task: one event per phase instead of three). Cancelling a task, or a failure, ends it at once; its
 pending timeout then fires without effect.
@@ -25,12 +27,13 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
+from ..compress.bits import to_bytes
 from ..config.scenario import task_share
 from ..errors import LwpdsimError
 from ..schemes.base import Decision, Result, Scheme
@@ -39,6 +42,7 @@ from .network import Links, Then, is_free
 from .records import TaskTable, UpdateLog
 
 if TYPE_CHECKING:
+    from ..compress import Uplink
     from ..config import ClusterSpec
     from ..latency import LatencyModel
     from .master import Master
@@ -79,8 +83,10 @@ class Cluster:
         latency: LatencyModel,
         latency_rngs: list[np.random.Generator],
         loss_rngs: list[np.random.Generator] | None = None,
+        uplink: Uplink | None = None,
     ) -> None:
         self.spec, self.scheme, self.master = spec, scheme, master
+        self.uplink = uplink
         self.n = spec.workers
         self.env = simpy.Environment()
         self._timeout = self.env.timeout
@@ -108,6 +114,8 @@ class Cluster:
         self.share = [task_share(u, spec.latency_per, self.n) for u in self.compute_units]
         self.down_bytes = [scheme.download_elements(w) * net.itemsize for w in workers]
         self.up_bytes = [scheme.upload_elements(w) * net.itemsize for w in workers]
+        if uplink is not None:  # every message of a compressor has the same exact size
+            self.up_bytes = [to_bytes(uplink.compressor.bits())] * self.n
         self.tasks = TaskTable()
         self.updates = UpdateLog()
         self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
@@ -179,6 +187,9 @@ class Cluster:
         """The result is ready: upload it to the master."""
         t = self.tasks
         t.computed[task] = self.env.now
+        if self.uplink is not None:  # the compressor's contract: at the instant compute ends
+            compute, version, theta = self.scheme.compute, t.version[task], self.thetas[task]
+            self.uplink.finished(worker, task, lambda: compute(worker, version, theta))
         nbytes = self.up_bytes[worker]
         if self.free_network:
             self._transmission_began(task, True, nbytes)
@@ -214,6 +225,8 @@ class Cluster:
         self.tasks.set_outcome(task, outcome)
         self.tasks.end[task] = self.last_activity = self.env.now
         self.thetas.pop(task, None)
+        if self.uplink is not None:  # cancelled, failed or lost: its message is never read
+            self.uplink.forget(task)
         if outcome == "lost":  # the worker never hears from the master again
             self.gone.add(self.tasks.worker[task])
 
@@ -226,7 +239,11 @@ class Cluster:
         self.deliveries_since_step += 1
         theta = self.thetas.pop(task)
         scheme = self.scheme
-        result = Result(worker, task, self.tasks.version[task], scheme.compute, theta)
+        compute: Callable[[int, int, np.ndarray], np.ndarray] = scheme.compute
+        uplink = self.uplink
+        if uplink is not None:  # the rule reads the decoded message of this very task
+            compute = lambda w, v, th: uplink.message(w, task).decoded  # noqa: E731
+        result = Result(worker, task, self.tasks.version[task], compute, theta)
         if self.master_work is None:
             self._apply(scheme.on_result(result))
         else:  # the master gets to it when it is free
@@ -238,6 +255,8 @@ class Cluster:
             return
         for r in decision.discarded:
             self.tasks.set_outcome(r.task, "discarded")
+            if self.uplink is not None:
+                self.uplink.forget(r.task)
         for w in decision.cancel:
             self.cancel(w, "cancelled")
         if decision.step is not None:

@@ -21,6 +21,8 @@ from ..rng import Streams
 from ..schemes import REGISTRY
 from ..tune import LrChoice
 from .cluster import Cluster
+from .compression import make_uplink
+from .compression import summary_of as compression_summary
 from .master import Master
 
 if TYPE_CHECKING:
@@ -135,6 +137,13 @@ def run_scheme(
         scenario.cluster.latency,
         base_dir=Path(scenario.base_dir) if scenario.base_dir else None,
     )
+    where = [i for i, s in enumerate(scenario.schemes) if s.label == spec.label]
+    field = f"schemes[{where[0]}].compress" if where else "compress"
+    itemsize = scenario.cluster.network.itemsize
+    try:  # a parameter that does not fit the message (k > d) is found only now
+        uplink = make_uplink(spec.compress, scheme, itemsize, streams, field)
+    except ScenarioError as err:
+        raise (err.with_source(scenario.source) if scenario.source else err) from None
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -148,6 +157,7 @@ def run_scheme(
         lat,
         [streams.generator("latency", w) for w in range(n)],
         loss_rngs=[streams.generator("network", w) for w in range(n)],
+        uplink=uplink,
     )
     try:
         cluster.run()
@@ -177,6 +187,8 @@ def run_scheme(
             "simulation": wall - problem.gradient_seconds - problem.eval_seconds,
         },
     )
+    if uplink is not None:  # only then: a run without a compress table records what it did
+        summary.update(compression_summary(uplink, model.n_params))
     config = {"scheme": spec.label, "scenario": scenario.to_dict()}
     manifest = {"seed": scenario.seed, "run_index": run_index_of(streams), "versions": versions()}
     return RunResult(spec.label, updates, tasks, summary, config, manifest)
