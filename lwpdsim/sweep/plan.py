@@ -10,18 +10,29 @@ and description left out) and its replicate, so the same point gives the same ru
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import Scenario, parse_scenario, read_toml, set_value
+from ..config.memo import ParseMemo, Unkeyable, fresh_error, frozen
+from ..config.overrides import override_target
 from ..config.runnable import check_runnable
+from ..config.scenario import section_data
 from ..errors import ScenarioError
-from .expr import ExpressionError, evaluate_expression
+from ..io.jsonable import json_ready
+from .expr import (
+    ExpressionError,
+    compile_expression,
+    evaluate_expression,
+    references,
+)
 from .spec import SweepSpec, check_size, load_sweep, override_texts, value_text
 
 #: Scenario fields that do not change a run's numbers, so they are left out of its id.
@@ -116,13 +127,14 @@ def plan_sweep(
     spec = source if isinstance(source, SweepSpec) else load_sweep(source)
     check_size(spec)
     skip = spec.skip_invalid if skip_invalid is None else skip_invalid
-    base = _Base.of(spec)
+    resolver = _Resolver(spec, _Base.of(spec))
     valid: list[SweepPoint] = []
     invalid: list[SweepPoint] = []
     seen: dict[str, int] = {}
+    digests: list[str] = []  # of the valid points
     key_errors: list[ScenarioError | None] = []
     for index, values in enumerate(_grid(spec)):
-        point, err = _resolve_point(spec, base, index, values)
+        point, err = _resolve_point(spec, resolver, index, values)
         if point.scenario is not None:
             digest = _config_digest(point.scenario)
             if digest in seen:
@@ -134,11 +146,13 @@ def plan_sweep(
                 )
             else:
                 seen[digest] = index
+                digests.append(digest)
         if point.valid:
             valid.append(point)
         else:
             invalid.append(point)
             key_errors.append(None if err is None else _key_error(spec, err))
+    del resolver, seen
     if not valid and key_errors and all(key_errors):
         fields = {e.field for e in key_errors if e is not None}
         if len(fields) == 1:  # a misspelt key fails every point: say so once
@@ -147,13 +161,13 @@ def plan_sweep(
     if invalid and not skip:
         raise InvalidPointsError(invalid, total, source=spec.source)
     runs: list[RunTask] = []
-    for point in valid:
+    for point, digest in zip(valid, digests, strict=True):
         assert point.scenario is not None
         for r in range(spec.replicates):
             runs.append(
                 RunTask(
                     run=len(runs),
-                    run_id=run_id(point.scenario, r),
+                    run_id=_run_id(digest, r),
                     point=point.index,
                     replicate=r,
                     factors=point.factors,
@@ -175,13 +189,18 @@ def expand_sweep(
 def resolve_scenario(spec: SweepSpec, values: Mapping[str, Any] | None = None) -> Scenario:
     """The scenario of ``spec``'s base with its base overrides and then ``values`` (key -> value)
     applied; raises :class:`ScenarioError` (naming the base file) if it is invalid."""
-    return _Base.of(spec).scenario(spec, values or {})
+    values = dict(values or {})
+    return _Resolver(spec, _Base.of(spec)).scenario(values, override_texts(values))
 
 
 def run_id(scenario: Scenario, replicate: int) -> str:
     """A run's id: 12 hex digits of the sha256 of its resolved scenario (without name and
     description, which change no number) and its replicate."""
-    text = json.dumps({"config": _config_digest(scenario), "replicate": int(replicate)})
+    return _run_id(_config_digest(scenario), replicate)
+
+
+def _run_id(digest: str, replicate: int) -> str:
+    text = json.dumps({"config": digest, "replicate": int(replicate)})
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -207,6 +226,8 @@ class _Base:
             return cls(None, err, path.stem, folder, where)
 
     def scenario(self, spec: SweepSpec, values: Mapping[str, Any]) -> Scenario:
+        """The scenario of ``values``, resolved from scratch (what :class:`_Resolver` does from
+        shared parts; it falls back on this for values it cannot key)."""
         if self.raw is None:
             assert self.error is not None
             raise self.error
@@ -241,21 +262,144 @@ def _grid(spec: SweepSpec) -> Iterator[dict[str, Any]]:
 
 
 def _resolve_point(
-    spec: SweepSpec, base: _Base, index: int, values: dict[str, Any]
+    spec: SweepSpec, resolver: _Resolver, index: int, values: dict[str, Any]
 ) -> tuple[SweepPoint, ScenarioError | None]:
     values = dict(values)
     for key, text in spec.derived.items():
         try:
-            values[key] = evaluate_expression(text, values)
+            values[key] = resolver.derive(key, text, values)
         except ExpressionError as err:
             error = ScenarioError(f"derived.{key}", text, str(err), source=spec.source)
             return SweepPoint(index, values, (), error=f"derived.{key}: {err}"), error
     overrides = override_texts(values)
     try:
-        scenario = base.scenario(spec, values)
+        scenario = resolver.scenario(values, overrides)
     except ScenarioError as err:
         return SweepPoint(index, values, overrides, error=_short(err)), err
     return SweepPoint(index, values, overrides, scenario=scenario), None
+
+
+#: A top-level key that a point's overrides leave out of its raw scenario.
+_ABSENT: Any = object()
+
+
+class _Resolver:
+    """The scenarios of a sweep's points, resolved from shared parts: the same scenarios and
+    errors as :meth:`_Base.scenario` gives each point from scratch.
+
+    The overrides that set keys of one top-level table (``cluster``, ``schemes``, ...) change that
+    table only (:func:`~lwpdsim.config.overrides.override_target`), so each table of a point is
+    the base's table with the overrides on it applied in order, made once per distinct list of
+    (key, value); a point's first failing override is the earliest over its tables. The tables
+    are then validated once each (:class:`~lwpdsim.config.memo.ParseMemo`). The resolver lives
+    for one plan, and its tables are never handed out (only the frozen scenarios)."""
+
+    def __init__(self, spec: SweepSpec, base: _Base) -> None:
+        self.spec, self.base = spec, base
+        self.raw = copy.deepcopy(base.raw) if base.raw is not None else {}
+        self.memo = ParseMemo()
+        self.tables: dict[Hashable, tuple[Any, int, ScenarioError | None] | None] = {}
+        self.targets: dict[str, str | None] = {}
+        self.derived: dict[Hashable, tuple[Any, str | None]] = {}
+        self.refs: dict[str, list[str] | None] = {}
+        items = spec.base_overrides.items()
+        self.base_items = [(key, f"{key}={value_text(value)}", value) for key, value in items]
+
+    def scenario(self, values: Mapping[str, Any], texts: Sequence[str]) -> Scenario:
+        """The scenario of ``values`` (their override ``texts`` as :func:`override_texts`
+        writes them), or the :class:`ScenarioError` of the first thing wrong with it."""
+        base = self.base
+        if base.raw is None:
+            assert base.error is not None
+            raise base.error
+        try:
+            raw = self._raw(values, texts)
+            if raw is not None:
+                scenario = parse_scenario(
+                    raw,
+                    default_name=base.default_name,
+                    base_dir=base.base_dir,
+                    source=base.where,
+                    memo=self.memo,
+                )
+                check_runnable(scenario, missing_file_ok=True, memo=self.memo)
+                return scenario
+        except ScenarioError as err:
+            raise err.with_source(base.where) if base.where and not err.source else err from None
+        return base.scenario(self.spec, values)  # values that have no key: from scratch
+
+    def _raw(self, values: Mapping[str, Any], texts: Sequence[str]) -> dict[str, Any] | None:
+        """The point's raw scenario, made of shared tables (None: resolve it from scratch)."""
+        items = [*self.base_items, *zip(values, texts, values.values(), strict=True)]
+        groups: dict[str | None, list[tuple[int, str, str, Any]]] = {}
+        for pos, (key, text, value) in enumerate(items):
+            if key not in self.targets:
+                self.targets[key] = override_target(key)
+            groups.setdefault(self.targets[key], []).append((pos, key, text, value))
+        tables: dict[str | None, Any] = {}
+        first: tuple[int, ScenarioError] | None = None
+        for target, group in groups.items():
+            try:
+                sig = (target, tuple((key, frozen(value)) for _, key, _, value in group))
+            except Unkeyable:
+                return None
+            if sig not in self.tables:
+                self.tables[sig] = self._table(target, group)
+            made = self.tables[sig]
+            if made is None:
+                return None
+            table, failed, err = made
+            if err is not None:
+                if first is None or group[failed][0] < first[0]:
+                    first = (group[failed][0], err)
+            else:
+                tables[target] = table
+        if first is not None:
+            raise fresh_error(first[1])
+        raw = {key: tables.pop(key, table) for key, table in self.raw.items()}
+        raw |= {key: table for key, table in tables.items() if key is not None}
+        return {key: table for key, table in raw.items() if table is not _ABSENT}
+
+    def _table(
+        self, target: str | None, group: list[tuple[int, str, str, Any]]
+    ) -> tuple[Any, int, ScenarioError | None] | None:
+        """The base's table ``target`` with the overrides of ``group`` applied in order: (the
+        table, -1, None), or (None, the failing one's position in ``group``, its error); None
+        if an override did what it should not (then the points are resolved from scratch)."""
+        work = {target: copy.deepcopy(self.raw[target])} if target in self.raw else {}
+        for j, (_, key, text, value) in enumerate(group):
+            try:
+                set_value(work, key, copy.deepcopy(value), text)
+            except ScenarioError as err:
+                return None, j, err
+        if target is None or set(work) - {target}:
+            return None
+        return work.get(target, _ABSENT), -1, None
+
+    def derive(self, key: str, text: str, values: Mapping[str, Any]) -> Any:
+        """The value of derived ``key`` (expression ``text``) at a point of these ``values``,
+        computed once per distinct value of the keys it refers to."""
+        if key not in self.refs:
+            try:
+                self.refs[key] = references(compile_expression(text))
+            except ExpressionError:
+                self.refs[key] = None
+        refs = self.refs[key]
+        if refs is None:
+            return evaluate_expression(text, values)
+        try:
+            sig = (key, text, tuple((r, r in values, frozen(values.get(r))) for r in refs))
+        except Unkeyable:
+            return evaluate_expression(text, values)
+        if sig not in self.derived:
+            try:
+                self.derived[sig] = (evaluate_expression(text, values), None)
+            except ExpressionError as err:
+                self.derived[sig] = (None, str(err))
+        value, problem = self.derived[sig]
+        if problem is not None:
+            raise ExpressionError(problem)
+        return value
 
 
 def _short(err: ScenarioError) -> str:
@@ -279,6 +423,38 @@ def _key_error(spec: SweepSpec, err: ScenarioError) -> ScenarioError | None:
 
 
 def _config_digest(scenario: Scenario) -> str:
-    config = {k: v for k, v in scenario.to_dict().items() if k not in _NOT_HASHED}
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """The sha256 of the scenario's data (:meth:`~lwpdsim.config.Scenario.to_dict`) without name
+    and description, as compact JSON with sorted keys. Written from each section's JSON, made
+    once per section object (:func:`_section_json`): the same text as dumping the whole."""
+    s = scenario
+    schemes = ",".join(_section_json(spec) for spec in s.schemes)
+    seed = _dumps(json_ready(s.seed))
+    text = (
+        f'{{"cluster":{_section_json(s.cluster)},"model":{_section_json(s.model)},'
+        f'"schemes":[{schemes}],"seed":{seed},"train":{_section_json(s.train)}}}'
+    )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_dumps = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"), allow_nan=False)
+#: The JSON of live section objects by id: (a weak reference to the object, its JSON); an entry
+#: goes when its object does, so this holds no more than the sections alive.
+_SECTION_JSON: dict[int, tuple[weakref.ref[Any], str]] = {}
+
+
+def _section_json(section: Any) -> str:
+    """``section``'s part of a scenario's JSON (:func:`~lwpdsim.config.scenario.section_data`),
+    made once while the (frozen) object lives."""
+    key = id(section)
+    hit = _SECTION_JSON.get(key)
+    if hit is not None and hit[0]() is section:
+        return hit[1]
+    text = _dumps(section_data(section))
+    _SECTION_JSON[key] = (weakref.ref(section, functools.partial(_forget, key)), text)
+    return text
+
+
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
+    hit = _SECTION_JSON.get(key)
+    if hit is not None and hit[0] is ref:
+        del _SECTION_JSON[key]
