@@ -34,6 +34,7 @@ from .scenario import (
     ModelSpec,
     Network,
     Scenario,
+    SchemeSpec,
     Train,
 )
 from .schemes_table import parse_schemes
@@ -145,10 +146,33 @@ def parse_scenario(
     the same errors, in the same order, as without it. The scenarios then share their sections
     (frozen dataclasses)."""
     check_keys(raw, TOP_KEYS, "")
-    name = as_str(get(raw, "name", name_from_stem(default_name), ""), "name")
-    _check_name(name)
+    if memo is None:
+        name = as_str(get(raw, "name", name_from_stem(default_name), ""), "name")
+        _check_name(name)
+    else:
+        stem = memo.once_data("stem", default_name, lambda: name_from_stem(default_name))
+        name = as_str(get(raw, "name", stem, ""), "name")
+        memo.once_data("name", name, lambda: _check_name(name))
     seed = as_int(get(raw, "seed", 0, ""), "seed", lo=0)
     description = as_str(get(raw, "description", "", ""), "description")
+    if memo is None:
+        sections = _parse_sections(raw, base_dir, None)
+    else:  # a function of these tables (kept by the memo, so that their ids stay theirs)
+        tables = tuple(raw.get(key, _ABSENT) for key in ("cluster", "model", "train", "schemes"))
+        key = ("sections", base_dir, *map(id, tables))
+        sections = memo.by_key(key, tables, lambda: _parse_sections(raw, base_dir, memo))
+    cluster, model, schemes, train = sections
+    return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
+
+
+#: What a missing table is, for keying a memo by the tables' identities.
+_ABSENT = object()
+
+
+def _parse_sections(
+    raw: Mapping[str, Any], base_dir: str | None, memo: ParseMemo | None
+) -> tuple[ClusterSpec, ModelSpec, tuple[SchemeSpec, ...], Train]:
+    """The cluster, model, schemes and train sections of a scenario, checked together."""
     raw_cluster, raw_model = get(raw, "cluster", {}, ""), get(raw, "model", {}, "")
     raw_train = get(raw, "train", {}, "")
     if memo is None:
@@ -170,7 +194,7 @@ def parse_scenario(
         memo.by_key(
             ("times", *map(id, parts)), parts, lambda: check_times(cluster, schemes, train, latency)
         )
-    return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
+    return cluster, model, schemes, train
 
 
 def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, LatencyModel]:

@@ -279,6 +279,15 @@ def _resolve_point(
     return SweepPoint(index, values, overrides, scenario=scenario), None
 
 
+def _keys(values: Mapping[str, Any]) -> Iterator[Hashable | None]:
+    """Each value's :func:`~lwpdsim.config.memo.frozen` key, or None when it has none."""
+    for value in values.values():
+        try:
+            yield frozen(value)
+        except Unkeyable:
+            yield None
+
+
 #: A top-level key that a point's overrides leave out of its raw scenario.
 _ABSENT: Any = object()
 
@@ -299,11 +308,14 @@ class _Resolver:
         self.raw = copy.deepcopy(base.raw) if base.raw is not None else {}
         self.memo = ParseMemo()
         self.tables: dict[Hashable, tuple[Any, int, ScenarioError | None] | None] = {}
-        self.targets: dict[str, str | None] = {}
         self.derived: dict[Hashable, tuple[Any, str | None]] = {}
         self.refs: dict[str, list[str] | None] = {}
-        items = spec.base_overrides.items()
-        self.base_items = [(key, f"{key}={value_text(value)}", value) for key, value in items]
+        self.layouts: dict[tuple[str, ...], list[tuple[str | None, tuple[int, ...]]]] = {}
+        items = spec.base_overrides
+        self.base_items = [
+            (key, f"{key}={value_text(value)}", value) for key, value in items.items()
+        ]
+        self.base_keys = list(_keys(items))
 
     def scenario(self, values: Mapping[str, Any], texts: Sequence[str]) -> Scenario:
         """The scenario of ``values`` (their override ``texts`` as :func:`override_texts`
@@ -330,44 +342,53 @@ class _Resolver:
 
     def _raw(self, values: Mapping[str, Any], texts: Sequence[str]) -> dict[str, Any] | None:
         """The point's raw scenario, made of shared tables (None: resolve it from scratch)."""
-        items = [*self.base_items, *zip(values, texts, values.values(), strict=True)]
-        groups: dict[str | None, list[tuple[int, str, str, Any]]] = {}
-        for pos, (key, text, value) in enumerate(items):
-            if key not in self.targets:
-                self.targets[key] = override_target(key)
-            groups.setdefault(self.targets[key], []).append((pos, key, text, value))
+        keys = tuple(values)
+        layout = self.layouts.get(keys)
+        if layout is None:
+            layout = self.layouts[keys] = self._layout(keys)
+        key_ofs = [*self.base_keys, *_keys(values)]
+        if None in key_ofs:
+            return None
         tables: dict[str | None, Any] = {}
         first: tuple[int, ScenarioError] | None = None
-        for target, group in groups.items():
-            try:
-                sig = (target, tuple((key, frozen(value)) for _, key, _, value in group))
-            except Unkeyable:
-                return None
-            if sig not in self.tables:
-                self.tables[sig] = self._table(target, group)
-            made = self.tables[sig]
+        for target, positions in layout:
+            sig = (keys, target, tuple(key_ofs[i] for i in positions))
+            made = self.tables.get(sig, _ABSENT)
+            if made is _ABSENT:
+                items = [*self.base_items, *zip(keys, texts, values.values(), strict=True)]
+                made = self.tables[sig] = self._table(target, [items[i] for i in positions])
             if made is None:
                 return None
             table, failed, err = made
             if err is not None:
-                if first is None or group[failed][0] < first[0]:
-                    first = (group[failed][0], err)
+                if first is None or positions[failed] < first[0]:
+                    first = (positions[failed], err)
             else:
                 tables[target] = table
         if first is not None:
             raise fresh_error(first[1])
         raw = {key: tables.pop(key, table) for key, table in self.raw.items()}
-        raw |= {key: table for key, table in tables.items() if key is not None}
-        return {key: table for key, table in raw.items() if table is not _ABSENT}
+        for key, table in tables.items():  # tables the base lacks, in the order first set
+            if key is not None and table is not _ABSENT:
+                raw[key] = table
+        return raw
+
+    def _layout(self, keys: tuple[str, ...]) -> list[tuple[str | None, tuple[int, ...]]]:
+        """For points of these value ``keys``: each top-level table the overrides (the base's,
+        then the values') set, in the order first set, with the positions of those overrides."""
+        groups: dict[str | None, list[int]] = {}
+        for pos, key in enumerate([*(item[0] for item in self.base_items), *keys]):
+            groups.setdefault(override_target(key), []).append(pos)
+        return [(target, tuple(positions)) for target, positions in groups.items()]
 
     def _table(
-        self, target: str | None, group: list[tuple[int, str, str, Any]]
+        self, target: str | None, group: list[tuple[str, str, Any]]
     ) -> tuple[Any, int, ScenarioError | None] | None:
         """The base's table ``target`` with the overrides of ``group`` applied in order: (the
         table, -1, None), or (None, the failing one's position in ``group``, its error); None
         if an override did what it should not (then the points are resolved from scratch)."""
         work = {target: copy.deepcopy(self.raw[target])} if target in self.raw else {}
-        for j, (_, key, text, value) in enumerate(group):
+        for j, (key, text, value) in enumerate(group):
             try:
                 set_value(work, key, copy.deepcopy(value), text)
             except ScenarioError as err:
@@ -428,7 +449,7 @@ def _config_digest(scenario: Scenario) -> str:
     once per section object (:func:`_section_json`): the same text as dumping the whole."""
     s = scenario
     schemes = ",".join(_section_json(spec) for spec in s.schemes)
-    seed = _dumps(json_ready(s.seed))
+    seed = str(s.seed) if type(s.seed) is int else _dumps(json_ready(s.seed))
     text = (
         f'{{"cluster":{_section_json(s.cluster)},"model":{_section_json(s.model)},'
         f'"schemes":[{schemes}],"seed":{seed},"train":{_section_json(s.train)}}}'
