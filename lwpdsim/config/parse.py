@@ -158,8 +158,14 @@ def parse_scenario(
     if memo is None:
         sections = _parse_sections(raw, base_dir, None)
     else:  # a function of these tables (kept by the memo, so that their ids stay theirs)
-        tables = tuple(raw.get(key, _ABSENT) for key in ("cluster", "model", "train", "schemes"))
-        key = ("sections", base_dir, *map(id, tables))
+        get_table = raw.get
+        tables = (
+            get_table("cluster", _ABSENT),
+            get_table("model", _ABSENT),
+            get_table("train", _ABSENT),
+            get_table("schemes", _ABSENT),
+        )
+        key = ("sections", base_dir, id(tables[0]), id(tables[1]), id(tables[2]), id(tables[3]))
         sections = memo.by_key(key, tables, lambda: _parse_sections(raw, base_dir, memo))
     cluster, model, schemes, train = sections
     return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
