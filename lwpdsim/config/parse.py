@@ -198,7 +198,9 @@ def _parse_sections(
     else:  # a function of these parsed objects only (kept by the memo, so their ids stay theirs)
         parts = (cluster, latency, train, *schemes)
         memo.by_key(
-            ("times", *map(id, parts)), parts, lambda: check_times(cluster, schemes, train, latency)
+            ("times", *map(id, parts)),
+            parts,
+            lambda: check_times(cluster, schemes, train, latency, memo=memo),
         )
     return cluster, model, schemes, train
 

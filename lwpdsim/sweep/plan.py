@@ -498,7 +498,11 @@ def _section_json(section: Any) -> str:
     if hit is not None and hit[0]() is section:
         return hit[1]
     text = _dumps(section_data(section))
-    _SECTION_JSON[key] = (weakref.ref(section, functools.partial(_forget, key)), text)
+    try:
+        ref = weakref.ref(section, functools.partial(_forget, key))
+    except TypeError:  # a section type without weak references: not kept
+        return text
+    _SECTION_JSON[key] = (ref, text)
     return text
 
 
