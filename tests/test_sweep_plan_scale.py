@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from lwpdsim.config import parse_scenario, read_toml, set_value
 from lwpdsim.config import parse as parse_module
-from lwpdsim.config import schemes_table
+from lwpdsim.config import parse_scenario, read_toml, schemes_table, set_value
 from lwpdsim.config.memo import ParseMemo, frozen
+from lwpdsim.config.overrides import override_target
 from lwpdsim.config.runnable import check_runnable
 from lwpdsim.errors import ScenarioError
 from lwpdsim.sweep import expr
@@ -75,7 +75,9 @@ def _reference_scenario(spec: SweepSpec, values: dict[str, Any]) -> Any:
 def _reference(spec: SweepSpec) -> tuple[list[SweepPoint], list[SweepPoint], list[tuple]]:
     """Every grid point resolved from scratch: valid points, invalid ones, runs."""
     axes = [[{k: v} for v in values] for k, values in spec.factors.items()]
-    axes += [[dict(zip(z, row, strict=True)) for row in zip(*z.values(), strict=True)] for z in spec.zips]
+    axes += [
+        [dict(zip(z, row, strict=True)) for row in zip(*z.values(), strict=True)] for z in spec.zips
+    ]
     valid, invalid, runs, seen = [], [], [], {}
     for index, combo in enumerate(itertools.product(*axes)):
         values = {k: v for part in combo for k, v in part.items()}
@@ -127,9 +129,7 @@ def _check_equal(source: dict[str, Any] | Path) -> tuple[int, int]:
         )
         assert got.scenario.name == want.scenario.name
     assert [(t.point, t.replicate, t.run_id) for t in plan.runs] == runs
-    assert [t.run_id for t in plan.runs] == [
-        run_id(t.scenario, t.replicate) for t in plan.runs
-    ]
+    assert [t.run_id for t in plan.runs] == [run_id(t.scenario, t.replicate) for t in plan.runs]
     if invalid:
         with pytest.raises(InvalidPointsError) as caught:
             plan_sweep(spec, skip_invalid=False)
@@ -327,3 +327,33 @@ def test_a_memo_gives_fresh_errors_each_time() -> None:
     assert len({id(e) for e in errors}) == 3
     assert {str(e) for e in errors} == {str(errors[0])}
     assert memo.computed == 4  # the stem, the name, the sections and the cluster: each once
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "cluster.workers",
+        "cluster.latency.rate",
+        "schemes[1].K",
+        "schemes[gc].s",
+        "scheme.K",
+        "seed",
+        "new.table.key",
+        "train",
+        "model.kind",
+    ],
+)
+def test_an_override_changes_its_target_table_only(key: str) -> None:
+    raw = read_toml(Path(QUICKSTART))
+    before = copy.deepcopy(raw)
+    set_value(raw, key, 5)
+    changed = {k for k in {*raw, *before} if raw.get(k) != before.get(k)}
+    assert changed == {override_target(key)}
+
+
+@pytest.mark.parametrize("key", ["", "a..b", "1x.y", "cluster.", "x[1"])
+def test_keys_without_a_target_are_refused_whatever_the_scenario(key: str) -> None:
+    assert override_target(key) is None
+    for raw in ({}, read_toml(Path(QUICKSTART))):
+        with pytest.raises(ScenarioError):
+            set_value(raw, key, 1)

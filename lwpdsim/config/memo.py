@@ -15,6 +15,7 @@ TOML data (a value of another type) is validated every time, uncached.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -107,7 +108,12 @@ _EMPTY = frozen({})
 
 
 def fresh_error(err: ScenarioError) -> ScenarioError:
-    """A new error equal to ``err`` (each scenario gets its own, as without a memo)."""
+    """A new error equal to ``err``, its value a copy: each scenario gets its own, as without a
+    memo, and no caller can change a table the memo holds through it."""
     if type(err) is ScenarioError:
-        return ScenarioError(err.field, err.value, err.allowed, source=err.source)
+        try:
+            value = copy.deepcopy(err.value)
+        except (TypeError, copy.Error):  # not plain data: shown as it is
+            value = err.value
+        return ScenarioError(err.field, value, err.allowed, source=err.source)
     return err
