@@ -174,7 +174,7 @@ def plan_sweep(
         else:
             invalid.append(point)
             key_errors.append(None if err is None else _key_error(spec, err))
-    del resolver, seen
+    del resolver  # its tables and memo: the scenarios keep what they need
     if not valid and key_errors and all(key_errors):
         fields = {e.field for e in key_errors if e is not None}
         if len(fields) == 1:  # a misspelt key fails every point: say so once
