@@ -1,8 +1,8 @@
 """Parameter sweeps: a grid of scenarios run through an executor, each run stored as it finishes.
 
 :mod:`.spec` reads a sweep file (:class:`SweepSpec`), :mod:`.expr` evaluates its ``[derived]``
-expressions, :mod:`.plan` expands it into points and runs (:class:`SweepPlan`, :class:`RunTask`),
-:mod:`.execute` runs them (:func:`run_tasks`, in memory, on any executor), :mod:`.store` keeps each
+expressions, :mod:`.plan` expands it into points and runs (:class:`SweepPlan`, :class:`RunTask`;
+:mod:`.resolve` gives each point's scenario), :mod:`.execute` runs them (:func:`run_tasks`, in memory, on any executor), :mod:`.store` keeps each
 run in ``OUT/runs/<run id>/``, :mod:`.table` makes the tidy ``runs.csv`` and :mod:`.run` does it all
 into an output folder (:func:`run_sweep`, :func:`execute_sweep`).
 
