@@ -27,6 +27,7 @@ from .scenario import task_share
 
 if TYPE_CHECKING:
     from ..latency import LatencyModel
+    from .memo import ParseMemo
     from .scenario import ClusterSpec, SchemeSpec, Train
 
 
@@ -48,17 +49,24 @@ def check_times(
     model: LatencyModel,
     *,
     elements: int = 1,
+    memo: ParseMemo | None = None,
 ) -> None:
     """Raise a :class:`ScenarioError` when a time the scenario implies overflows a float.
 
     ``elements`` is the size of a message in numbers: 1 (the least any message has) when only the
     scenario is known, the model's parameter count when a run starts (every message of every rule
-    has at most that many)."""
+    has at most that many). With a ``memo`` (:class:`~lwpdsim.config.memo.ParseMemo`), the
+    cluster's part (the latency model's largest plausible draw, the workers' multipliers, the
+    message time) is computed once per (cluster, latency model, elements) objects."""
     from ..schemes import REGISTRY
 
-    latency = _latency_factor(cluster.latency, model)
-    slow = _slowdowns(cluster)
-    transfer, transfer_factors = _transfer(cluster, elements)
+    if memo is None:
+        latency, slow, (transfer, transfer_factors) = _cluster_times(cluster, model, elements)
+    else:
+        key = ("cluster times", id(cluster), id(model), elements)
+        latency, slow, (transfer, transfer_factors) = memo.by_key(
+            key, (cluster, model), lambda: _cluster_times(cluster, model, elements)
+        )
     for i, spec in enumerate(schemes):
         units = REGISTRY[spec.name].task_units(spec.params, cluster.workers, cluster.cost)
         worst: list[Factor] = []
@@ -93,6 +101,17 @@ def check_times(
                     "the seconds train.max_updates tasks in a row take (or set a finite "
                     "train.max_time)",
                 )
+
+
+def _cluster_times(
+    cluster: ClusterSpec, model: LatencyModel, elements: int
+) -> tuple[Factor, list[tuple[list[Factor], float]], tuple[float, list[Factor]]]:
+    """What :func:`check_times` takes from the cluster alone, checked in this order."""
+    return (
+        _latency_factor(cluster.latency, model),
+        _slowdowns(cluster),
+        _transfer(cluster, elements),
+    )
 
 
 def _latency_factor(spec: Mapping[str, Any], model: LatencyModel) -> Factor:

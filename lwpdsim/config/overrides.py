@@ -116,6 +116,20 @@ def set_value(raw: dict[str, Any], key: str, value: Any, item: str | None = None
             node = node.setdefault(name, {})
 
 
+def override_target(key: str) -> str | None:
+    """The top-level key of a raw scenario that :func:`set_value` with ``key`` reads and changes
+    (nothing else): ``cluster`` for ``cluster.latency.rate``, ``schemes`` for ``schemes[1].k``
+    and ``scheme.K``; None for a malformed key, which :func:`set_value` refuses whatever the
+    scenario holds."""
+    parts = split_key(key)
+    if not key or any(not p for p in parts):
+        return None
+    if parts[0] == "scheme":
+        return "schemes"
+    match = _PATH_PART.match(parts[0])
+    return match.group(1) if match else None
+
+
 def _override_all_schemes(raw: dict[str, Any], rest: list[str], value: Any, item: str) -> None:
     from ..schemes import REGISTRY  # imported here: the rules use lwpdsim.config.validate
 

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ScenarioError
 from . import reading
 from .limits import check_times
+from .memo import ParseMemo
 from .overrides import apply_override
 from .runnable import check_runnable
 from .scenario import (
     DEFAULT_DIVERGENCE,
     DEFAULT_LR_SEEDS,
     LATENCY_PER,
-    SCHEME_COMMON_KEYS,
     ClusterSpec,
     Failure,
     ModelSpec,
@@ -37,6 +37,7 @@ from .scenario import (
     SchemeSpec,
     Train,
 )
+from .schemes_table import parse_schemes
 from .sizes import check_workers
 from .validate import (
     REQUIRED,
@@ -135,20 +136,73 @@ def parse_scenario(
     default_name: str = "scenario",
     base_dir: str | None = None,
     source: str | None = None,
+    memo: ParseMemo | None = None,
 ) -> Scenario:
     """Validate a raw scenario mapping into a :class:`Scenario`; without a ``name`` key it is
-    named after ``default_name`` (a file's stem), made valid by :func:`name_from_stem`."""
+    named after ``default_name`` (a file's stem), made valid by :func:`name_from_stem`.
+
+    With a ``memo`` (:class:`~lwpdsim.config.memo.ParseMemo`, for many scenarios made of the same
+    tables, as a sweep's points are), each distinct table is validated once: the same scenario and
+    the same errors, in the same order, as without it. The scenarios then share their sections
+    (frozen dataclasses)."""
     check_keys(raw, TOP_KEYS, "")
-    name = as_str(get(raw, "name", name_from_stem(default_name), ""), "name")
-    _check_name(name)
+    if memo is None:
+        name = as_str(get(raw, "name", name_from_stem(default_name), ""), "name")
+        _check_name(name)
+    else:
+        stem = memo.once_data("stem", default_name, lambda: name_from_stem(default_name))
+        name = as_str(get(raw, "name", stem, ""), "name")
+        memo.once_data("name", name, lambda: _check_name(name))
     seed = as_int(get(raw, "seed", 0, ""), "seed", lo=0)
     description = as_str(get(raw, "description", "", ""), "description")
-    cluster, latency = _parse_cluster(get(raw, "cluster", {}, ""), base_dir)
-    model = _parse_model(get(raw, "model", {}, ""))
-    train = _parse_train(get(raw, "train", {}, ""))
-    schemes = _parse_schemes(get(raw, "schemes", None, ""), cluster.workers, train.lr)
-    check_times(cluster, schemes, train, latency)
+    if memo is None:
+        sections = _parse_sections(raw, base_dir, None)
+    else:  # a function of these tables (kept by the memo, so that their ids stay theirs)
+        get_table = raw.get
+        tables = (
+            get_table("cluster", _ABSENT),
+            get_table("model", _ABSENT),
+            get_table("train", _ABSENT),
+            get_table("schemes", _ABSENT),
+        )
+        key = ("sections", base_dir, id(tables[0]), id(tables[1]), id(tables[2]), id(tables[3]))
+        sections = memo.by_key(key, tables, lambda: _parse_sections(raw, base_dir, memo))
+    cluster, model, schemes, train = sections
     return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
+
+
+#: What a missing table is, for keying a memo by the tables' identities.
+_ABSENT = object()
+
+
+def _parse_sections(
+    raw: Mapping[str, Any], base_dir: str | None, memo: ParseMemo | None
+) -> tuple[ClusterSpec, ModelSpec, tuple[SchemeSpec, ...], Train]:
+    """The cluster, model, schemes and train sections of a scenario, checked together."""
+    raw_cluster, raw_model = get(raw, "cluster", {}, ""), get(raw, "model", {}, "")
+    raw_train = get(raw, "train", {}, "")
+    if memo is None:
+        cluster, latency = _parse_cluster(raw_cluster, base_dir)
+        model = _parse_model(raw_model)
+        train = _parse_train(raw_train)
+    else:
+        # the latency trace file is found from base_dir: it is part of the cluster's context
+        cluster, latency = memo.once(
+            "cluster", raw_cluster, base_dir, lambda: _parse_cluster(raw_cluster, base_dir)
+        )
+        model = memo.once("model", raw_model, None, lambda: _parse_model(raw_model))
+        train = memo.once("train", raw_train, None, lambda: _parse_train(raw_train))
+    schemes = parse_schemes(get(raw, "schemes", None, ""), cluster.workers, train.lr, memo)
+    if memo is None:
+        check_times(cluster, schemes, train, latency)
+    else:  # a function of these parsed objects only (kept by the memo, so their ids stay theirs)
+        parts = (cluster, latency, train, *schemes)
+        memo.by_key(
+            ("times", *map(id, parts)),
+            parts,
+            lambda: check_times(cluster, schemes, train, latency, memo=memo),
+        )
+    return cluster, model, schemes, train
 
 
 def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, LatencyModel]:
@@ -388,60 +442,8 @@ def _parse_lr_grid(raw: Mapping[str, Any]) -> tuple[tuple[float, ...], int, str]
     return grid, seeds, select
 
 
-def _parse_schemes(raw: Any, n: int, default_lr: float | None) -> tuple[SchemeSpec, ...]:
-    from ..compress import parse_compress
-    from ..schemes import REGISTRY
-
-    if raw is None:
-        raise ScenarioError(
-            "schemes",
-            None,
-            f"at least one [[schemes]] table with name = one of {', '.join(REGISTRY)}",
-        )
-    items = as_list(raw, "schemes")
-    if not items:
-        raise ScenarioError("schemes", raw, "at least one [[schemes]] table")
-    specs: list[SchemeSpec] = []
-    for i, item in enumerate(items):
-        prefix = f"schemes[{i}]"
-        if not isinstance(item, Mapping):
-            raise ScenarioError(prefix, item, "a table with at least a name")
-        if "name" not in item:
-            raise ScenarioError(
-                f"{prefix}.name", None, f"this key is required: one of {', '.join(REGISTRY)}"
-            )
-        name = as_choice(item["name"], f"{prefix}.name", REGISTRY)
-        cls = REGISTRY[name]
-        own = {k: v for k, v in item.items() if k not in SCHEME_COMMON_KEYS}
-        try:
-            params = cls.resolve_params(own, n, prefix)
-        except ScenarioError as err:
-            if err.field.startswith(prefix) and "unknown key" in err.allowed:
-                allowed = [*SCHEME_COMMON_KEYS, *cls.params]
-                key = err.field.rsplit(".", 1)[-1]
-                raise ScenarioError(
-                    err.field,
-                    err.value,
-                    f"unknown key for {name}{suggest(key, allowed)}; known keys: {', '.join(allowed)}",
-                ) from None
-            raise
-        lr = (
-            as_float(item["lr"], f"{prefix}.lr", lo=0.0, lo_open=True)
-            if "lr" in item
-            else default_lr  # None: chosen from train.lr_grid
-        )
-        label = as_str(get(item, "label", cls.label(params), prefix), f"{prefix}.label")
-        compress = (
-            parse_compress(item["compress"], f"{prefix}.compress") if "compress" in item else None
-        )
-        specs.append(SchemeSpec(name, label, lr, params, compress))
-    _check_labels([s.label for s in specs])
-    return tuple(specs)
-
-
-#: The longest scenario name (it names the default results folder) and rule label (shown in
-#: tables and legends; its folder name is bounded by :func:`~lwpdsim.results.safe_name`).
-NAME_LENGTH, LABEL_LENGTH = 100, 100
+#: The longest scenario name (it names the default results folder).
+NAME_LENGTH = 100
 _DEVICE_NAMES = re.compile(r"(con|prn|aux|nul|com\d|lpt\d)(\..*)?", re.I)
 
 
@@ -455,27 +457,3 @@ def _check_name(name: str) -> None:
         raise ScenarioError("name", name, f"at most {NAME_LENGTH} characters (a folder name)")
     if _DEVICE_NAMES.fullmatch(name):
         raise ScenarioError("name", name, "a folder name, not one Windows keeps for a device")
-
-
-def _check_labels(labels: list[str]) -> None:
-    """Labels are printable, bounded and distinct, and so are their folders (one per rule)."""
-    from ..results import safe_name
-
-    folders: dict[str, int] = {}
-    for i, label in enumerate(labels):
-        field = f"schemes[{i}].label"
-        if not label.strip() or not label.isprintable():
-            raise ScenarioError(field, label, "a non-empty label of printable characters")
-        if len(label) > LABEL_LENGTH:
-            raise ScenarioError(field, label, f"at most {LABEL_LENGTH} characters")
-        if labels.index(label) != i:
-            raise ScenarioError(field, label, "a label different from the other schemes' labels")
-        folder = safe_name(label)
-        j = folders.setdefault(folder.lower(), i)
-        if j != i:
-            raise ScenarioError(
-                field,
-                label,
-                f"a label whose folder name differs from that of schemes[{j}].label "
-                f"{labels[j]!r} (both would be {folder!r})",
-            )

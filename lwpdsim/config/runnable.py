@@ -18,6 +18,7 @@ from .sizes import WORKER_BYTES, Need, check_needs
 
 if TYPE_CHECKING:
     from ..data import DatasetShape
+    from .memo import ParseMemo
     from .scenario import Scenario
 
 _SYNTHETIC = ("synthetic_regression", "synthetic_classification")
@@ -28,12 +29,33 @@ def _f(value: int) -> float:
     return float(min(value, 10**30))
 
 
-def check_runnable(scenario: Scenario, *, missing_file_ok: bool = False) -> None:
+def check_runnable(
+    scenario: Scenario, *, missing_file_ok: bool = False, memo: ParseMemo | None = None
+) -> None:
     """Raise a :class:`ScenarioError` for anything a run of ``scenario`` would refuse once its
     dataset is known, or whose run would need more memory or time than allowed.
 
     With ``missing_file_ok`` a dataset file that does not exist yet is no error and the checks
-    that need it are skipped (a sweep's plan may be made before its dataset file is written)."""
+    that need it are skipped (a sweep's plan may be made before its dataset file is written).
+    With a ``memo`` (scenarios sharing their parsed sections, see
+    :class:`~lwpdsim.config.memo.ParseMemo`) each distinct combination of what the checks read
+    (the model, the scenario's folder, the number of workers and the schemes) is checked once."""
+    if memo is None:
+        _check_runnable(scenario, missing_file_ok)
+        return
+    model, schemes = scenario.model, scenario.schemes
+    key = (
+        "runnable",
+        id(model),
+        scenario.base_dir,
+        scenario.cluster.workers,
+        missing_file_ok,
+        *map(id, schemes),
+    )
+    memo.by_key(key, (model, schemes), lambda: _check_runnable(scenario, missing_file_ok))
+
+
+def _check_runnable(scenario: Scenario, missing_file_ok: bool) -> None:
     from ..data import check_parts, dataset_file, dataset_shape
     from ..models import check_fits
 

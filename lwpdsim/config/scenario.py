@@ -166,47 +166,68 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as plain TOML/JSON-friendly data (infinity written as "inf");
         keys at a default that changes nothing written (``target_loss`` None, ``divergence``
-        :data:`DEFAULT_DIVERGENCE`) are left out."""
-        raw = asdict(self)
-        raw.pop("source")
-        raw.pop("base_dir")
-        cluster = raw["cluster"]
-        cluster["latency"] = dict(self.cluster.latency)
-        cluster["stragglers"] = {
-            "workers": list(self.cluster.stragglers),
-            "factor": self.cluster.straggler_factor,
-        }
-        del cluster["straggler_factor"]
-        cluster["slowdown"] = list(cluster["slowdown"])
-        cluster["failures"] = [
-            {k: v for k, v in f.items() if v is not None} for f in cluster["failures"]
-        ]
-        raw["schemes"] = [
-            {"name": s.name, "label": s.label, **({} if s.lr is None else {"lr": s.lr})}
-            | dict(s.params)
-            # absent stays absent: saved configurations and sweep run ids are unchanged
-            | ({} if s.compress is None else {"compress": s.compress.as_dict()})
-            for s in self.schemes
-        ]
-        # the coding-cost model at its defaults (free) is left out, as the divergence rule below
-        if cluster["master_flops"] == math.inf:
-            del cluster["master_flops"]
-        if not cluster["charge_encoding"]:
-            del cluster["charge_encoding"]
-        if raw["train"]["target_loss"] is None:
-            del raw["train"]["target_loss"]
-        # the default divergence rule is left out: resolved scenarios (and the sweep run ids
-        # hashed from them) stay those of versions before the rule existed
-        if raw["train"]["divergence"] == DEFAULT_DIVERGENCE:
-            del raw["train"]["divergence"]
-        # likewise the step-size grid's keys when there is no grid; with one, no shared lr
-        if not self.train.lr_grid:
-            for key in ("lr_grid", "lr_seeds", "lr_select"):
-                del raw["train"][key]
-        if self.train.lr is None:
-            del raw["train"]["lr"]
-        # lwpdsim.io's one JSON form ("inf" as scenario files write it), imported here so that
-        # importing config loads nothing but lwpdsim.errors
+        :data:`DEFAULT_DIVERGENCE`) are left out. Each section's data is that of
+        :func:`section_data`."""
         from ..io.jsonable import json_ready
 
+        raw = {
+            "name": self.name,
+            "seed": self.seed,
+            "description": self.description,
+            "cluster": section_data(self.cluster),
+            "model": section_data(self.model),
+            "schemes": [section_data(s) for s in self.schemes],
+            "train": section_data(self.train),
+        }
         return cast(dict[str, Any], json_ready(raw))  # a dict in, a dict out
+
+
+def section_data(section: ClusterSpec | ModelSpec | SchemeSpec | Train) -> dict[str, Any]:
+    """One section of :meth:`Scenario.to_dict`: a function of that section alone (so a sweep's
+    planner can write each distinct section once)."""
+    # lwpdsim.io's one JSON form ("inf" as scenario files write it), imported here so that
+    # importing config loads nothing but lwpdsim.errors
+    from ..io.jsonable import json_ready
+
+    if isinstance(section, SchemeSpec):
+        s = section
+        raw = {"name": s.name, "label": s.label, **({} if s.lr is None else {"lr": s.lr})}
+        # absent stays absent: saved configurations and sweep run ids are unchanged
+        raw |= dict(s.params) | ({} if s.compress is None else {"compress": s.compress.as_dict()})
+        return cast(dict[str, Any], json_ready(raw))
+    raw = asdict(section)
+    if isinstance(section, ClusterSpec):
+        _cluster_data(section, raw)
+    elif isinstance(section, Train):
+        _train_data(section, raw)
+    return cast(dict[str, Any], json_ready(raw))  # a dict in, a dict out
+
+
+def _cluster_data(spec: ClusterSpec, cluster: dict[str, Any]) -> None:
+    cluster["latency"] = dict(spec.latency)
+    cluster["stragglers"] = {"workers": list(spec.stragglers), "factor": spec.straggler_factor}
+    del cluster["straggler_factor"]
+    cluster["slowdown"] = list(cluster["slowdown"])
+    cluster["failures"] = [
+        {k: v for k, v in f.items() if v is not None} for f in cluster["failures"]
+    ]
+    # the coding-cost model at its defaults (free) is left out, as the divergence rule below
+    if cluster["master_flops"] == math.inf:
+        del cluster["master_flops"]
+    if not cluster["charge_encoding"]:
+        del cluster["charge_encoding"]
+
+
+def _train_data(spec: Train, train: dict[str, Any]) -> None:
+    if train["target_loss"] is None:
+        del train["target_loss"]
+    # the default divergence rule is left out: resolved scenarios (and the sweep run ids
+    # hashed from them) stay those of versions before the rule existed
+    if train["divergence"] == DEFAULT_DIVERGENCE:
+        del train["divergence"]
+    # likewise the step-size grid's keys when there is no grid; with one, no shared lr
+    if not spec.lr_grid:
+        for key in ("lr_grid", "lr_seeds", "lr_select"):
+            del train[key]
+    if spec.lr is None:
+        del train["lr"]

@@ -28,7 +28,7 @@ FLOPS_PER_SECOND = 1e9
 #: Largest estimated work of one step of a run (building a code, or one update): ~10 minutes.
 MAX_FLOPS = 600 * FLOPS_PER_SECOND
 #: Most grid points of a sweep (each point's scenario is resolved and checked before any run).
-MAX_GRID_POINTS = 10_000
+MAX_GRID_POINTS = 100_000
 #: Most runs of a sweep (grid points x replicates).
 MAX_RUNS = 100_000
 #: Largest code ``lwpdsim codes`` prints (its matrix has n rows).

@@ -2,10 +2,10 @@
 
 :mod:`.spec` reads a sweep file (:class:`SweepSpec`), :mod:`.expr` evaluates its ``[derived]``
 expressions, :mod:`.plan` expands it into points, runs and rule runs (:class:`SweepPlan`,
-:class:`RunTask`, :class:`RuleRun`), :mod:`.execute` runs them (:func:`run_tasks`, in memory, on any
-executor), :mod:`.store` keeps each rule run in ``OUT/runs/<rule run id>/``, :mod:`.table` makes the
-tidy ``runs.csv`` and :mod:`.run` does it all into an output folder (:func:`run_sweep`,
-:func:`execute_sweep`).
+:class:`RunTask`, :class:`RuleRun`; :mod:`.resolve` gives each point's scenario), :mod:`.execute`
+runs them (:func:`run_tasks`, in memory, on any executor), :mod:`.store` keeps each rule run in
+``OUT/runs/<rule run id>/``, :mod:`.table` makes the tidy ``runs.csv`` and :mod:`.run` does it all
+into an output folder (:func:`run_sweep`, :func:`execute_sweep`).
 
 A run is a (grid point, replicate r) pair, with one row per rule in the table. What is simulated is
 a rule run: the point's scenario reduced to one rule, ``simulate(scenario, run_index=r)``, whose

@@ -2,9 +2,10 @@
 the rule runs that serve them.
 
 A point's scenario is the base scenario with the base overrides and then the point's factor values
-applied as values (:func:`lwpdsim.config.set_value`), never through text, and validated. Every
-point is resolved before anything runs: invalid points are reported together in one
-:class:`InvalidPointsError` (or skipped). A run's id is a short hash of its resolved scenario (name
+applied as values (:func:`lwpdsim.config.set_value`), never through text, and validated (from
+tables shared between the points, each validated once: :mod:`.resolve`). Every point is resolved
+before anything runs: invalid points are reported together in one :class:`InvalidPointsError` (or
+skipped). A run's id is a short hash of its resolved scenario (name
 and description left out) and its replicate, so the same point gives the same runs in any grid.
 
 A rule's result depends only on the scenario without the other rules, its own scheme entry and
@@ -17,24 +18,30 @@ rule run once, and each run names the rule run serving each of its rules.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import functools
+import gc
 import hashlib
 import itertools
 import json
+import weakref
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from ..config import Scenario, parse_scenario, read_toml, set_value
-from ..config.runnable import check_runnable
+from ..config import Scenario
+from ..config.scenario import section_data
 from ..errors import ScenarioError
-from .expr import ExpressionError, evaluate_expression
-from .spec import SweepSpec, check_size, load_sweep, override_texts, value_text
+from ..io.jsonable import json_ready
+from .expr import ExpressionError
+from .resolve import PointResolver, SweepBase
+from .spec import SweepSpec, check_size, load_sweep, override_texts
 
+P = ParamSpec("P")
+R = TypeVar("R")
 #: Scenario fields that do not change a run's numbers, so they are left out of its id.
 _NOT_HASHED = ("name", "description")
 #: What a scenario error says when a varied key itself does not exist.
@@ -150,6 +157,25 @@ class InvalidPointsError(ScenarioError):
         return "\n".join(lines)
 
 
+def _pausing_gc(func: Callable[P, R]) -> Callable[P, R]:
+    """``func`` run with the cyclic garbage collector paused (as it was, after). A plan makes
+    some ten objects per grid point that live as long as it does and hold no cycles; the collector
+    would walk them again and again (a third of the time of a 10^5-point plan)."""
+
+    @functools.wraps(func)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
+
+
+@_pausing_gc
 def plan_sweep(
     source: str | Path | Mapping[str, Any] | SweepSpec, *, skip_invalid: bool | None = None
 ) -> SweepPlan:
@@ -162,13 +188,14 @@ def plan_sweep(
     spec = source if isinstance(source, SweepSpec) else load_sweep(source)
     check_size(spec)
     skip = spec.skip_invalid if skip_invalid is None else skip_invalid
-    base = _Base.of(spec)
+    resolver = PointResolver(spec, SweepBase.of(spec))
     valid: list[SweepPoint] = []
     invalid: list[SweepPoint] = []
     seen: dict[str, int] = {}
+    digests: list[str] = []  # of the valid points
     key_errors: list[ScenarioError | None] = []
     for index, values in enumerate(_grid(spec)):
-        point, err = _resolve_point(spec, base, index, values)
+        point, err = _resolve_point(spec, resolver, index, values)
         if point.scenario is not None:
             digest = _config_digest(point.scenario)
             if digest in seen:
@@ -180,11 +207,13 @@ def plan_sweep(
                 )
             else:
                 seen[digest] = index
+                digests.append(digest)
         if point.valid:
             valid.append(point)
         else:
             invalid.append(point)
             key_errors.append(None if err is None else _key_error(spec, err))
+    del resolver  # its tables and memo: the scenarios keep what they need
     if not valid and key_errors and all(key_errors):
         fields = {e.field for e in key_errors if e is not None}
         if len(fields) == 1:  # a misspelt key fails every point: say so once
@@ -193,13 +222,13 @@ def plan_sweep(
     if invalid and not skip:
         raise InvalidPointsError(invalid, total, source=spec.source)
     runs: list[RunTask] = []
-    for point in valid:
+    for point, digest in zip(valid, digests, strict=True):
         assert point.scenario is not None
         for r in range(spec.replicates):
             runs.append(
                 RunTask(
                     run=len(runs),
-                    run_id=run_id(point.scenario, r),
+                    run_id=_run_id(digest, r),
                     point=point.index,
                     replicate=r,
                     factors=point.factors,
@@ -255,52 +284,20 @@ def expand_sweep(
 def resolve_scenario(spec: SweepSpec, values: Mapping[str, Any] | None = None) -> Scenario:
     """The scenario of ``spec``'s base with its base overrides and then ``values`` (key -> value)
     applied; raises :class:`ScenarioError` (naming the base file) if it is invalid."""
-    return _Base.of(spec).scenario(spec, values or {})
+    values = dict(values or {})
+    return PointResolver(spec, SweepBase.of(spec)).scenario(values, override_texts(values))
 
 
 def run_id(scenario: Scenario, replicate: int) -> str:
     """A run's id: 12 hex digits of the sha256 of its resolved scenario (without name and
     description, which change no number) and its replicate."""
-    text = json.dumps({"config": _config_digest(scenario), "replicate": int(replicate)})
+    return _run_id(_config_digest(scenario), replicate)
+
+
+def _run_id(digest: str, replicate: int) -> str:
+    # json.dumps({"config": digest, "replicate": replicate}) of a hex digest, written directly
+    text = f'{{"config": "{digest}", "replicate": {int(replicate)}}}'
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class _Base:
-    """A sweep's base scenario as a raw table, read once (or why it cannot be read)."""
-
-    raw: dict[str, Any] | None
-    error: ScenarioError | None
-    default_name: str
-    base_dir: str | None
-    where: str | None
-
-    @classmethod
-    def of(cls, spec: SweepSpec) -> _Base:
-        if isinstance(spec.base, Mapping):
-            return cls({"name": spec.name, **spec.base}, None, "scenario", None, None)
-        path = Path(spec.base)
-        where, folder = str(path), str(path.resolve().parent)
-        try:
-            return cls(read_toml(path), None, path.stem, folder, where)
-        except ScenarioError as err:
-            return cls(None, err, path.stem, folder, where)
-
-    def scenario(self, spec: SweepSpec, values: Mapping[str, Any]) -> Scenario:
-        if self.raw is None:
-            assert self.error is not None
-            raise self.error
-        raw = copy.deepcopy(self.raw)
-        try:
-            for key, value in (*spec.base_overrides.items(), *values.items()):
-                set_value(raw, key, copy.deepcopy(value), f"{key}={value_text(value)}")
-            scenario = parse_scenario(
-                raw, default_name=self.default_name, base_dir=self.base_dir, source=self.where
-            )
-            check_runnable(scenario, missing_file_ok=True)
-            return scenario
-        except ScenarioError as err:
-            raise err.with_source(self.where) if self.where and not err.source else err from None
 
 
 def _grid(spec: SweepSpec) -> Iterator[dict[str, Any]]:
@@ -321,18 +318,18 @@ def _grid(spec: SweepSpec) -> Iterator[dict[str, Any]]:
 
 
 def _resolve_point(
-    spec: SweepSpec, base: _Base, index: int, values: dict[str, Any]
+    spec: SweepSpec, resolver: PointResolver, index: int, values: dict[str, Any]
 ) -> tuple[SweepPoint, ScenarioError | None]:
     values = dict(values)
     for key, text in spec.derived.items():
         try:
-            values[key] = evaluate_expression(text, values)
+            values[key] = resolver.derive(key, text, values)
         except ExpressionError as err:
             error = ScenarioError(f"derived.{key}", text, str(err), source=spec.source)
             return SweepPoint(index, values, (), error=f"derived.{key}: {err}"), error
     overrides = override_texts(values)
     try:
-        scenario = base.scenario(spec, values)
+        scenario = resolver.scenario(values, overrides)
     except ScenarioError as err:
         return SweepPoint(index, values, overrides, error=_short(err)), err
     return SweepPoint(index, values, overrides, scenario=scenario), None
@@ -359,6 +356,42 @@ def _key_error(spec: SweepSpec, err: ScenarioError) -> ScenarioError | None:
 
 
 def _config_digest(scenario: Scenario) -> str:
-    config = {k: v for k, v in scenario.to_dict().items() if k not in _NOT_HASHED}
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """The sha256 of the scenario's data (:meth:`~lwpdsim.config.Scenario.to_dict`) without name
+    and description, as compact JSON with sorted keys. Written from each section's JSON, made
+    once per section object (:func:`_section_json`): the same text as dumping the whole."""
+    s = scenario
+    schemes = ",".join(_section_json(spec) for spec in s.schemes)
+    seed = str(s.seed) if type(s.seed) is int else _dumps(json_ready(s.seed))
+    text = (
+        f'{{"cluster":{_section_json(s.cluster)},"model":{_section_json(s.model)},'
+        f'"schemes":[{schemes}],"seed":{seed},"train":{_section_json(s.train)}}}'
+    )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_dumps = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"), allow_nan=False)
+#: The JSON of live section objects by id: (a weak reference to the object, its JSON); an entry
+#: goes when its object does, so this holds no more than the sections alive.
+_SECTION_JSON: dict[int, tuple[weakref.ref[Any], str]] = {}
+
+
+def _section_json(section: Any) -> str:
+    """``section``'s part of a scenario's JSON (:func:`~lwpdsim.config.scenario.section_data`),
+    made once while the (frozen) object lives."""
+    key = id(section)
+    hit = _SECTION_JSON.get(key)
+    if hit is not None and hit[0]() is section:
+        return hit[1]
+    text = _dumps(section_data(section))
+    try:
+        ref = weakref.ref(section, functools.partial(_forget, key))
+    except TypeError:  # a section type without weak references: not kept
+        return text
+    _SECTION_JSON[key] = (ref, text)
+    return text
+
+
+def _forget(key: int, ref: weakref.ref[Any]) -> None:
+    hit = _SECTION_JSON.get(key)
+    if hit is not None and hit[0] is ref:
+        del _SECTION_JSON[key]

@@ -1,0 +1,114 @@
+"""The ``[[schemes]]`` tables of a scenario: each rule's name, label, step size and parameters.
+
+Each table is validated by :func:`parse_scheme` from what it holds, its position, the number of
+workers and the default step size only, so a :class:`~lwpdsim.config.memo.ParseMemo` validates
+each distinct (table, context) once; the labels are then checked together.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ScenarioError
+from .memo import ParseMemo
+from .scenario import SCHEME_COMMON_KEYS, SchemeSpec
+from .validate import as_choice, as_float, as_list, as_str, get, suggest
+
+#: The longest rule label (shown in tables and legends; its folder name is bounded by
+#: :func:`~lwpdsim.results.safe_name`).
+LABEL_LENGTH = 100
+
+
+def parse_schemes(
+    raw: Any, n: int, default_lr: float | None, memo: ParseMemo | None = None
+) -> tuple[SchemeSpec, ...]:
+    """The schemes of a scenario of ``n`` workers whose default step size is ``default_lr``."""
+    from ..schemes import REGISTRY
+
+    if raw is None:
+        raise ScenarioError(
+            "schemes",
+            None,
+            f"at least one [[schemes]] table with name = one of {', '.join(REGISTRY)}",
+        )
+    items = as_list(raw, "schemes")
+    if not items:
+        raise ScenarioError("schemes", raw, "at least one [[schemes]] table")
+    specs: list[SchemeSpec] = []
+    for i, item in enumerate(items):
+        if memo is None:
+            specs.append(parse_scheme(item, i, n, default_lr))
+        else:  # what parse_scheme reads: the table, its position, n and the default step
+            compute = functools.partial(parse_scheme, item, i, n, default_lr)
+            specs.append(memo.once("scheme", item, (i, n, default_lr), compute))
+    labels = [s.label for s in specs]
+    if memo is None:
+        check_labels(labels)
+    else:
+        memo.once_data("labels", labels, lambda: check_labels(labels))
+    return tuple(specs)
+
+
+def parse_scheme(item: Any, i: int, n: int, default_lr: float | None) -> SchemeSpec:
+    """Scheme ``i`` of a scenario of ``n`` workers whose default step size is ``default_lr``."""
+    from ..compress import parse_compress
+    from ..schemes import REGISTRY
+
+    prefix = f"schemes[{i}]"
+    if not isinstance(item, Mapping):
+        raise ScenarioError(prefix, item, "a table with at least a name")
+    if "name" not in item:
+        raise ScenarioError(
+            f"{prefix}.name", None, f"this key is required: one of {', '.join(REGISTRY)}"
+        )
+    name = as_choice(item["name"], f"{prefix}.name", REGISTRY)
+    cls = REGISTRY[name]
+    own = {k: v for k, v in item.items() if k not in SCHEME_COMMON_KEYS}
+    try:
+        params = cls.resolve_params(own, n, prefix)
+    except ScenarioError as err:
+        if err.field.startswith(prefix) and "unknown key" in err.allowed:
+            allowed = [*SCHEME_COMMON_KEYS, *cls.params]
+            key = err.field.rsplit(".", 1)[-1]
+            raise ScenarioError(
+                err.field,
+                err.value,
+                f"unknown key for {name}{suggest(key, allowed)}; known keys: {', '.join(allowed)}",
+            ) from None
+        raise
+    lr = (
+        as_float(item["lr"], f"{prefix}.lr", lo=0.0, lo_open=True)
+        if "lr" in item
+        else default_lr  # None: chosen from train.lr_grid
+    )
+    label = as_str(get(item, "label", cls.label(params), prefix), f"{prefix}.label")
+    compress = (
+        parse_compress(item["compress"], f"{prefix}.compress") if "compress" in item else None
+    )
+    return SchemeSpec(name, label, lr, params, compress)
+
+
+def check_labels(labels: list[str]) -> None:
+    """Labels are printable, bounded and distinct, and so are their folders (one per rule)."""
+    from ..results import safe_name
+
+    folders: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        field = f"schemes[{i}].label"
+        if not label.strip() or not label.isprintable():
+            raise ScenarioError(field, label, "a non-empty label of printable characters")
+        if len(label) > LABEL_LENGTH:
+            raise ScenarioError(field, label, f"at most {LABEL_LENGTH} characters")
+        if labels.index(label) != i:
+            raise ScenarioError(field, label, "a label different from the other schemes' labels")
+        folder = safe_name(label)
+        j = folders.setdefault(folder.lower(), i)
+        if j != i:
+            raise ScenarioError(
+                field,
+                label,
+                f"a label whose folder name differs from that of schemes[{j}].label "
+                f"{labels[j]!r} (both would be {folder!r})",
+            )
