@@ -53,6 +53,7 @@ from .validate import (
 
 if TYPE_CHECKING:
     from ..latency import LatencyModel
+    from ..schemes.base import Scheme
 
 #: How a task's work units are counted (see docs/schemes.md): ``work`` charges each rule for the
 #: fraction of a full gradient it computes, ``rows`` for the data rows it touches, ``unit`` one unit.
@@ -430,13 +431,33 @@ def _parse_schemes(raw: Any, n: int, default_lr: float | None) -> tuple[SchemeSp
             if "lr" in item
             else default_lr  # None: chosen from train.lr_grid
         )
-        label = as_str(get(item, "label", cls.label(params), prefix), f"{prefix}.label")
+        tau = _max_staleness(item, cls, params, prefix)
+        default = cls.label(params)
+        if tau is not None:  # entries differing only in tau get distinct labels
+            bound = f"max_staleness={tau}"
+            default = f"{default[:-1]},{bound})" if default.endswith(")") else f"{default}({bound})"
+        label = as_str(get(item, "label", default, prefix), f"{prefix}.label")
         compress = (
             parse_compress(item["compress"], f"{prefix}.compress") if "compress" in item else None
         )
-        specs.append(SchemeSpec(name, label, lr, params, compress))
+        specs.append(SchemeSpec(name, label, lr, params, compress, tau))
     _check_labels([s.label for s in specs])
     return tuple(specs)
+
+
+def _max_staleness(
+    item: Mapping[str, Any], cls: type[Scheme], params: Mapping[str, Any], prefix: str
+) -> int | None:
+    """The entry's bounded delay tau (None when absent), refused for a rule that never applies a
+    result computed at older parameters (the bound would hold trivially)."""
+    if "max_staleness" not in item:
+        return None
+    field = f"{prefix}.max_staleness"
+    tau = as_int(item["max_staleness"], field, lo=0)
+    why = cls.bounded_delay(params)
+    if why:
+        raise ScenarioError(field, tau, f"no bound for {cls.name}: {why}")
+    return tau
 
 
 #: The longest scenario name (it names the default results folder) and rule label (shown in

@@ -21,7 +21,7 @@ DEFAULT_DIVERGENCE = 1e6
 #: ``train.lr_seeds`` by default: a scenario's step sizes are chosen on three selection runs.
 DEFAULT_LR_SEEDS = 3
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
-SCHEME_COMMON_KEYS = ("name", "label", "lr", "compress")
+SCHEME_COMMON_KEYS = ("name", "label", "lr", "compress", "max_staleness")
 #: What one draw X of the latency model is the compute time of (``cluster.latency_per``):
 #: ``gradient``, one full-batch gradient (a task computing a share f of it takes f·X); ``unit``,
 #: one work unit, 1/n of a full gradient (a task of u units takes u·X).
@@ -104,13 +104,16 @@ class SchemeSpec:
 
     ``lr`` is None for a rule whose step size is chosen from ``train.lr_grid`` when the run
     starts (:mod:`lwpdsim.tune`); a rule's own ``lr`` is fixed. ``compress`` is its uplink
-    compression (docs/compression.md); None when the entry has no ``compress`` table."""
+    compression (docs/compression.md); None when the entry has no ``compress`` table.
+    ``max_staleness`` is the bounded delay tau of an asynchronous rule (results more than tau
+    versions old are discarded, docs/schemes.md); None when absent (unbounded)."""
 
     name: str
     label: str
     lr: float | None
     params: Mapping[str, Any]
     compress: CompressSpec | None = None
+    max_staleness: int | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class Scenario:
             | dict(s.params)
             # absent stays absent: saved configurations and sweep run ids are unchanged
             | ({} if s.compress is None else {"compress": s.compress.as_dict()})
+            | ({} if s.max_staleness is None else {"max_staleness": s.max_staleness})
             for s in self.schemes
         ]
         # the coding-cost model at its defaults (free) is left out, as the divergence rule below

@@ -245,9 +245,9 @@ class Cluster:
             compute = lambda w, v, th: uplink.message(w, task).decoded  # noqa: E731
         result = Result(worker, task, self.tasks.version[task], compute, theta)
         if self.master_work is None:
-            self._apply(scheme.on_result(result))
+            self._apply(scheme.receive(result))
         else:  # the master gets to it when it is free
-            self.master_work.submit(lambda: scheme.on_result(result))
+            self.master_work.submit(lambda: scheme.receive(result))
 
     def _apply(self, decision: Decision) -> None:
         master = self.master

@@ -130,7 +130,12 @@ def run_scheme(
     n = scenario.cluster.workers
     problem = Problem(model, data, cache_size=max(64, 4 * n))
     scheme = REGISTRY[spec.name](
-        spec.params, n, problem, cost=scenario.cluster.cost, rng=streams.generator("code")
+        spec.params,
+        n,
+        problem,
+        cost=scenario.cluster.cost,
+        rng=streams.generator("code"),
+        max_staleness=spec.max_staleness,
     )
     theta0 = model.init_params(streams.generator("model_init"))
     lat = latency_models.from_spec(
