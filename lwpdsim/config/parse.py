@@ -440,7 +440,12 @@ def _parse_schemes(raw: Any, n: int, default_lr: float | None) -> tuple[SchemeSp
         compress = (
             parse_compress(item["compress"], f"{prefix}.compress") if "compress" in item else None
         )
-        specs.append(SchemeSpec(name, label, lr, params, compress, tau))
+        down = (
+            parse_compress(item["compress_down"], f"{prefix}.compress_down")
+            if "compress_down" in item
+            else None
+        )
+        specs.append(SchemeSpec(name, label, lr, params, compress, tau, down))
     _check_labels([s.label for s in specs])
     return tuple(specs)
 

@@ -21,7 +21,7 @@ from ..rng import Streams
 from ..schemes import REGISTRY
 from ..tune import LrChoice
 from .cluster import Cluster
-from .compression import make_uplink
+from .compression import downlink_summary, make_downlink, make_uplink
 from .compression import summary_of as compression_summary
 from .master import Master
 
@@ -147,6 +147,9 @@ def run_scheme(
     itemsize = scenario.cluster.network.itemsize
     try:  # a parameter that does not fit the message (k > d) is found only now
         uplink = make_uplink(spec.compress, scheme, itemsize, streams, field)
+        downlink = make_downlink(
+            spec.compress_down, scheme, theta0, itemsize, streams, f"{field}_down"
+        )
     except ScenarioError as err:
         raise (err.with_source(scenario.source) if scenario.source else err) from None
     bar = None
@@ -163,6 +166,7 @@ def run_scheme(
         [streams.generator("latency", w) for w in range(n)],
         loss_rngs=[streams.generator("network", w) for w in range(n)],
         uplink=uplink,
+        downlink=downlink,
     )
     try:
         cluster.run()
@@ -194,6 +198,8 @@ def run_scheme(
     )
     if uplink is not None:  # only then: a run without a compress table records what it did
         summary.update(compression_summary(uplink, model.n_params))
+    if downlink is not None:  # likewise for the downlink
+        summary.update(downlink_summary(downlink, model.n_params))
     config = {"scheme": spec.label, "scenario": scenario.to_dict()}
     manifest = {"seed": scenario.seed, "run_index": run_index_of(streams), "versions": versions()}
     return RunResult(spec.label, updates, tasks, summary, config, manifest)
