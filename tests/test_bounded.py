@@ -133,3 +133,21 @@ def test_bad_bound_is_one_line_naming_the_field(
 def test_override_sets_the_bound(tiny) -> None:
     sc = load_scenario(tiny([{"name": "kasync", "K": 2}]), overrides=["scheme.max_staleness=3"])
     assert sc.schemes[0].max_staleness == 3
+
+
+def test_bound_with_a_busy_master_and_compressed_messages(tiny) -> None:
+    # the master decides one result at a time (finite master_flops), so the version it checks
+    # a result against is the one its step is applied at; a discarded message is never read
+    rule = {
+        "name": "kasync",
+        "K": 1,
+        "max_staleness": 1,
+        "compress": {"kind": "topk", "k": 2, "error_feedback": True},
+    }
+    raw = tiny([rule], train={"max_updates": 40})
+    raw["cluster"]["master_flops"] = 200.0
+    res = only(run(raw))
+    tasks = res.tasks
+    assert len(used(tasks)) == 40 and used(tasks)["staleness"].max() <= 1
+    assert (tasks["outcome"] == "discarded").any()
+    assert res.summary["compressed_messages"] == 40  # only the used messages were read
