@@ -252,7 +252,9 @@ class Downlink:
         self.errors.add_vectors(x, msg.decoded)
         if self.compressor.stateful:
             self._state = msg.state
-        self.replica = self.replica + msg.decoded
+        # ``none`` hands back x itself (compress/none.py): the link is lossless and the replica
+        # is theta exactly, not replica + (theta - replica), which can differ in the last bit
+        self.replica = theta.copy() if msg.decoded is x else self.replica + msg.decoded
         self._theta = theta.copy()
         self.sizes.append(msg.bits)
         return msg

@@ -21,7 +21,7 @@ DEFAULT_DIVERGENCE = 1e6
 #: ``train.lr_seeds`` by default: a scenario's step sizes are chosen on three selection runs.
 DEFAULT_LR_SEEDS = 3
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
-SCHEME_COMMON_KEYS = ("name", "label", "lr", "compress")
+SCHEME_COMMON_KEYS = ("name", "label", "lr", "compress", "max_staleness", "compress_down")
 #: What one draw X of the latency model is the compute time of (``cluster.latency_per``):
 #: ``gradient``, one full-batch gradient (a task computing a share f of it takes f·X); ``unit``,
 #: one work unit, 1/n of a full gradient (a task of u units takes u·X).
@@ -104,13 +104,19 @@ class SchemeSpec:
 
     ``lr`` is None for a rule whose step size is chosen from ``train.lr_grid`` when the run
     starts (:mod:`lwpdsim.tune`); a rule's own ``lr`` is fixed. ``compress`` is its uplink
-    compression (docs/compression.md); None when the entry has no ``compress`` table."""
+    compression (docs/compression.md); None when the entry has no ``compress`` table.
+    ``max_staleness`` is the bounded delay tau of an asynchronous rule (results more than tau
+    versions old are discarded, docs/schemes.md); None when absent (unbounded).
+    ``compress_down`` is the compression of the master's broadcast (docs/compression.md §8); None
+    when the entry has no ``compress_down`` table (the parameters are sent whole)."""
 
     name: str
     label: str
     lr: float | None
     params: Mapping[str, Any]
     compress: CompressSpec | None = None
+    max_staleness: int | None = None
+    compress_down: CompressSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,10 @@ def section_data(section: ClusterSpec | ModelSpec | SchemeSpec | Train) -> dict[
         raw = {"name": s.name, "label": s.label, **({} if s.lr is None else {"lr": s.lr})}
         # absent stays absent: saved configurations and sweep run ids are unchanged
         raw |= dict(s.params) | ({} if s.compress is None else {"compress": s.compress.as_dict()})
+        if s.max_staleness is not None:
+            raw["max_staleness"] = s.max_staleness
+        if s.compress_down is not None:
+            raw["compress_down"] = s.compress_down.as_dict()
         return cast(dict[str, Any], json_ready(raw))
     raw = asdict(section)
     if isinstance(section, ClusterSpec):

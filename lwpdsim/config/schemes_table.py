@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
 from .memo import ParseMemo
 from .scenario import SCHEME_COMMON_KEYS, SchemeSpec
-from .validate import as_choice, as_float, as_list, as_str, get, suggest
+from .validate import as_choice, as_float, as_int, as_list, as_str, get, suggest
+
+if TYPE_CHECKING:
+    from ..schemes.base import Scheme
 
 #: The longest rule label (shown in tables and legends; its folder name is bounded by
 #: :func:`~lwpdsim.results.safe_name`).
@@ -83,11 +86,36 @@ def parse_scheme(item: Any, i: int, n: int, default_lr: float | None) -> SchemeS
         if "lr" in item
         else default_lr  # None: chosen from train.lr_grid
     )
-    label = as_str(get(item, "label", cls.label(params), prefix), f"{prefix}.label")
+    tau = _max_staleness(item, cls, params, prefix)
+    default = cls.label(params)
+    if tau is not None:  # entries differing only in tau get distinct labels
+        bound = f"max_staleness={tau}"
+        default = f"{default[:-1]},{bound})" if default.endswith(")") else f"{default}({bound})"
+    label = as_str(get(item, "label", default, prefix), f"{prefix}.label")
     compress = (
         parse_compress(item["compress"], f"{prefix}.compress") if "compress" in item else None
     )
-    return SchemeSpec(name, label, lr, params, compress)
+    down = (
+        parse_compress(item["compress_down"], f"{prefix}.compress_down")
+        if "compress_down" in item
+        else None
+    )
+    return SchemeSpec(name, label, lr, params, compress, tau, down)
+
+
+def _max_staleness(
+    item: Mapping[str, Any], cls: type[Scheme], params: Mapping[str, Any], prefix: str
+) -> int | None:
+    """The entry's bounded delay tau (None when absent), refused for a rule that never applies a
+    result computed at older parameters (the bound would hold trivially)."""
+    if "max_staleness" not in item:
+        return None
+    field = f"{prefix}.max_staleness"
+    tau = as_int(item["max_staleness"], field, lo=0)
+    why = cls.bounded_delay(params)
+    if why:
+        raise ScenarioError(field, tau, f"no bound for {cls.name}: {why}")
+    return tau
 
 
 def check_labels(labels: list[str]) -> None:

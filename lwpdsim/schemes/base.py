@@ -145,6 +145,15 @@ class Scheme:
         X is a full gradient's time (``"gradient"``)."""
         return f"no theory for {cls.name}"
 
+    @classmethod
+    def bounded_delay(cls, params: Mapping[str, Any]) -> str:
+        """Whether the entry's ``max_staleness`` (the bounded delay tau) applies to this rule:
+        ``""`` when it may apply a result computed at older parameters, always at the version
+        current when the result arrives (the bound is then checked once, on arrival, by
+        :meth:`receive`); else why not. By default a rule uses only results at the current
+        version, where a bound would hold trivially."""
+        return "it applies only results computed at the current parameters"
+
     # ----------------------------------------------------------------- the protocol
 
     def __init__(
@@ -155,8 +164,10 @@ class Scheme:
         *,
         cost: str = "work",
         rng: np.random.Generator | None = None,
+        max_staleness: int | None = None,
     ) -> None:
         self.p = dict(params)
+        self.max_staleness = max_staleness  # the bounded delay tau (None: unbounded)
         self.n = n
         self.problem = problem
         self.cost = cost
@@ -183,6 +194,21 @@ class Scheme:
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
         """The message ``worker`` sends after a task at ``version`` (parameters ``theta``)."""
         raise NotImplementedError
+
+    def receive(self, result: Result) -> Decision:
+        """What the cluster calls when ``result`` reaches the master: with a bounded delay tau, a
+        result whose staleness (the current version minus the version it was computed at)
+        exceeds tau is discarded by :meth:`on_too_stale`, without the rule seeing it; every
+        other result goes to :meth:`on_result`."""
+        tau = self.max_staleness
+        if tau is not None and self.version - result.version > tau:
+            return self.on_too_stale(result)
+        return self.on_result(result)
+
+    def on_too_stale(self, result: Result) -> Decision:
+        """A result older than the bounded delay: thrown away, and its worker restarts at once
+        on the current parameters (it holds nothing the rule waits for)."""
+        return Decision(discarded=[result], restart=[result.worker])
 
     def on_result(self, result: Result) -> Decision:
         """React to a result reaching the master."""
@@ -258,7 +284,12 @@ class KRule(PartitionScheme):
 
 
 class BufferedKRule(KRule):
-    """A K-rule that keeps the results of the coming step in :attr:`buffer` until it steps."""
+    """A K-rule that keeps the results of the coming step in :attr:`buffer` until it steps
+    (emptied at every step, so each result is used at the version it arrived at)."""
+
+    @classmethod
+    def bounded_delay(cls, params: Mapping[str, Any]) -> str:
+        return ""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)

@@ -105,6 +105,16 @@ class LWPD(Scheme):
         k, t = int(params["k"]), int(cls.param_or_default(params, "t"))
         return code.encoding_ops(n, k, t, n_params)
 
+    @classmethod
+    def bounded_delay(cls, params: Mapping[str, Any]) -> str:
+        # backproject folds each codeword into the step at the version it arrives at; group
+        # (incomplete runs) and lstsq (every worker's newest codeword) keep codewords over
+        # several steps, so a bound checked on arrival would not bound the staleness used.
+        decoder = cls.param_or_default(params, "decoder")
+        if decoder == "backproject":
+            return ""
+        return f'decoder "{decoder}" keeps codewords over several steps; use "backproject"'
+
     def upload_elements(self, worker: int) -> int:
         return self.block_len
 

@@ -13,7 +13,10 @@ include the encoding's work: the rule's :meth:`~lwpdsim.schemes.base.Scheme.enco
 gradient's flops, times n), upload the message. With a finite ``cluster.master_flops`` the master's
 work takes time too (:mod:`.busy`). With an uplink (the rule's ``compress`` table,
 :mod:`.compression`) each finished compute is reported to it as it finishes, the rule reads the
-decoded message, and uploads are charged the compressed message's size. Each
+decoded message, and uploads are charged the compressed message's size. With a downlink (the
+``compress_down`` table) the master broadcasts a compressed message at every step, a task computes
+at the workers' replica of the parameters, and its download is charged the messages its worker
+missed since the version its replica holds (the replica whole when that is smaller). Each
 phase is one SimPy timeout whose callback starts the next phase (cheaper than a SimPy process per
 task: one event per phase instead of three). Cancelling a task, or a failure, ends it at once; its
 pending timeout then fires without effect.
@@ -42,7 +45,7 @@ from .network import Links, Then, is_free
 from .records import TaskTable, UpdateLog
 
 if TYPE_CHECKING:
-    from ..compress import Uplink
+    from ..compress import Downlink, Uplink
     from ..config import ClusterSpec
     from ..latency import LatencyModel
     from .master import Master
@@ -84,9 +87,12 @@ class Cluster:
         latency_rngs: list[np.random.Generator],
         loss_rngs: list[np.random.Generator] | None = None,
         uplink: Uplink | None = None,
+        downlink: Downlink | None = None,
     ) -> None:
         self.spec, self.scheme, self.master = spec, scheme, master
-        self.uplink = uplink
+        self.uplink, self.downlink = uplink, downlink
+        # with a downlink: the version of each worker's replica (None before its first download)
+        self.holds: list[int | None] = [None] * spec.workers
         self.n = spec.workers
         self.env = simpy.Environment()
         self._timeout = self.env.timeout
@@ -166,9 +172,13 @@ class Cluster:
         if worker in self.running:
             self.cancel(worker, "cancelled")
         master = self.master
-        nbytes = self.down_bytes[worker]
+        down = self.downlink
+        if down is None:
+            nbytes, theta = self.down_bytes[worker], master.theta
+        else:  # the broadcast messages the worker missed; it computes at the replica
+            nbytes, theta = down.download_bytes(self.holds[worker], master.version), down.replica
         task = self.tasks.add(worker, master.version, self.env.now, self.task_units[worker])
-        self.thetas[task] = master.theta
+        self.thetas[task] = theta
         self.running[worker] = task
         if self.free_network:
             self._transmission_began(task, False, nbytes)
@@ -180,6 +190,8 @@ class Cluster:
         """The parameters have arrived: compute for ``share * draw * slowdown``."""
         t = self.tasks
         t.received[task] = self.env.now
+        if self.downlink is not None:  # the worker's replica is now at the task's version
+            self.holds[worker] = t.version[task]
         duration = self.share[worker] * self.draws[worker].next() * self.slowdown[worker]
         self._after(duration, self._computed, task, worker)
 
@@ -245,9 +257,9 @@ class Cluster:
             compute = lambda w, v, th: uplink.message(w, task).decoded  # noqa: E731
         result = Result(worker, task, self.tasks.version[task], compute, theta)
         if self.master_work is None:
-            self._apply(scheme.on_result(result))
+            self._apply(scheme.receive(result))
         else:  # the master gets to it when it is free
-            self.master_work.submit(lambda: scheme.on_result(result))
+            self.master_work.submit(lambda: scheme.receive(result))
 
     def _apply(self, decision: Decision) -> None:
         master = self.master
@@ -263,6 +275,8 @@ class Cluster:
             now = self.env.now
             stale, ages = self.tasks.use(decision.used, master.version, now)
             metrics = master.step(decision.step, now)
+            if self.downlink is not None:  # the master broadcasts the new version
+                self.downlink.broadcast(master.theta)
             self.deliveries_since_step = 0
             self.updates.add(
                 master.version, now, metrics, stale, ages, self.bytes_up, self.bytes_down

@@ -1,15 +1,20 @@
-"""A rule's uplink compression in a run: the :class:`~lwpdsim.compress.Uplink` the cluster sends
-its workers' messages through, and the numbers the run summary records about it.
+"""A rule's compression in a run: the :class:`~lwpdsim.compress.Uplink` the cluster sends its
+workers' messages through, the :class:`~lwpdsim.compress.Downlink` of the master's broadcast, and
+the numbers the run summary records about them.
 
 The cluster (:mod:`.cluster`) reports each finished compute to the uplink, gives the rule the
-decoded message and charges the links the message's exact size; see docs/compression.md.
+decoded message and charges the links the message's exact size; with a downlink it hands each task
+the workers' replica of the parameters and charges the broadcast messages the worker missed; see
+docs/compression.md.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..compress import Uplink, build
+import numpy as np
+
+from ..compress import Downlink, Uplink, build
 from ..compress.blocks import blocks_of
 
 if TYPE_CHECKING:
@@ -64,4 +69,50 @@ def summary_of(uplink: Uplink, n_params: int) -> dict[str, Any]:
         "compressed_messages": read.count + read.zero_inputs,
         "compressed_zero_inputs": read.zero_inputs,
         "bits_per_coordinate": uplink.compressor.bits() / n_params,
+    }
+
+
+def make_downlink(
+    spec: CompressSpec | None,
+    scheme: Scheme,
+    theta0: np.ndarray,
+    itemsize: int,
+    streams: Streams,
+    field: str,
+) -> Downlink | None:
+    """The downlink of a rule whose entry has the ``compress_down`` table ``spec`` (None: the
+    parameters go whole to every task, as without the table).
+
+    Messages are the model's d parameters (the model's matrix blocks given to low rank) of
+    ``8 * itemsize`` bits; the master draws from the ``compress`` stream, index n (workers use
+    0 .. n - 1). Errors name ``field`` (e.g. ``schemes[0].compress_down``)."""
+    if spec is None:
+        return None
+    model = scheme.problem.model
+    d = model.n_params
+    sizes = {scheme.download_elements(w) for w in range(scheme.n)}
+    if sizes != {d}:
+        raise ValueError(
+            f"{scheme.name}: downloads of {sorted(sizes)} values, not the {d} parameters"
+        )
+    blocks = blocks_of(model) if spec.kind == "lowrank" else ()
+    compressor = build(spec, d, 8 * itemsize, blocks=blocks, field=field)
+    seed = streams.seed_sequence("compress", scheme.n)
+    return Downlink(compressor, theta0, seed, error_feedback=spec.error_feedback)
+
+
+def downlink_summary(downlink: Downlink, n_params: int) -> dict[str, Any]:
+    """What a run summary records of its downlink: ``compression_down_error``, the mean of
+    ``||C(x) - x||^2 / ||x||^2`` over the master's broadcast messages (x the step, plus the
+    master's residual with error feedback), its standard error and pooled ratio,
+    ``compressed_down_messages`` (one per step; ``compressed_down_zero_inputs`` of them had input
+    0) and ``bits_down_per_coordinate``, one message's bits over the ``n_params`` coordinates."""
+    errors = downlink.errors
+    return {
+        "compression_down_error": errors.mean,
+        "compression_down_error_stderr": errors.stderr,
+        "compression_down_error_pooled": errors.pooled,
+        "compressed_down_messages": errors.count + errors.zero_inputs,
+        "compressed_down_zero_inputs": errors.zero_inputs,
+        "bits_down_per_coordinate": downlink.compressor.bits() / n_params,
     }

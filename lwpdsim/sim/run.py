@@ -21,7 +21,7 @@ from ..rng import Streams
 from ..schemes import REGISTRY
 from ..tune import LrChoice
 from .cluster import Cluster
-from .compression import make_uplink
+from .compression import downlink_summary, make_downlink, make_uplink
 from .compression import summary_of as compression_summary
 from .master import Master
 
@@ -130,7 +130,12 @@ def run_scheme(
     n = scenario.cluster.workers
     problem = Problem(model, data, cache_size=max(64, 4 * n))
     scheme = REGISTRY[spec.name](
-        spec.params, n, problem, cost=scenario.cluster.cost, rng=streams.generator("code")
+        spec.params,
+        n,
+        problem,
+        cost=scenario.cluster.cost,
+        rng=streams.generator("code"),
+        max_staleness=spec.max_staleness,
     )
     theta0 = model.init_params(streams.generator("model_init"))
     lat = latency_models.from_spec(
@@ -142,6 +147,9 @@ def run_scheme(
     itemsize = scenario.cluster.network.itemsize
     try:  # a parameter that does not fit the message (k > d) is found only now
         uplink = make_uplink(spec.compress, scheme, itemsize, streams, field)
+        downlink = make_downlink(
+            spec.compress_down, scheme, theta0, itemsize, streams, f"{field}_down"
+        )
     except ScenarioError as err:
         raise (err.with_source(scenario.source) if scenario.source else err) from None
     bar = None
@@ -158,6 +166,7 @@ def run_scheme(
         [streams.generator("latency", w) for w in range(n)],
         loss_rngs=[streams.generator("network", w) for w in range(n)],
         uplink=uplink,
+        downlink=downlink,
     )
     try:
         cluster.run()
@@ -189,6 +198,8 @@ def run_scheme(
     )
     if uplink is not None:  # only then: a run without a compress table records what it did
         summary.update(compression_summary(uplink, model.n_params))
+    if downlink is not None:  # likewise for the downlink
+        summary.update(downlink_summary(downlink, model.n_params))
     config = {"scheme": spec.label, "scenario": scenario.to_dict()}
     manifest = {"seed": scenario.seed, "run_index": run_index_of(streams), "versions": versions()}
     return RunResult(spec.label, updates, tasks, summary, config, manifest)
