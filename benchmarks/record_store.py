@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import shutil
 import tempfile
 import time
@@ -39,7 +38,7 @@ from lwpdsim.io.records import RecordFormat, thin_tables
 from lwpdsim.results import RunResult
 
 try:
-    import pyarrow  # noqa: F401  (measured only if present)
+    import pyarrow
 
     HAVE_ARROW = True
 except ImportError:
@@ -96,7 +95,9 @@ def _read_parquet(out: Path) -> Tables:
 def stores() -> dict[str, tuple[Callable[[RunResult, Path], None], Callable[[Path], object]]]:
     """Each store: (write a result into a folder, read it back)."""
 
-    def lib(fmt: RecordFormat) -> tuple[Callable[[RunResult, Path], None], Callable[[Path], object]]:
+    def lib(
+        fmt: RecordFormat,
+    ) -> tuple[Callable[[RunResult, Path], None], Callable[[Path], object]]:
         return (lambda r, d: save_result(r, d, records=fmt) and None), load_result
 
     def other(
@@ -106,7 +107,9 @@ def stores() -> dict[str, tuple[Callable[[RunResult, Path], None], Callable[[Pat
             save_result(r, d, records=RecordFormat("summary"))  # manifest and timing
             tables = (r.updates, r.tasks)
             if thin:
-                tables = thin_tables(r.updates, r.tasks, 1000, r.config["scenario"]["train"].get("target_loss"))
+                tables = thin_tables(
+                    r.updates, r.tasks, 1000, r.config["scenario"]["train"].get("target_loss")
+                )
             write(tables, d)
 
         return w, read
@@ -127,7 +130,9 @@ def stores() -> dict[str, tuple[Callable[[RunResult, Path], None], Callable[[Pat
     return out
 
 
-def measure(result: RunResult, repeats: int, root: Path) -> dict[str, tuple[int, int, int, float, float]]:
+def measure(
+    result: RunResult, repeats: int, root: Path
+) -> dict[str, tuple[int, int, int, float, float]]:
     """Per store: files, bytes, disk bytes, best write and read seconds."""
     rows = {}
     for name, (write, read) in stores().items():
@@ -169,17 +174,26 @@ def main() -> None:
                 if case == "quickstart" and label not in ("sync", "lwpd(k=4,t=2)"):
                     continue
                 shape = f"{len(result.updates)}x{len(result.tasks)}"
-                for store, (files, size, disk, w, r) in measure(result, args.repeats, Path(tmp)).items():
+                for store, (files, size, disk, w, r) in measure(
+                    result, args.repeats, Path(tmp)
+                ).items():
                     lines.append((case, label, shape, store, files, size, disk, w, r))
-                    print(f"{case:16s} {label:14s} {shape:>14s} {store:13s} {files:2d} files "
-                          f"{size / 1024:9.1f} KiB {disk / 1024:9.1f} KiB disk "
-                          f"write {w * 1e3:8.1f} ms read {r * 1e3:8.1f} ms", flush=True)
+                    print(
+                        f"{case:16s} {label:14s} {shape:>14s} {store:13s} {files:2d} files "
+                        f"{size / 1024:9.1f} KiB {disk / 1024:9.1f} KiB disk "
+                        f"write {w * 1e3:8.1f} ms read {r * 1e3:8.1f} ms",
+                        flush=True,
+                    )
     print()
-    print("| run | rule | rows (updates x tasks) | store | files | KiB | KiB on disk | write ms | read ms |")
+    print(
+        "| run | rule | rows (updates x tasks) | store | files | KiB | KiB on disk | write ms | read ms |"
+    )
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for case, label, shape, store, files, size, disk, w, r in lines:
-        print(f"| {case} | {label} | {shape} | {store} | {files} | {size / 1024:.1f} | "
-              f"{disk / 1024:.0f} | {w * 1e3:.1f} | {r * 1e3:.1f} |")
+        print(
+            f"| {case} | {label} | {shape} | {store} | {files} | {size / 1024:.1f} | "
+            f"{disk / 1024:.0f} | {w * 1e3:.1f} | {r * 1e3:.1f} |"
+        )
 
 
 if __name__ == "__main__":

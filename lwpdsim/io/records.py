@@ -2,8 +2,8 @@
 (:data:`FORMATS`), and reading them back: the record store of :mod:`lwpdsim.io.codec`.
 
 - ``full``: every row of both tables.
-- ``thin``: every update row up to :data:`HEAD_ROWS`, then evaluated rows at a fixed stride, so
-  that at most about :data:`THIN_ROWS` rows are kept, always with the first and last rows and the
+- ``thin``: every update row up to :data:`HEAD_ROWS`, then evaluated rows evenly spread over the
+  rest, :data:`THIN_ROWS` rows in all, always with the first and last rows and the
   first row at the target loss; tasks are kept when they started from a kept update's
   parameters (all of them in the head). Deterministic: the same tables give the same rows.
 - ``summary``: no tables; the manifest's summary only.
@@ -18,7 +18,6 @@ Both read back every number bit for bit with its dtype.
 
 from __future__ import annotations
 
-import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,8 +74,8 @@ def records_for(keep: str) -> RecordFormat:
 
 def kept_updates(updates: pd.DataFrame, rows: int, target: float | None) -> np.ndarray:
     """Positions of the update rows ``thin`` keeps (sorted): every row of the first ``rows // 2``,
-    then evaluated rows (a loss that is not NaN) at the stride that keeps about ``rows // 2``
-    more, and always the first row, the last and the first whose loss is at most ``target``."""
+    then ``rows - rows // 2`` evaluated rows (a loss that is not NaN) evenly spread over the rest,
+    and always the first row, the last and the first whose loss is at most ``target``."""
     n = len(updates)
     if n <= rows:
         return np.arange(n)
@@ -85,8 +84,8 @@ def kept_updates(updates: pd.DataFrame, rows: int, target: float | None) -> np.n
     later = np.arange(head, n)
     evaluated = later[~np.isnan(loss[head:])]
     pool = evaluated if evaluated.size else later
-    stride = max(1, math.ceil(pool.size / (rows - head)))
-    keep = [np.arange(head), pool[::stride], np.array([0, n - 1])]
+    spread = pool[np.linspace(0, pool.size - 1, min(pool.size, rows - head)).round().astype(int)]
+    keep = [np.arange(head), spread, np.array([0, n - 1])]
     if target is not None:
         hit = np.flatnonzero(loss <= target)
         if hit.size:
@@ -150,27 +149,19 @@ def npz_bytes(updates: pd.DataFrame, tasks: pd.DataFrame) -> bytes:
 def read_npz(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tables of an archive written by :func:`npz_bytes`; a ValueError naming ``path`` if it
     is no such archive, or would unpack to more than :data:`MAX_TABLE_BYTES`."""
-    regular_file(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-        if unpacked > MAX_TABLE_BYTES:
-            raise ValueError(f"{path} would unpack to {unpacked} bytes (at most {MAX_TABLE_BYTES})")
-        with np.load(path, allow_pickle=False) as archive:
-            columns: dict[str, dict[str, Any]] = {name: {} for name in _TABLES}
-            categories: dict[tuple[str, str], np.ndarray] = {}
-            for key in archive.files:
-                table, _, column = key.partition("/")
-                if table not in columns:
-                    raise ValueError(f"{path} holds {key!r}, not a column of {' or '.join(_TABLES)}")
-                if not column:
-                    continue
-                if column.endswith(_CATEGORIES):
-                    categories[(table, column.removesuffix(_CATEGORIES))] = archive[key]
-                else:
-                    columns[table][column] = archive[key]
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"{path} is not a readable archive of tables ({err})") from None
+    arrays = _arrays(regular_file(path))
+    columns: dict[str, dict[str, Any]] = {name: {} for name in _TABLES}
+    categories: dict[tuple[str, str], np.ndarray] = {}
+    for key, values in arrays.items():
+        table, _, column = key.partition("/")
+        if table not in columns or values.ndim != 1:
+            raise ValueError(f"{path} holds {key!r}, not a column of {' or '.join(_TABLES)}")
+        if not column:
+            continue
+        if column.endswith(_CATEGORIES):
+            categories[(table, column.removesuffix(_CATEGORIES))] = values
+        else:
+            columns[table][column] = values
     for (table, column), cats in categories.items():
         codes = columns[table].get(column)
         if codes is None or codes.dtype.kind != "i" or (codes.size and codes.max() >= len(cats)):
@@ -180,6 +171,20 @@ def read_npz(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         if len({len(v) for v in cols.values()}) > 1:
             raise ValueError(f"{path}: the columns of {table} differ in length")
     return pd.DataFrame(columns["updates"]), pd.DataFrame(columns["tasks"])
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the archive at ``path`` (never a pickle), after checking the size it unpacks
+    to; a ValueError naming ``path`` otherwise."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > MAX_TABLE_BYTES:
+                raise ValueError(f"would unpack to {unpacked} bytes (at most {MAX_TABLE_BYTES})")
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable archive of tables ({err})") from None
 
 
 def regular_file(path: Path, limit: int = -1) -> Path:
