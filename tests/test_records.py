@@ -191,6 +191,22 @@ def test_summaries_are_the_same_whatever_is_kept(
         load_results_dir(tmp_path / "summary")
 
 
+def _npy_claiming(count: int) -> bytes:
+    """A ``.npy`` file whose header declares ``count`` float64 values, followed by one."""
+    out = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": (count,)}
+    np.lib.format.write_array_header_1_0(out, header)
+    return out.getvalue() + np.zeros(1).tobytes()
+
+
+def _archive(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
 def _npz_folder(tmp_path: Path, res: RunResult) -> Path:
     return save_result(res, tmp_path / "r", records=LAYOUTS["full-npz"])
 
@@ -217,6 +233,12 @@ def test_damaged_archives_give_one_clean_error(
     np.savez(buffer, **{"weights/w": np.zeros(3)})
     archive.write_bytes(buffer.getvalue())
     with pytest.raises(ValueError, match="not a column of updates or tasks"):
+        load_result(folder)
+    archive.write_bytes(_archive({"updates/x.npy": _npy_claiming(10**12)}))
+    with pytest.raises(ValueError, match=r"updates/x\.npy: its header does not match its size"):
+        load_result(folder)  # never allocates the 8 TB the header claims
+    archive.write_bytes(_archive({f"updates/c{i}.npy": _npy_claiming(1) for i in range(300)}))
+    with pytest.raises(ValueError, match="300 members, at most 256"):
         load_result(folder)
     archive.write_bytes(good)
     with zipfile.ZipFile(archive) as z:
@@ -247,7 +269,7 @@ def test_a_pipe_in_place_of_the_archive_is_refused_unread(
     os.mkfifo(archive)
     with pytest.raises(ValueError, match=r"tables\.npz is not a file"):
         load_result(tmp_path / "sync")
-    with pytest.raises(ScenarioError, match=r"tables\.npz is not a file") as err:
+    with pytest.raises(ScenarioError, match=r"tables\.npz.*FIFO") as err:
         load_results_dir(tmp_path)  # what lwpdsim plot reads: one line naming the file
     assert "\n" not in str(err.value)
 

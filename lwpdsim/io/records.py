@@ -18,6 +18,7 @@ Both read back every number bit for bit with its dtype.
 
 from __future__ import annotations
 
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..config.reading import MAX_RESULT_TABLE_BYTES
 
 #: What a results folder keeps of each run's tables.
 KEEP = ("full", "thin", "summary")
@@ -36,8 +39,12 @@ NPZ = "tables.npz"
 THIN_ROWS = 1000
 #: Of these, the first rows kept every one (where the loss falls fastest).
 HEAD_ROWS = THIN_ROWS // 2
-#: The largest table file read back (compressed or not): 2 GiB, ten times a run of 10^6 tasks.
-MAX_TABLE_BYTES = 1 << 31
+#: The largest table file read back, and the most an archive may unpack to: 1 GiB (a run of 10^6
+#: tasks takes about 100 MiB), as for every table ``lwpdsim plot`` reads (docs/safety.md).
+MAX_TABLE_BYTES = MAX_RESULT_TABLE_BYTES
+#: The most members an archive of tables may have (two tables of 15 and 13 columns have 29).
+MAX_MEMBERS = 256
+_MAX_HEADER = 10_000
 _TABLES = ("updates", "tasks")
 _CATEGORIES = "#categories"
 
@@ -174,17 +181,50 @@ def read_npz(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the archive at ``path`` (never a pickle), after checking the size it unpacks
-    to; a ValueError naming ``path`` otherwise."""
+    """Every array of the archive at ``path`` (never a pickle); a ValueError naming ``path`` if
+    it has more than :data:`MAX_MEMBERS` members, would unpack to more than
+    :data:`MAX_TABLE_BYTES`, or an array's header disagrees with its size (all checked before
+    anything is unpacked)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise ValueError(f"{len(infos)} members, at most {MAX_MEMBERS}")
+            unpacked = sum(info.file_size for info in infos)
             if unpacked > MAX_TABLE_BYTES:
                 raise ValueError(f"would unpack to {unpacked} bytes (at most {MAX_TABLE_BYTES})")
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as err:
+            return {info.filename.removesuffix(".npy"): _member(archive, info) for info in infos}
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        RuntimeError,  # an encrypted member
+        NotImplementedError,  # an unknown compression method
+    ) as err:
         raise ValueError(f"{path} is not a readable archive of tables ({err})") from None
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """One ``.npy`` member, once its header is checked: no objects, and exactly as many bytes as
+    its shape and dtype take (so no header can make the reader allocate more than is stored)."""
+    fmt = np.lib.format
+    with archive.open(info) as member:
+        version = fmt.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(member, max_header_size=_MAX_HEADER)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = fmt.read_array_header_2_0(member, max_header_size=_MAX_HEADER)
+        else:
+            raise ValueError(f"{info.filename}: unknown .npy version {version}")
+        dtype = np.dtype(dtype)
+        if dtype.hasobject:
+            raise ValueError(f"{info.filename} holds Python objects")
+        if member.tell() + math.prod(shape) * dtype.itemsize != info.file_size:
+            raise ValueError(f"{info.filename}: its header does not match its size")
+    with archive.open(info) as member:
+        return fmt.read_array(member, allow_pickle=False, max_header_size=_MAX_HEADER)
 
 
 def regular_file(path: Path, limit: int = -1) -> Path:
