@@ -166,7 +166,7 @@ def main() -> None:
         for n in (8, 32):
             cases.append((f"{updates} upd, n={n}", lambda u=updates, n=n: long_runs(u, n)))
     print(f"pyarrow: {'yes, ' + pyarrow.__version__ if HAVE_ARROW else 'not installed'}")
-    lines = []
+    runs: list[tuple[str, str, str, float, dict[str, tuple[int, int, int, float, float]]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for case, make in cases:
             results = make()
@@ -174,26 +174,31 @@ def main() -> None:
                 if case == "quickstart" and label not in ("sync", "lwpd(k=4,t=2)"):
                     continue
                 shape = f"{len(result.updates)}x{len(result.tasks)}"
-                for store, (files, size, disk, w, r) in measure(
-                    result, args.repeats, Path(tmp)
-                ).items():
-                    lines.append((case, label, shape, store, files, size, disk, w, r))
+                seconds = float(result.summary["wall_seconds"]["total"])
+                rows = measure(result, args.repeats, Path(tmp))
+                runs.append((case, label, shape, seconds, rows))
+                for store, (files, size, disk, w, r) in rows.items():
                     print(
                         f"{case:16s} {label:14s} {shape:>14s} {store:13s} {files:2d} files "
                         f"{size / 1024:9.1f} KiB {disk / 1024:9.1f} KiB disk "
                         f"write {w * 1e3:8.1f} ms read {r * 1e3:8.1f} ms",
                         flush=True,
                     )
-    print()
-    print(
-        "| run | rule | rows (updates x tasks) | store | files | KiB | KiB on disk | write ms | read ms |"
-    )
-    print("|---|---|---|---|---:|---:|---:|---:|---:|")
-    for case, label, shape, store, files, size, disk, w, r in lines:
-        print(
-            f"| {case} | {label} | {shape} | {store} | {files} | {size / 1024:.1f} | "
-            f"{disk / 1024:.0f} | {w * 1e3:.1f} | {r * 1e3:.1f} |"
-        )
+    names = list(runs[0][4])
+    print("\nKiB per rule run (files' sizes; manifest.json and timing.json included):\n")
+    print("| run | rule | rows (updates x tasks) | run s | " + " | ".join(names) + " |")
+    print("|---|---|---|---:|" + "---:|" * len(names))
+    for case, label, shape, seconds, rows in runs:
+        cells = " | ".join(f"{rows[s][1] / 1024:.3g}" for s in names)
+        print(f"| {case} | {label} | {shape} | {seconds:.1f} | {cells} |")
+    print("\nfiles per rule run: " + ", ".join(f"{s} {runs[0][4][s][0]}" for s in names))
+    print("\nwrite / read ms per rule run (best of the repeats):\n")
+    timed = names[:-1]  # a summary is never read as tables
+    print("| run | rule | " + " | ".join(timed) + " |")
+    print("|---|---|" + "---:|" * len(timed))
+    for case, label, _, _, rows in runs:
+        cells = " | ".join(f"{rows[s][3] * 1e3:.0f} / {rows[s][4] * 1e3:.0f}" for s in timed)
+        print(f"| {case} | {label} | {cells} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The one codec of a :class:`~lwpdsim.results.RunResult`: a folder of four files, read back exactly.
+"""The one codec of a :class:`~lwpdsim.results.RunResult`: a folder of files, read back exactly.
 
 ``updates.csv`` and ``tasks.csv`` (the tables; floats written in full and read back with the
 round-trip parser, so every number comes back bit for bit, with its dtype; or, as
@@ -29,8 +29,16 @@ import pandas as pd
 from ..results import OUTCOMES, RunResult, safe_name, summary_table, used_staleness
 from .files import PLAIN, Writer
 from .jsonable import dumps, json_number
-from .records import FULL_CSV, NPZ, RecordFormat, npz_bytes, read_npz, regular_file, target_of
-from .records import thin_tables as thin_tables
+from .records import (
+    FULL_CSV,
+    NPZ,
+    RecordFormat,
+    npz_bytes,
+    read_npz,
+    regular_file,
+    target_of,
+    thin_tables,
+)
 
 UPDATES, TASKS, MANIFEST, TIMING = "updates.csv", "tasks.csv", "manifest.json", "timing.json"
 #: The rules' summary table ``lwpdsim run`` writes next to their folders.
