@@ -189,7 +189,8 @@ def main() -> None:
     print("| run | rule | rows (updates x tasks) | run s | " + " | ".join(names) + " |")
     print("|---|---|---|---:|" + "---:|" * len(names))
     for case, label, shape, seconds, rows in runs:
-        cells = " | ".join(f"{rows[s][1] / 1024:.3g}" for s in names)
+        kib = [rows[s][1] / 1024 for s in names]
+        cells = " | ".join(f"{x:,.0f}" if x >= 100 else f"{x:.3g}" for x in kib)
         print(f"| {case} | {label} | {shape} | {seconds:.1f} | {cells} |")
     print("\nfiles per rule run: " + ", ".join(f"{s} {runs[0][4][s][0]}" for s in names))
     print("\nwrite / read ms per rule run (best of the repeats):\n")
