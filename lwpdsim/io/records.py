@@ -87,7 +87,7 @@ def kept_updates(updates: pd.DataFrame, rows: int, target: float | None) -> np.n
     if n <= rows:
         return np.arange(n)
     head = rows // 2
-    loss = updates["loss"].to_numpy(dtype=float)
+    loss = updates["loss"].to_numpy(dtype=float) if "loss" in updates else np.zeros(n)
     later = np.arange(head, n)
     evaluated = later[~np.isnan(loss[head:])]
     pool = evaluated if evaluated.size else later
