@@ -222,11 +222,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sim.tuning import selection_runs
     from .sweep import SweepOptions, execute_sweep, plan_sweep
     from .sweep.run import check_sweep_out
+    from .sweep.spec import parse_records
     from .sweep.table import format_point_summary, point_summary
 
     if args.scheduler and args.executor not in (None, "dask"):
         raise ScenarioError("--scheduler", args.scheduler, "only with --executor dask")
     executor = args.executor or "dask"
+    records = None if args.records is None else parse_records(args.records, "--records")
     plan = plan_sweep(args.file, skip_invalid=True if args.skip_invalid else None)
     out = Path(args.out) if args.out else plan.default_out()
     check_sweep_out(plan, out, resume=args.resume, force=args.force)
@@ -262,6 +264,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             resume=args.resume,
             force=args.force,
             max_workers=args.max_workers,
+            records=records,
             progress=not args.quiet and sys.stderr.isatty(),
             log=lambda text: print(f"warning: {text}", file=sys.stderr, flush=True),
         )
@@ -482,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_results_dir(p, "results/sweeps/<sweep name>/", resume=True)
     p.add_argument("--skip-invalid", action="store_true", help="skip invalid grid points (listed)")
+    p.add_argument(
+        "--records",
+        metavar="KEEP",
+        help="what each run keeps of its tables: full, thin or summary (default: the sweep "
+        "file's records, thin)",
+    )
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=_cmd_sweep)
 

@@ -30,7 +30,8 @@ MAX_JSON_BYTES = 64 * MIB
 MAX_CSV_BYTES = 64 * MIB
 #: Largest ``.npz`` dataset file, and the largest its arrays may expand to (also as float64).
 MAX_NPZ_BYTES = 512 * MIB
-#: Largest table (CSV) written by lwpdsim that ``lwpdsim plot`` reads back.
+#: Largest table (CSV, or ``tables.npz`` and what it unpacks to) written by lwpdsim that
+#: ``lwpdsim plot`` reads back.
 MAX_RESULT_TABLE_BYTES = 1024 * MIB
 #: Deepest nesting of tables and lists accepted in TOML and JSON (scenarios need about 4).
 MAX_NESTING = 32
@@ -271,6 +272,7 @@ RESULTS_RULE = {
     "manifest.json": MAX_JSON_BYTES,
     "tasks.csv": MAX_RESULT_TABLE_BYTES,
     "updates.csv": MAX_RESULT_TABLE_BYTES,
+    "tables.npz": MAX_RESULT_TABLE_BYTES,
     "timing.json": MAX_JSON_BYTES,
 }
 

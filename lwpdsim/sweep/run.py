@@ -25,10 +25,11 @@ from ..io.files import SWEEP_FOLDER, writing
 from ..io.folder import OutputFolder
 from ..io.jsonable import dumps
 from ..io.ownership import Terms, check_out, claim
+from ..io.records import records_for
 from ..results import versions
 from .execute import check_executor, progress_bar, run_tasks
 from .plan import RuleRun, RunTask, SweepPlan, plan_sweep
-from .spec import SweepSpec, override_texts
+from .spec import SweepSpec, override_texts, parse_records
 from .store import RUN_FORMAT, RunScan, record_format, scan_runs, stale_runs, write_run
 from .table import TABLE_NAME, RuleResult, sweep_table
 
@@ -63,6 +64,9 @@ class SweepOptions:
     plots: bool = True
     on_run: Callable[[dict[str, Any]], None] | None = None
     log: Callable[[str], None] | None = None
+    #: What each new rule run keeps of its tables ("full", "thin" or "summary"; None: the sweep
+    #: file's ``records``, "thin" by default; :mod:`lwpdsim.io.records`).
+    records: str | None = None
 
 
 @dataclass
@@ -86,6 +90,7 @@ class SweepReport:
     figures: list[Path] = field(default_factory=list)
     plot_error: str | None = None
     interrupted: bool = False
+    records: str = "thin"  # what the new rule runs kept of their tables
 
     @property
     def rows(self) -> int:
@@ -131,6 +136,8 @@ def execute_sweep(
     )
     out = Path(opts.out) if opts.out is not None else plan.default_out()
     check_executor(opts.executor, opts.scheduler)
+    if opts.records is not None:
+        parse_records(opts.records, "records")
     terms = _folder_terms(plan, resume=opts.resume, force=opts.force)
     folder = claim(out, SWEEP_FOLDER, **terms, will_write=["sweep.json", TABLE_NAME, "runs"])
     with folder:
@@ -221,6 +228,8 @@ def _execute(plan: SweepPlan, opts: SweepOptions, out: Path, folder: OutputFolde
     todo = [t for t in plan.rule_runs if t.run_id not in done]
     report = SweepReport(plan, out, pd.DataFrame(), reused=len(results), stale=stale)
     report.other_version, report.damaged = len(scan.other_version), len(scan.damaged)
+    report.records = plan.spec.records if opts.records is None else opts.records
+    keep = records_for(parse_records(report.records, "records"))
     executor = opts.executor if isinstance(opts.executor, str) else type(opts.executor).__name__
     _write_manifest(report, folder, executor, complete=False)
     # execute_run needs only a task's scenario and replicate, which a rule run has
@@ -239,7 +248,7 @@ def _execute(plan: SweepPlan, opts: SweepOptions, out: Path, folder: OutputFolde
         ):
             for done_task, outcome in runs:
                 task = cast(RuleRun, done_task)
-                record = write_run(runs_dir, task, outcome, folder)
+                record = write_run(runs_dir, task, outcome, folder, keep)
                 result = outcome.results.get(task.label)
                 summary = result.summary if result is not None else None
                 results[task.run_id] = RuleResult(outcome.status, outcome.error, summary)
@@ -297,6 +306,7 @@ def _write_manifest(
         "derived": dict(spec.derived),
         "replicates": spec.replicates,
         "metrics": list(spec.metrics),
+        "records": report.records,
         "points": [
             {"point": p.index, "factors": dict(p.factors), "overrides": list(p.overrides)}
             for p in plan.points

@@ -8,6 +8,8 @@ A sweep file (TOML) names a base scenario and the factors to vary::
     skip_invalid = false                 # true: drop invalid grid points (listed) instead of failing
     metrics = ["time_to_target", "final_loss"]   # what the figures plot (default: time to target
                                          # if any run reached it, else the final loss)
+    records = "thin"                     # what each run keeps of its tables: "full", "thin"
+                                         # (the default) or "summary" (see lwpdsim.io.records)
 
     [base_overrides]                     # applied to the base before the factors
     "train.max_updates" = 60
@@ -50,6 +52,7 @@ from ..config.reading import MAX_TOML_BYTES, check_regular
 from ..config.sizes import check_grid
 from ..config.validate import as_bool, as_choice, as_int, as_str, check_keys, suggest
 from ..errors import ScenarioError
+from ..io.records import KEEP, SWEEP_DEFAULT
 from ..results import SWEEP_METRICS as METRICS
 from .expr import ExpressionError, compile_expression, evaluate_expression, references
 from .sample import sample_points
@@ -66,6 +69,7 @@ SWEEP_KEYS = (
     "zip",
     "derived",
     "sample",
+    "records",
 )
 _KEY = re.compile(r"[A-Za-z_]\w*(\[[^\[\]]+\])?(\.[A-Za-z_]\w*(\[[^\[\]]+\])?)*")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -86,6 +90,7 @@ class SweepSpec:
     replicates: int = 1
     skip_invalid: bool = False
     metrics: tuple[str, ...] = ()  # what the figures plot; empty: the default (see METRICS)
+    records: str = SWEEP_DEFAULT.keep  # what each run keeps of its tables (lwpdsim.io.records)
 
     @property
     def factor_keys(self) -> tuple[str, ...]:
@@ -135,6 +140,7 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
     replicates = as_int(raw.get("replicates", 1), "replicates", lo=1)
     skip_invalid = as_bool(raw.get("skip_invalid", False), "skip_invalid")
     metrics = _metrics(raw.get("metrics"))
+    records = parse_records(raw.get("records", SWEEP_DEFAULT.keep), "records")
     if "base" not in raw:
         raise ScenarioError(
             "base", None, 'this key is required: a scenario file, e.g. base = "../quickstart.toml"'
@@ -189,6 +195,7 @@ def _parse_sweep(raw: Mapping[str, Any], stem: str, here: Path, where: str | Non
         replicates=replicates,
         skip_invalid=skip_invalid,
         metrics=metrics,
+        records=records,
     )
     _check_distinct_keys(spec)
     _check_expressions(spec)
@@ -219,6 +226,13 @@ def _metrics(value: Any) -> tuple[str, ...]:
         if names.index(name) != i:
             raise ScenarioError(f"metrics[{i}]", name, "a metric not already in the list")
     return names
+
+
+def parse_records(value: Any, field: str = "records") -> str:
+    """What each run of a sweep keeps of its tables (a sweep file's ``records``, or
+    ``--records``): one of :data:`lwpdsim.io.records.KEEP`; a one-line ScenarioError naming
+    ``field`` otherwise."""
+    return as_choice(value, field, KEEP)
 
 
 def check_size(spec: SweepSpec) -> None:

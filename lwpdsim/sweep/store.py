@@ -27,6 +27,7 @@ from typing import Any
 from ..io.codec import load_result, load_summary, save_results
 from ..io.folder import OutputFolder
 from ..io.jsonable import dumps, json_ready
+from ..io.records import SWEEP_DEFAULT, RecordFormat
 from ..results import safe_name, step_size, versions
 from .execute import RunOutcome
 from .plan import RuleRun, SweepPlan
@@ -44,15 +45,20 @@ class DamagedRun(ValueError):
 
 
 def write_run(
-    runs_dir: str | Path, task: RuleRun, outcome: RunOutcome, folder: OutputFolder
+    runs_dir: str | Path,
+    task: RuleRun,
+    outcome: RunOutcome,
+    folder: OutputFolder,
+    records: RecordFormat = SWEEP_DEFAULT,
 ) -> dict[str, Any]:
     """Write rule run ``task``'s folder into ``runs_dir`` (replacing an earlier one lwpdsim
-    wrote) through the claimed ``folder``; return its record (the contents of ``run.json``)."""
+    wrote) through the claimed ``folder``, its tables kept as ``records`` says; return its
+    record (the contents of ``run.json``)."""
     runs_dir = Path(runs_dir)
     spec = task.scenario.schemes[0]
     with folder.stage(runs_dir) as tmp:
         if outcome.results:
-            save_results(outcome.results, tmp, folder)
+            save_results(outcome.results, tmp, folder, records=records)
         record: dict[str, Any] = json_ready(
             {
                 "format": RUN_FORMAT,
