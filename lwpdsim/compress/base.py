@@ -113,6 +113,11 @@ class Compressor:
         self.item_bits = int(item_bits)
         self.blocks = tuple(blocks)
         self.field = field
+        self._configure()
+
+    def _configure(self) -> None:
+        """What a kind derives from its parameters, d and blocks once they are set (checks
+        included; a :class:`~lwpdsim.errors.ScenarioError` names ``self.field``'s keys)."""
 
     def bits(self) -> int:
         """The exact size in bits of every message of this compressor."""

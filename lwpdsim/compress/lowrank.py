@@ -18,13 +18,12 @@ cols entries sent as they are)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..config.validate import REQUIRED, as_int
-from .base import Block, Compressor, Message
+from .base import Compressor, Message
 
 #: A sender's state: block number -> its Q (cols x r).
 State = dict[int, np.ndarray]
@@ -44,16 +43,8 @@ class LowRank(Compressor):
         values["r"] = as_int(values["r"], f"{prefix}.r", lo=1)
         return values
 
-    def __init__(
-        self,
-        params: Mapping[str, Any],
-        d: int,
-        item_bits: int,
-        *,
-        blocks: Sequence[Block] = (),
-        field: str = "compress",
-    ) -> None:
-        super().__init__(params, d, item_bits, blocks=blocks, field=field)
+    def _configure(self) -> None:
+        d = self.d
         self.r = int(self.p["r"])
         end = 0
         for b in sorted(self.blocks, key=lambda b: b.start):

@@ -8,13 +8,12 @@ Size: ``k * (item_bits + ceil(log2 d))`` bits. A bitmap of d bits would be small
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..config.validate import as_float, as_int
 from ..errors import ScenarioError
 from . import bits as bitcount
-from .base import Block, Compressor
+from .base import Compressor
 
 #: A product ``fraction * d`` this close to an integer is that integer (0.07 of 100 is 7, not 8).
 _ROUNDING = 1e-9
@@ -50,16 +49,8 @@ class Sparsifier(Compressor):
             )
         return values
 
-    def __init__(
-        self,
-        params: Mapping[str, Any],
-        d: int,
-        item_bits: int,
-        *,
-        blocks: Sequence[Block] = (),
-        field: str = "compress",
-    ) -> None:
-        super().__init__(params, d, item_bits, blocks=blocks, field=field)
+    def _configure(self) -> None:
+        d, field = self.d, self.field
         if self.p["k"] is not None:
             k = int(self.p["k"])
             if k > d:
