@@ -36,7 +36,8 @@ from ..sweep import SweepPlan, load_sweep, plan_sweep, resolve_scenario
 from ..tune import SELECT_RULES, parse_grid
 
 KINDS = ("compare", "timeline", "intervals")
-CURVE_AXES = ("time", "update")
+#: The x axes of loss curves: simulated time, updates, or cumulative bytes sent up.
+CURVE_AXES = ("time", "update", "bytes")
 SPEC_KEYS = (
     "name",
     "kind",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -173,9 +174,21 @@ def chosen_summary(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def against_bytes(res: RunResult) -> RunResult:
+    """The run with each update's cumulative ``bytes_up`` (workers to master) as its time, so that
+    a curve against time is one against the traffic sent up."""
+    updates = res.updates.copy()
+    updates["time"] = updates["bytes_up"].to_numpy(dtype=float)
+    return replace(res, updates=updates)
+
+
 def curves_table(sr: SpecRuns, lrs: Mapping[str, float], x: str) -> pd.DataFrame:
-    """Loss against ``x`` for each rule at its chosen step size: mean, min and max over seeds."""
+    """Loss against ``x`` (``time``, ``update`` or ``bytes``: cumulative bytes sent up) for each
+    rule at its chosen step size: mean, min and max over seeds."""
     chosen = _chosen_runs(sr, lrs)
+    if x == "bytes":
+        chosen = {label: [against_bytes(r) for r in runs] for label, runs in chosen.items()}
+        x = "time"
     table = data.loss_curves(chosen, x)
     table.insert(1, "lr", table["scheme"].map(lrs))
     return table

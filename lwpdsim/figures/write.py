@@ -47,6 +47,13 @@ from .to_target import draw_to_target
 
 MANIFEST_FORMAT = "lwpdsim-figure/1"
 _FLOAT = "%.8g"
+#: Per curve kind: the end of its figure's file name, and what the loss is against (its caption).
+STEMS = {"time": "time", "update": "updates", "bytes": "bytes"}
+AGAINST = {
+    "time": "simulated time",
+    "update": "the number of updates",
+    "bytes": "the cumulative bytes sent up (workers to master)",
+}
 
 
 @dataclass
@@ -101,10 +108,10 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
     rules_text = _rules_text(sr.labels)
     seeds = f"{spec.seeds} seeds"
     for x in spec.curves:
-        stem = f"{name}_loss_vs_{'time' if x == 'time' else 'updates'}"
+        stem = f"{name}_loss_vs_{STEMS[x]}"
         curves = curves_table(sr, lrs, x)
         draw_curves(spec, rules, curves, x, out / f"{stem}.png")
-        against = "simulated time" if x == "time" else "the number of updates"
+        against = AGAINST[x]
         side = (
             "; the LWPD variants side by side, each panel with every other rule"
             if len(curve_panels(rules, spec.split_lwpd)) > 1
