@@ -357,3 +357,68 @@ def test_the_grid_choice_is_the_lowest_mean_final_loss_ties_to_the_smaller_lr() 
     assert math.isnan(summary.loc["a", "time_to_target_lo95"])  # one seed reached: no interval
     assert summary.loc["b", "final_loss_mean"] == 3.0 and summary.loc["b", "seeds"] == 1
     assert summary.loc["a", "bytes_to_target_mean"] == 500.0
+
+
+BYTES_SPEC = """
+name = "bytes_curve"
+title = "loss against bytes"
+seeds = 2
+lr_grid = [0.5]
+curves = ["time", "bytes"]
+
+[base]
+seed = 5
+
+[base.cluster]
+workers = 4
+latency = { dist = "shifted_exponential", shift = 4.0, rate = 0.25 }
+
+[base.model]
+kind = "softmax"
+dataset = "digits"
+
+[base.train]
+max_time = 12.0
+
+[[base.schemes]]
+name = "kasync"
+label = "plain"
+K = 2
+
+[[base.schemes]]
+name = "kasync"
+label = "top"
+K = 2
+compress = { kind = "topk", fraction = 0.1 }
+"""
+
+
+@pytest.mark.slow
+def test_loss_against_bytes_reads_each_runs_cumulative_bytes_up(tmp_path: Path) -> None:
+    """The bytes curve: at each x, the mean over seeds of the loss last evaluated at an update whose
+    cumulative bytes_up is <= x; top-k's traffic is its message size over the full one's, as both
+    rules make the same updates here (no link cost, the same compute times)."""
+    path = tmp_path / "bytes.toml"
+    path.write_text(BYTES_SPEC)
+    out = tmp_path / "o"
+    assert main(["figures", "--specs", str(path), "--out", str(out), "--quiet"]) == 0
+    curves = pd.read_csv(out / "bytes_curve_loss_vs_bytes.csv")
+    assert (out / "bytes_curve_loss_vs_bytes.png").is_file()
+    spec = load_spec(path)
+    scenario = spec.plan.runs[0].scenario
+    runs = [simulate(scenario, run_index=r) for r in range(spec.seeds)]
+    for label in ("plain", "top"):
+        c = curves[curves["scheme"] == label]
+        ups = [res[label].updates for res in runs]
+        assert c["x"].max() == pytest.approx(max(float(u["bytes_up"].iloc[-1]) for u in ups))
+        for row in c.iloc[:: max(1, len(c) // 20)].itertuples():
+            values = []
+            for u in ups:
+                known = u[(u["bytes_up"] <= row.x) & u["loss"].notna()]
+                values.append(float(known["loss"].iloc[-1]))
+            assert row.mean == pytest.approx(np.mean(values), rel=1e-6)  # CSV: 8 digits
+    d = 10 * 65  # softmax on digits: 10 classes x (64 features + bias)
+    k = 65
+    top_bytes = math.ceil(k * (32 + math.ceil(math.log2(d))) / 8)
+    ends = curves.groupby("scheme")["x"].max()
+    assert ends["top"] / ends["plain"] == pytest.approx(top_bytes / (4 * d), rel=1e-6)
