@@ -18,13 +18,13 @@ from ..analysis.style import (
     band,
     figure,
     log_axis,
-    rule_colors,
     save,
     side_suptitle,
     side_title,
     styled,
 )
 from ..schemes import REGISTRY
+from .colors import label_colors
 from .spec import FigureSpec
 
 #: Axis labels of the curve kinds :data:`~lwpdsim.analysis.style.X_LABELS` has none for.
@@ -54,7 +54,7 @@ def draw_curves(
     spec: FigureSpec, rules: Mapping[str, str], curves: pd.DataFrame, x: str, path: Path
 ) -> Figure:
     """Loss curves (mean and min-max band over seeds), LWPD decoders side by side."""
-    colors = rule_colors(rules)
+    colors = label_colors(rules)
     panels = curve_panels(rules, spec.split_lwpd)
     width = 4.3 * len(panels) + 2.6 if len(panels) > 1 else 8.6
     fig = figure(width, 4.6)
