@@ -422,3 +422,49 @@ def test_loss_against_bytes_reads_each_runs_cumulative_bytes_up(tmp_path: Path) 
     top_bytes = math.ceil(k * (32 + math.ceil(math.log2(d))) / 8)
     ends = curves.groupby("scheme")["x"].max()
     assert ends["top"] / ends["plain"] == pytest.approx(top_bytes / (4 * d), rel=1e-6)
+
+
+BY_SPEC = BYTES_SPEC.replace('name = "bytes_curve"', 'name = "by_k"\nby = "K"\ntarget_loss = 1.0')
+BY_SPEC = BY_SPEC.replace('label = "plain"\nK = 2', 'label = "plain K=2"\nK = 2').replace(
+    'label = "top"\nK = 2', 'label = "top K=2"\nK = 2'
+)
+BY_SPEC += """
+[[base.schemes]]
+name = "kasync"
+label = "plain K=1"
+K = 1
+
+[[base.schemes]]
+name = "kasync"
+label = "top K=1"
+K = 1
+compress = { kind = "topk", fraction = 0.1 }
+"""
+
+
+@pytest.mark.slow
+def test_by_figure_splits_labels_into_groups_and_numbers(tmp_path: Path) -> None:
+    """Each row of the by-K table is the to-target row of its label, with the label's group and
+    number, sorted by group in the spec's order and then by the number."""
+    path = tmp_path / "by.toml"
+    path.write_text(BY_SPEC)
+    out = tmp_path / "o"
+    assert main(["figures", "--specs", str(path), "--out", str(out), "--quiet"]) == 0
+    assert (out / "by_k_by_K.png").is_file()
+    table = pd.read_csv(out / "by_k_by_K.csv")
+    summary = pd.read_csv(out / "by_k_to_target.csv").set_index("scheme")
+    assert list(table["group"]) == ["plain", "plain", "top", "top"]
+    assert list(table["K"]) == [1, 2, 1, 2]
+    for row in table.itertuples():
+        assert row.scheme == f"{row.group} K={row.K}"
+        assert row.lr == summary.loc[row.scheme, "lr"]
+        assert row.reached == summary.loc[row.scheme, "reached"]
+        assert row.final_loss_mean == summary.loc[row.scheme, "final_loss_mean"]
+
+
+def test_by_needs_every_label_to_end_in_its_number(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "by.toml"
+    path.write_text(BY_SPEC.replace('label = "top K=1"', 'label = "top K=one"'))
+    assert main(["figures", "--specs", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "by" in err and "top K=one" in err and "Traceback" not in err

@@ -298,3 +298,28 @@ def interval_target_table(sr: SpecRuns) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def by_table(summary: pd.DataFrame, spec: FigureSpec) -> pd.DataFrame:
+    """For a spec with ``by``: the :func:`chosen_summary` rows with each label's group and number
+    (``"qsgd K=2"``: group ``qsgd``, ``K`` 2), sorted by group (in the spec's order) and number."""
+    by = spec.by or "value"
+    split = [spec.by_value(str(label)) for label in summary["scheme"]]
+    table = pd.DataFrame(
+        {
+            "group": [g for g, _ in split],
+            by: [v for _, v in split],
+            "scheme": summary["scheme"],
+            "lr": summary["lr"],
+            "lr_edge": summary["lr_edge"],  # set by write_compare
+            "seeds": summary["seeds"],
+            "reached": summary["reached"],
+            "time_to_target_mean": summary["time_to_target_mean"],
+            "time_to_target_lo95": summary["time_to_target_lo95"],
+            "time_to_target_hi95": summary["time_to_target_hi95"],
+            "final_loss_mean": summary["final_loss_mean"],
+        }
+    )
+    order = {g: i for i, g in enumerate(dict.fromkeys(table["group"]))}
+    table["_order"] = table["group"].map(order)
+    return table.sort_values(["_order", by], kind="stable").drop(columns="_order")

@@ -28,12 +28,14 @@ from ..io.jsonable import json_ready
 from ..latency import from_spec
 from ..results import versions
 from ..tune import SELECT_RULES, edge_warning
+from .by_factor import draw_by
 from .curves import curve_panels, draw_curves
 from .intervals import draw_cdf, draw_interval_target, draw_intervals
 from .lr_grid import draw_lr_grid
 from .run import SpecRuns
 from .spec import FigureSpec
 from .tables import (
+    by_table,
     chosen_edges,
     chosen_lr,
     chosen_summary,
@@ -137,6 +139,15 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
             f"the {INTERVAL_NAME}), and the final loss, per rule at its chosen step size."
         )
         files.append(_figure(sr, out, "to_target", draw_to_target, summary, sentence))
+        if spec.by is not None:
+            sentence = (
+                f"Against {spec.by} (the number ending each label), per group of labels: the "
+                f"step size each label chose from the common grid, and its time to reach "
+                f"{spec.target_loss:g} (mean over the seeds that reached it, the "
+                f"{INTERVAL_NAME})."
+            )
+            table = by_table(summary, spec)
+            files.append(_figure(sr, out, f"by_{spec.by}", draw_by, table, sentence))
     else:
         extra.append(_write_csv(summary, out / f"{name}_summary.csv"))
     return files, extra, summary
