@@ -8,12 +8,15 @@ from collections import Counter
 from collections.abc import Mapping
 
 from matplotlib import colormaps
+from matplotlib.colors import rgb_to_hsv
 
 from ..analysis.style import SHADES, rule_colors
 
 RGB = tuple[float, float, float]
-#: How far (Euclidean, in RGB of [0, 1]) a palette colour must be from the other rules' colours.
-MIN_DISTANCE = 0.2
+#: How far in hue (a turn is 1) a palette colour must be from the other rules' colours (both
+#: coloured, saturation above :data:`GREY`): a light and a dark red read as one rule.
+MIN_HUE = 0.05
+GREY = 0.2
 
 
 def label_colors(rules: Mapping[str, str]) -> dict[str, RGB]:
@@ -25,7 +28,7 @@ def label_colors(rules: Mapping[str, str]) -> dict[str, RGB]:
         return out
     others = [out[label] for label in rules if label not in crowded]
     palette = [tuple(float(v) for v in c[:3]) for c in colormaps["tab20"].colors]  # type: ignore[attr-defined]
-    free = [c for c in palette if all(_distance(c, o) >= MIN_DISTANCE for o in others)]
+    free = [c for c in palette if not any(_same_hue(c, o) for o in others)]
     free = free or palette
     for i, label in enumerate(crowded):
         c = free[i % len(free)]
@@ -33,5 +36,8 @@ def label_colors(rules: Mapping[str, str]) -> dict[str, RGB]:
     return out
 
 
-def _distance(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    return float(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5)
+def _same_hue(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    ha, sa, _ = rgb_to_hsv(a[:3])
+    hb, sb, _ = rgb_to_hsv(b[:3])
+    turn = abs(float(ha) - float(hb))
+    return bool(sa > GREY and sb > GREY and min(turn, 1.0 - turn) < MIN_HUE)
