@@ -357,3 +357,114 @@ def test_the_grid_choice_is_the_lowest_mean_final_loss_ties_to_the_smaller_lr() 
     assert math.isnan(summary.loc["a", "time_to_target_lo95"])  # one seed reached: no interval
     assert summary.loc["b", "final_loss_mean"] == 3.0 and summary.loc["b", "seeds"] == 1
     assert summary.loc["a", "bytes_to_target_mean"] == 500.0
+
+
+BYTES_SPEC = """
+name = "bytes_curve"
+title = "loss against bytes"
+seeds = 2
+lr_grid = [0.5]
+curves = ["time", "bytes"]
+
+[base]
+seed = 5
+
+[base.cluster]
+workers = 4
+latency = { dist = "shifted_exponential", shift = 4.0, rate = 0.25 }
+
+[base.model]
+kind = "softmax"
+dataset = "digits"
+
+[base.train]
+max_time = 12.0
+
+[[base.schemes]]
+name = "kasync"
+label = "plain"
+K = 2
+
+[[base.schemes]]
+name = "kasync"
+label = "top"
+K = 2
+compress = { kind = "topk", fraction = 0.1 }
+"""
+
+
+@pytest.mark.slow
+def test_loss_against_bytes_reads_each_runs_cumulative_bytes_up(tmp_path: Path) -> None:
+    """The bytes curve: at each x, the mean over seeds of the loss last evaluated at an update whose
+    cumulative bytes_up is <= x; top-k's traffic is its message size over the full one's, as both
+    rules make the same updates here (no link cost, the same compute times)."""
+    path = tmp_path / "bytes.toml"
+    path.write_text(BYTES_SPEC)
+    out = tmp_path / "o"
+    assert main(["figures", "--specs", str(path), "--out", str(out), "--quiet"]) == 0
+    curves = pd.read_csv(out / "bytes_curve_loss_vs_bytes.csv")
+    assert (out / "bytes_curve_loss_vs_bytes.png").is_file()
+    spec = load_spec(path)
+    scenario = spec.plan.runs[0].scenario
+    runs = [simulate(scenario, run_index=r) for r in range(spec.seeds)]
+    for label in ("plain", "top"):
+        c = curves[curves["scheme"] == label]
+        ups = [res[label].updates for res in runs]
+        assert c["x"].max() == pytest.approx(max(float(u["bytes_up"].iloc[-1]) for u in ups))
+        for row in c.iloc[:: max(1, len(c) // 20)].itertuples():
+            values = []
+            for u in ups:
+                known = u[(u["bytes_up"] <= row.x) & u["loss"].notna()]
+                values.append(float(known["loss"].iloc[-1]))
+            assert row.mean == pytest.approx(np.mean(values), rel=1e-6)  # CSV: 8 digits
+    d = 10 * 65  # softmax on digits: 10 classes x (64 features + bias)
+    k = 65
+    top_bytes = math.ceil(k * (32 + math.ceil(math.log2(d))) / 8)
+    ends = curves.groupby("scheme")["x"].max()
+    assert ends["top"] / ends["plain"] == pytest.approx(top_bytes / (4 * d), rel=1e-6)
+
+
+BY_SPEC = BYTES_SPEC.replace('name = "bytes_curve"', 'name = "by_k"\nby = "K"\ntarget_loss = 1.0')
+BY_SPEC = BY_SPEC.replace('label = "plain"\nK = 2', 'label = "plain K=2"\nK = 2').replace(
+    'label = "top"\nK = 2', 'label = "top K=2"\nK = 2'
+)
+BY_SPEC += """
+[[base.schemes]]
+name = "kasync"
+label = "plain K=1"
+K = 1
+
+[[base.schemes]]
+name = "kasync"
+label = "top K=1"
+K = 1
+compress = { kind = "topk", fraction = 0.1 }
+"""
+
+
+@pytest.mark.slow
+def test_by_figure_splits_labels_into_groups_and_numbers(tmp_path: Path) -> None:
+    """Each row of the by-K table is the to-target row of its label, with the label's group and
+    number, sorted by group in the spec's order and then by the number."""
+    path = tmp_path / "by.toml"
+    path.write_text(BY_SPEC)
+    out = tmp_path / "o"
+    assert main(["figures", "--specs", str(path), "--out", str(out), "--quiet"]) == 0
+    assert (out / "by_k_by_K.png").is_file()
+    table = pd.read_csv(out / "by_k_by_K.csv")
+    summary = pd.read_csv(out / "by_k_to_target.csv").set_index("scheme")
+    assert list(table["group"]) == ["plain", "plain", "top", "top"]
+    assert list(table["K"]) == [1, 2, 1, 2]
+    for row in table.itertuples():
+        assert row.scheme == f"{row.group} K={row.K}"
+        assert row.lr == summary.loc[row.scheme, "lr"]
+        assert row.reached == summary.loc[row.scheme, "reached"]
+        assert row.final_loss_mean == summary.loc[row.scheme, "final_loss_mean"]
+
+
+def test_by_needs_every_label_to_end_in_its_number(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "by.toml"
+    path.write_text(BY_SPEC.replace('label = "top K=1"', 'label = "top K=one"'))
+    assert main(["figures", "--specs", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "by" in err and "top K=one" in err and "Traceback" not in err

@@ -11,7 +11,10 @@ Three kinds:
     the stated rule ``select`` (:mod:`lwpdsim.tune`, the rule of a scenario's ``train.lr_grid``); the figures then show every rule at its own choice: the loss
     curves (mean over seeds, min-max band), the grid itself, and time and bytes until the loss
     first reaches ``target_loss`` (mean over the seeds that reached it, how many did, and a
-    95% bootstrap interval).
+    95% bootstrap interval). ``curves`` lists the curves' x axes: ``time`` (simulated), ``update``
+    and ``bytes`` (cumulative bytes sent up, workers to master). With ``by = "K"`` every label
+    ends in ``" K=<number>"`` ("qsgd K=2"), and one more figure shows, per group of labels ("qsgd"),
+    the chosen step size and the time to the target against that number.
 ``timeline``
     One run (replicate 0) drawn as a Gantt chart of every worker over the first ``window`` seconds.
 ``intervals``
@@ -26,10 +29,11 @@ anything runs and the numbers do not depend on the executor.
 The modules, in the order a build uses them: :mod:`.spec` (the schema; loading writes nothing),
 :mod:`.datasets` (the noisy digits, written when a build needs them), :mod:`.run` (the runs),
 :mod:`.tables` (the tables behind the figures), one drawing module per figure (:mod:`.curves`,
-:mod:`.lr_grid`, :mod:`.to_target`, :mod:`.intervals`; the timeline is
+:mod:`.lr_grid`, :mod:`.to_target`, :mod:`.by_factor`, :mod:`.intervals`; the timeline is
 :func:`lwpdsim.analysis.timeline_plots.plot_timeline`), :mod:`.write` (a spec's files and manifest),
 :mod:`.index` (the folder's README.md) and :mod:`.command` (the command). The look is
-:mod:`lwpdsim.analysis.style`, shared with every other figure of the package.
+:mod:`lwpdsim.analysis.style`, shared with every other figure of the package (:mod:`.colors`
+gives distinct colours to the labels of a rule with many).
 """
 
 from .command import FiguresReport, build_figures, main_figures

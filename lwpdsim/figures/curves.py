@@ -1,4 +1,5 @@
-"""The loss-curves figure (``<spec>_loss_vs_time.png``, ``_loss_vs_updates.png``): each rule at
+"""The loss-curves figure (``<spec>_loss_vs_time.png``, ``_loss_vs_updates.png``,
+``_loss_vs_bytes.png``): each rule at
 its chosen step size, the mean over seeds with a min-max band, the LWPD variants side by side (the
 data of :func:`lwpdsim.figures.tables.curves_table`)."""
 
@@ -17,14 +18,19 @@ from ..analysis.style import (
     band,
     figure,
     log_axis,
-    rule_colors,
     save,
     side_suptitle,
     side_title,
     styled,
 )
 from ..schemes import REGISTRY
+from .colors import label_colors
 from .spec import FigureSpec
+
+#: Axis labels of the curve kinds :data:`~lwpdsim.analysis.style.X_LABELS` has none for.
+X_AXES = {"bytes": "bytes sent up (cumulative, workers to master)"}
+#: What the loss is plotted against, per curve kind (in the title).
+VERSUS = {"time": "simulated time", "update": "updates", "bytes": "bytes sent up"}
 
 
 def curve_panels(rules: Mapping[str, str], split_lwpd: bool) -> list[list[str]]:
@@ -48,7 +54,7 @@ def draw_curves(
     spec: FigureSpec, rules: Mapping[str, str], curves: pd.DataFrame, x: str, path: Path
 ) -> Figure:
     """Loss curves (mean and min-max band over seeds), LWPD decoders side by side."""
-    colors = rule_colors(rules)
+    colors = label_colors(rules)
     panels = curve_panels(rules, spec.split_lwpd)
     width = 4.3 * len(panels) + 2.6 if len(panels) > 1 else 8.6
     fig = figure(width, 4.6)
@@ -58,7 +64,7 @@ def draw_curves(
             c = curves[curves["scheme"] == label]
             if c.empty:
                 continue
-            style = "steps-post" if x == "time" else "default"
+            style = "default" if x == "update" else "steps-post"
             lr = float(c["lr"].iloc[0])
             lwpd_here = len(panels) > 1 and label == labels[-1]
             ax.plot(
@@ -69,12 +75,12 @@ def draw_curves(
                 drawstyle=style,
                 label=f"{label}, lr {lr:g}",
             )
-            band(ax, c["x"], c["lo"], c["hi"], colors[label], alpha=0.16, steps=x == "time")
+            band(ax, c["x"], c["lo"], c["hi"], colors[label], alpha=0.16, steps=x != "update")
         if spec.target_loss is not None:
             ax.axhline(spec.target_loss, color="0.35", ls=":", lw=1.2)
         if len(panels) > 1:
             ax.set_title(labels[-1], loc="left", fontweight="bold", fontsize=11)
-        ax.set_xlabel(X_LABELS[x])
+        ax.set_xlabel(X_AXES.get(x, X_LABELS.get(x, x)))
         ax.set_xlim(left=0)
         ax.grid(True, which="both", alpha=0.3)
     if (curves["lo"] > 0).all():
@@ -93,7 +99,7 @@ def draw_curves(
         frameon=False,
         title=f"mean of {spec.seeds} seeds\nband: min-max",
     )
-    vs = "simulated time" if x == "time" else "updates"
+    vs = VERSUS.get(x, x)
     heading = f"{spec.title}: training loss vs {vs}"
     if len(panels) > 1:
         side_suptitle(fig, heading, width)

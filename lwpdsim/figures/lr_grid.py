@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from ..analysis.style import at_time, figure, log_axis, rule_colors, save, side_title, styled
+from ..analysis.style import at_time, figure, log_axis, save, side_title, styled
+from .colors import label_colors
 from .spec import FigureSpec
 
 
@@ -24,7 +25,7 @@ def draw_lr_grid(
 ) -> Figure:
     """Mean final loss for every step size of the grid; the chosen one ringed, with an arrow
     outwards at an edge of the grid."""
-    colors = rule_colors(rules)
+    colors = label_colors(rules)
     finite = grid["hi"].to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
     top = float(finite.max()) * 1.6 if finite.size else 10.0

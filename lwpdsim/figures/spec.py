@@ -13,6 +13,7 @@ Loading a spec reads no dataset and writes no file.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,7 +37,8 @@ from ..sweep import SweepPlan, load_sweep, plan_sweep, resolve_scenario
 from ..tune import SELECT_RULES, parse_grid
 
 KINDS = ("compare", "timeline", "intervals")
-CURVE_AXES = ("time", "update")
+#: The x axes of loss curves: simulated time, updates, or cumulative bytes sent up.
+CURVE_AXES = ("time", "update", "bytes")
 SPEC_KEYS = (
     "name",
     "kind",
@@ -53,6 +55,7 @@ SPEC_KEYS = (
     "target_loss",
     "curves",
     "split_lwpd",
+    "by",
     "window",
     "workers",
     "cdf_workers",
@@ -65,6 +68,7 @@ KIND_KEYS = {
     "target_loss": ("compare", "intervals"),
     "curves": ("compare",),
     "split_lwpd": ("compare",),
+    "by": ("compare",),
     "window": ("timeline",),
     "workers": ("intervals",),
     "cdf_workers": ("intervals",),
@@ -101,6 +105,14 @@ class FigureSpec:
     plan: SweepPlan = field(repr=False, compare=False)
     overrides: tuple[str, ...] = ()  # the command line's --set KEY=VALUE items
     order: int = 0  # position among all specs (the index lists them in this order)
+    by: str | None = None  # labels end in " <by>=<number>": a figure against that number
+
+    def by_value(self, label: str) -> tuple[str, float]:
+        """A label's group and number, for a spec with :attr:`by` ("qsgd K=2": ("qsgd", 2.0))."""
+        match = re.fullmatch(rf"(.+) {re.escape(self.by or '')}=(\S+)", label)
+        if self.by is None or match is None:
+            raise ValueError(f"{label!r} does not end in ' {self.by}=<number>'")
+        return match.group(1), float(match.group(2))
 
     @property
     def scenario(self) -> Scenario:
@@ -216,6 +228,7 @@ def _parse_spec(
         if cdf_workers not in workers:
             raise ScenarioError("cdf_workers", cdf_workers, f"one of workers = {list(workers)}")
     plan = _plan(table, name, kind, path, seeds, lr_grid, workers)
+    by = _by(raw.get("by"), plan)
     if kind == "compare" or target_loss is not None:
         for task in plan.runs:
             if task.scenario.train.target_loss is not None:
@@ -246,7 +259,28 @@ def _parse_spec(
         quick=quick,
         overrides=overrides,
         plan=plan,
+        by=by,
     )
+
+
+def _by(value: Any, plan: SweepPlan) -> str | None:
+    """The ``by`` key: a name every scheme label ends with as `` <name>=<number>``."""
+    if value is None:
+        return None
+    by = as_str(value, "by")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", by):
+        raise ScenarioError("by", by, "a name of letters, digits, '_' and '.', e.g. K")
+    for scheme in plan.runs[0].scenario.schemes:
+        match = re.fullmatch(rf"(.+) {re.escape(by)}=(\S+)", scheme.label)
+        try:
+            number = float(match.group(2)) if match else None
+        except ValueError:
+            number = None
+        if number is None or not math.isfinite(number):
+            raise ScenarioError(
+                "by", by, f"scheme labels ending in ' {by}=<number>'; {scheme.label!r} does not"
+            )
+    return by
 
 
 #: The key each kind varies (a ``--set`` of it would be overwritten by every run).

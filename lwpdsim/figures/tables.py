@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -173,9 +174,21 @@ def chosen_summary(runs: pd.DataFrame, lrs: Mapping[str, float]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def against_bytes(res: RunResult) -> RunResult:
+    """The run with each update's cumulative ``bytes_up`` (workers to master) as its time, so that
+    a curve against time is one against the traffic sent up."""
+    updates = res.updates.copy()
+    updates["time"] = updates["bytes_up"].to_numpy(dtype=float)
+    return replace(res, updates=updates)
+
+
 def curves_table(sr: SpecRuns, lrs: Mapping[str, float], x: str) -> pd.DataFrame:
-    """Loss against ``x`` for each rule at its chosen step size: mean, min and max over seeds."""
+    """Loss against ``x`` (``time``, ``update`` or ``bytes``: cumulative bytes sent up) for each
+    rule at its chosen step size: mean, min and max over seeds."""
     chosen = _chosen_runs(sr, lrs)
+    if x == "bytes":
+        chosen = {label: [against_bytes(r) for r in runs] for label, runs in chosen.items()}
+        x = "time"
     table = data.loss_curves(chosen, x)
     table.insert(1, "lr", table["scheme"].map(lrs))
     return table
@@ -285,3 +298,28 @@ def interval_target_table(sr: SpecRuns) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def by_table(summary: pd.DataFrame, spec: FigureSpec) -> pd.DataFrame:
+    """For a spec with ``by``: the :func:`chosen_summary` rows with each label's group and number
+    (``"qsgd K=2"``: group ``qsgd``, ``K`` 2), sorted by group (in the spec's order) and number."""
+    by = spec.by or "value"
+    split = [spec.by_value(str(label)) for label in summary["scheme"]]
+    table = pd.DataFrame(
+        {
+            "group": [g for g, _ in split],
+            by: [v for _, v in split],
+            "scheme": summary["scheme"],
+            "lr": summary["lr"],
+            "lr_edge": summary["lr_edge"],  # set by write_compare
+            "seeds": summary["seeds"],
+            "reached": summary["reached"],
+            "time_to_target_mean": summary["time_to_target_mean"],
+            "time_to_target_lo95": summary["time_to_target_lo95"],
+            "time_to_target_hi95": summary["time_to_target_hi95"],
+            "final_loss_mean": summary["final_loss_mean"],
+        }
+    )
+    order = {g: i for i, g in enumerate(dict.fromkeys(table["group"]))}
+    table["_order"] = table["group"].map(order)
+    return table.sort_values(["_order", by], kind="stable").drop(columns="_order")

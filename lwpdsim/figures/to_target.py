@@ -14,7 +14,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis.stats import INTERVAL_NAME, MIN_VALUES
-from ..analysis.style import SECONDS, at_time, figure, rule_colors, save, styled, wrap
+from ..analysis.style import SECONDS, at_time, figure, save, styled, wrap
+from .colors import label_colors
 from .spec import FigureSpec
 
 
@@ -24,7 +25,7 @@ def draw_to_target(
 ) -> Figure:
     """Per rule: time and bytes until the target loss (mean of the seeds that reached it, how
     many did, its interval) and the final loss at the end of the budget (mean, min-max)."""
-    colors = rule_colors(rules)
+    colors = label_colors(rules)
     labels = list(summary["scheme"])
     pos = np.arange(len(labels))[::-1]
     horizon = at_time(spec.scenario.train.max_time)

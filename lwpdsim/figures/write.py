@@ -28,12 +28,14 @@ from ..io.jsonable import json_ready
 from ..latency import from_spec
 from ..results import versions
 from ..tune import SELECT_RULES, edge_warning
+from .by_factor import draw_by
 from .curves import curve_panels, draw_curves
 from .intervals import draw_cdf, draw_interval_target, draw_intervals
 from .lr_grid import draw_lr_grid
 from .run import SpecRuns
 from .spec import FigureSpec
 from .tables import (
+    by_table,
     chosen_edges,
     chosen_lr,
     chosen_summary,
@@ -47,6 +49,13 @@ from .to_target import draw_to_target
 
 MANIFEST_FORMAT = "lwpdsim-figure/1"
 _FLOAT = "%.8g"
+#: Per curve kind: the end of its figure's file name, and what the loss is against (its caption).
+STEMS = {"time": "time", "update": "updates", "bytes": "bytes"}
+AGAINST = {
+    "time": "simulated time",
+    "update": "the number of updates",
+    "bytes": "the cumulative bytes sent up (workers to master)",
+}
 
 
 @dataclass
@@ -101,10 +110,10 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
     rules_text = _rules_text(sr.labels)
     seeds = f"{spec.seeds} seeds"
     for x in spec.curves:
-        stem = f"{name}_loss_vs_{'time' if x == 'time' else 'updates'}"
+        stem = f"{name}_loss_vs_{STEMS[x]}"
         curves = curves_table(sr, lrs, x)
         draw_curves(spec, rules, curves, x, out / f"{stem}.png")
-        against = "simulated time" if x == "time" else "the number of updates"
+        against = AGAINST[x]
         side = (
             "; the LWPD variants side by side, each panel with every other rule"
             if len(curve_panels(rules, spec.split_lwpd)) > 1
@@ -130,6 +139,15 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
             f"the {INTERVAL_NAME}), and the final loss, per rule at its chosen step size."
         )
         files.append(_figure(sr, out, "to_target", draw_to_target, summary, sentence))
+        if spec.by is not None:
+            sentence = (
+                f"Against {spec.by} (the number ending each label), per group of labels: the "
+                f"step size each label chose from the common grid, and its time to reach "
+                f"{spec.target_loss:g} (mean over the seeds that reached it, the "
+                f"{INTERVAL_NAME})."
+            )
+            table = by_table(summary, spec)
+            files.append(_figure(sr, out, f"by_{spec.by}", draw_by, table, sentence))
     else:
         extra.append(_write_csv(summary, out / f"{name}_summary.csv"))
     return files, extra, summary
