@@ -7,8 +7,9 @@
   has no finite loss (:func:`final_loss`);
 - a step size's score is the mean of its runs' scores over the selection seeds, ``+inf`` when a
   seed's run is missing (it failed) or not finite (:func:`grid_score`);
-- the choice is the step size with the lowest score, ties to the smaller step size
-  (:func:`choose`); one at the first or last value of the grid sits at an *edge* (:func:`edge`),
+- the choice is the smallest step size whose score is within :data:`TIE` (0.1 %) of the lowest
+  (:func:`choose`): step sizes that all bring a run to the same loss (all converged) tie, and the
+  smaller, safer one is chosen rather than whichever rounding favours; one at the first or last value of the grid sits at an *edge* (:func:`edge`),
   where the best step size may lie beyond the grid.
 
 Selection seeds of a scenario (:func:`selection_streams`): selection replicate ``j`` of run ``r``
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
 SELECT_RULES = {
     "final_loss": (
         "the step size with the lowest mean final training loss over the seeds (a run that "
-        "diverged or failed counts as +inf); ties go to the smaller step size"
+        "diverged or failed counts as +inf); scores within 0.1% of the lowest tie, and ties go "
+        "to the smaller step size"
     ),
 }
 DEFAULT_SELECT = "final_loss"
@@ -80,15 +82,30 @@ def grid_score(scores: Sequence[float], seeds: int | None = None) -> float:
     return float(values.mean())
 
 
+#: Scores within this fraction of the lowest (by absolute value) tie with it: final losses that
+#: differ by less than 0.1% are the same for a reader, and a choice between them would follow
+#: rounding (the CSVs keep 8 digits), not the rules.
+TIE = 1e-3
+
+
+def tied(best: float, score: float) -> bool:
+    """Whether ``score`` ties with the lowest score ``best`` (:data:`TIE`); +inf ties only +inf."""
+    if math.isinf(best):
+        return score == best
+    return score <= best + TIE * abs(best)
+
+
 def choose(grid: Sequence[float], scores: Sequence[float]) -> float:
-    """The step size of ``grid`` with the lowest score (NaN counts as +inf), ties to the smaller."""
+    """The smallest step size of ``grid`` whose score ties with the lowest (:func:`tied`; NaN
+    counts as +inf)."""
     if not grid or len(grid) != len(scores):
         raise ValueError(f"a grid of {len(grid)} step sizes and {len(scores)} scores")
     keyed = [
-        (math.inf if math.isnan(s) else float(s), float(lr))
+        (float(lr), math.inf if math.isnan(s) else float(s))
         for lr, s in zip(grid, scores, strict=True)
     ]
-    return min(keyed)[1]
+    best = min(score for _, score in keyed)
+    return min(lr for lr, score in keyed if tied(best, score))
 
 
 def edge(grid: Sequence[float], lr: float) -> str | None:

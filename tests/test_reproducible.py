@@ -15,7 +15,7 @@ import pytest
 
 from lwpdsim.figures import build_figures, load_spec
 from lwpdsim.sim import simulate
-from lwpdsim.tune import choose, final_loss, grid_score
+from lwpdsim.tune import TIE, choose, final_loss, grid_score
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "results" / "figures"
@@ -52,8 +52,13 @@ def test_every_committed_choice_is_robust_to_rounding(name: str) -> None:
             for lr in grid
         ]
         assert choose(grid, scores) == row["lr"], row["scheme"]
-        best, runner_up = sorted(scores)[:2]
-        assert runner_up - best > 1e3 * RTOL * abs(best), (row["scheme"], best, runner_up)
+        # every score is clearly inside the tie band of the lowest or clearly outside it (an
+        # exact tie, e.g. runs that never moved, is decided by the stated rule on any machine)
+        best = min(scores)
+        edge = best + TIE * abs(best)
+        for score in scores:
+            if score != best and math.isfinite(score):
+                assert abs(score - edge) > 1e3 * RTOL * abs(best), (row["scheme"], best, score)
 
 
 @pytest.mark.slow

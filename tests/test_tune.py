@@ -60,6 +60,21 @@ def test_the_choice_is_the_argmin_of_the_mean_final_loss_ties_to_the_smaller_ste
     assert choice.lr == 0.3 and choice.edge is None and choice.warnings() == []
 
 
+def test_scores_within_the_tie_band_go_to_the_smaller_step() -> None:
+    # step sizes that all converge give final losses differing only in the last digits: they
+    # tie (TIE = 0.1% of the lowest) and the smallest of them is chosen, whichever rounding wins
+    grid = [0.2, 0.5, 1.0, 2.0]
+    best = 0.24267812
+    inside = best * (1 + 0.5 * tune.TIE)  # within the band: ties
+    outside = best * (1 + 2 * tune.TIE)  # outside it: a real difference
+    assert tune.choose(grid, [outside, inside, best, math.inf]) == 0.5
+    assert tune.choose(grid, [outside, outside, best, inside]) == 1.0
+    assert tune.choose(grid, [math.inf, math.nan, math.inf, math.inf]) == 0.2
+    # a negative lowest score (a loss can be any real for some models): the band is |best| wide
+    assert tune.choose([0.1, 0.2], [-1.0 + 0.5e-3, -1.0]) == 0.1
+    assert tune.choose([0.1, 0.2], [-1.0 + 2e-3, -1.0]) == 0.2
+
+
 @pytest.mark.parametrize(
     ("result", "score"),
     [
