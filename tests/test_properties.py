@@ -107,7 +107,9 @@ def test_bookkeeping_invariants(tiny, scenario) -> None:
     for f in raw["cluster"]["failures"]:
         up_again = f.get("recover", np.inf)
         mine = tasks[tasks["worker"] == f["worker"]]
-        assert not ((mine["start"] > f["at"]) & (mine["start"] < up_again)).any()
+        # (times are sums of delays: the restart may land a rounding error before `recover`)
+        down = (mine["start"] > f["at"] + 1e-9) & (mine["start"] < up_again - 1e-9)
+        assert not down.any()
     # K-sync uses exactly K results per update, all fresh
     scheme = raw["schemes"][0]
     if scheme["name"] == "ksync":
