@@ -12,7 +12,8 @@ sweep uses when no executor is named). Each measurement is a fresh interpreter (
 the clock starts, as in a warm session), so no executor finds a pool, a forkserver or a cluster
 left by another; wall times include starting the workers. Rounds run the executors in turn, so a
 change in the machine's load hits all of them; the script prints each time, the median and the
-spread over rounds, the speed-ups over serial, and whether all executors wrote the same table.
+spread over rounds, the speed-ups over serial, the runs under way on average (the runs' own time
+over the wall time: what the executor keeps busy), and whether all executors wrote the same table.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def uptime() -> str:
 def variant(name: str, updates: int, replicates: int, args: argparse.Namespace) -> None:
     executors = [e for e in args.executors if e != "dask-1" or name == "short"]
     walls: dict[str, list[float]] = {e: [] for e in executors}
+    going: dict[str, list[float]] = {e: [] for e in executors}
     runs = 8 * replicates
     print(f"\n{name}: {runs} runs of {updates} updates per rule, {args.workers} workers")
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,6 +103,7 @@ def variant(name: str, updates: int, replicates: int, args: argparse.Namespace) 
                 load = uptime()
                 m = measure(executor, updates, replicates, args.workers, out)
                 walls[executor].append(m["wall"])
+                going[executor].append(m["busy"] / m["wall"])
                 tables[executor] = (out / "runs.csv").read_bytes()
                 print(
                     f"  round {round_ + 1} {executor:>9}: {m['wall']:7.2f} s "
@@ -122,6 +125,10 @@ def variant(name: str, updates: int, replicates: int, args: argparse.Namespace) 
                 f" (per round {min(ratios):.2f}x to {max(ratios):.2f}x)"
             )
         print(line)
+    print("  runs under way on average (runs' own time / wall time; a load on the machine slows")
+    print("  the runs and the wall time alike, so this changes less with it than the times do):")
+    for executor, ratios in going.items():
+        print(f"  {executor:>9}: {', '.join(f'{r:.2f}' for r in ratios)}")
 
 
 def main() -> None:
