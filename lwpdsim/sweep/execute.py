@@ -31,8 +31,8 @@ from .plan import RunTask
 
 EXECUTORS = ("auto", "serial", "processes", "dask")
 #: A Dask task carries up to this many runs: a task costs the scheduler and the network a few
-#: milliseconds, as much as a short run's own work. Process pools and callers' executors take
-#: one run a task (their overhead per task is well under a millisecond).
+#: milliseconds. Process pools and callers' executors take one run a task (a pool's own cost a
+#: task is small, and runs then reach the progress bar one by one).
 MAX_BATCH = 8
 #: ... yet every worker gets at least this many tasks, so that the last ones end close together.
 TASKS_PER_WORKER = 8
