@@ -221,13 +221,13 @@ def _replot_sweep(directory: Path) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .sim.tuning import selection_runs
     from .sweep import SweepOptions, execute_sweep, plan_sweep
+    from .sweep.execute import check_executor, resolve_executor
     from .sweep.run import check_sweep_out
     from .sweep.spec import parse_records
     from .sweep.table import format_point_summary, point_summary
 
-    if args.scheduler and args.executor not in (None, "dask"):
-        raise ScenarioError("--scheduler", args.scheduler, "only with --executor dask")
-    executor = args.executor or "dask"
+    executor = args.executor or "auto"
+    check_executor(executor, args.scheduler)
     records = None if args.records is None else parse_records(args.records, "--records")
     plan = plan_sweep(args.file, skip_invalid=True if args.skip_invalid else None)
     out = Path(args.out) if args.out else plan.default_out()
@@ -240,7 +240,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             f"{plan.name}: {len(plan.points)} points x {plan.spec.replicates} replicates = "
-            f"{len(plan.runs)} runs on {args.scheduler or executor}",
+            f"{len(plan.runs)} runs on {args.scheduler or resolve_executor(executor)}",
             flush=True,
         )
         print(
@@ -473,8 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="sweep TOML file (see scenarios/sweeps/)")
     p.add_argument(
         "--executor",
-        choices=("serial", "processes", "dask"),
-        help="where runs go (default dask: a local cluster, or the one at --scheduler)",
+        choices=("auto", "serial", "processes", "dask"),
+        help="where runs go (default auto: a process pool here, or Dask at --scheduler; dask "
+        "alone starts a local Dask cluster: slower to start, 1.57x serial against the pool's "
+        "1.86x on 2 CPUs)",
     )
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler")
     p.add_argument(

@@ -1,6 +1,7 @@
 """A sweep through ``--scheduler`` on a real Dask cluster: a ``dask scheduler`` and two ``dask
 worker`` processes on 127.0.0.1, started here as subprocesses (as a user starts them by hand), give
-the same table as a serial sweep, and every process this test started is stopped."""
+the same table as a serial sweep, and every process this test started is stopped. And how runs go
+to Dask in batches: every run yielded once, with its own outcome."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from lwpdsim.cli import main
+from lwpdsim.errors import ScenarioError
+from lwpdsim.sweep import RunOutcome, execute
 
 GRID = """
 base = "base.toml"
@@ -33,16 +37,19 @@ def _free_port() -> int:
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    deadline = time.monotonic() + 20
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=10)
+    """Stop the workers (``procs[1:]``), then the scheduler (``procs[0]``): a worker whose
+    scheduler went first would try to reach it again until its timeouts run out."""
+    for group in (procs[1:], procs[:1]):
+        for p in group:
+            if p.poll() is None:
+                p.terminate()
+        deadline = time.monotonic() + 10
+        for p in group:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
 
 
 @pytest.fixture
@@ -81,9 +88,10 @@ def scheduler(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes
                         address,
                         "--nthreads",
                         "1",
-                        "--nworkers",
-                        "1",
+                        "--no-nanny",  # one process a worker, not a nanny and its worker
                         "--no-dashboard",
+                        "--preload",  # imported while the scheduler starts, not at the first run
+                        "lwpdsim.sweep",
                         "--death-timeout",
                         "30",
                     ],
@@ -102,7 +110,7 @@ def scheduler(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen[bytes
             except OSError:
                 if time.monotonic() > deadline or procs[0].poll() is not None:
                     raise
-                time.sleep(0.5)
+                time.sleep(0.1)
         yield address, procs
     finally:
         _stop(procs)
@@ -131,3 +139,48 @@ def test_a_sweep_on_a_real_cluster_equals_the_serial_one(
     assert all(p.poll() is None for p in procs)
     _stop(procs)
     assert all(p.poll() is not None for p in procs)
+
+
+# --------------------------------------------------------------------------- batches of runs
+
+
+def test_batch_sizes_amortise_a_task_yet_leave_every_worker_many_tasks() -> None:
+    assert execute.batch_size(8, 2) == 1  # too few runs to batch
+    assert execute.batch_size(64, 2) == 4  # 16 tasks, 8 a worker
+    assert execute.batch_size(256, 2) == execute.MAX_BATCH == 8  # capped: 32 tasks
+    assert execute.batch_size(10_000, 100) == 8 and execute.batch_size(100, 100) == 1
+
+
+def test_auto_is_the_process_pool_here_and_dask_for_a_scheduler() -> None:
+    assert execute.resolve_executor("auto") == "processes"
+    assert execute.resolve_executor("auto", "tcp://127.0.0.1:8786") == "dask"
+    assert execute.resolve_executor("serial") == "serial"
+    execute.check_executor("auto", "tcp://127.0.0.1:8786")  # accepted
+    with pytest.raises(ScenarioError, match="only with --executor dask"):
+        execute.check_executor("processes", "tcp://127.0.0.1:8786")
+
+
+def test_batches_yield_every_run_once_with_its_own_outcome(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    def run(task: Any) -> RunOutcome:
+        return RunOutcome("ok", wall_seconds=float(task.replicate))
+
+    def batch(tasks: Any) -> list[RunOutcome]:
+        if any(t.replicate == 4 for t in tasks):  # the worker of this batch died
+            raise OSError("worker lost")
+        return [run(t) for t in tasks]
+
+    monkeypatch.setattr(execute, "execute_batch", batch)
+    tasks = [SimpleNamespace(scenario=None, replicate=i) for i in range(7)]
+    with ThreadPoolExecutor(2) as pool:
+        got = list(execute._outcomes(pool, tasks, 3))  # batches [0 1 2] [3 4 5] [6]
+    assert sorted(t.replicate for t, _ in got) == list(range(7))
+    for task, outcome in got:
+        if task.replicate in (3, 4, 5):
+            assert outcome.status == "failed" and "OSError: worker lost" in (outcome.error or "")
+        else:
+            assert outcome.ok and outcome.wall_seconds == task.replicate

@@ -364,7 +364,7 @@ def test_closed_connection_reports_are_dropped_and_others_kept() -> None:
     # as "Exception in callback" with a traceback. Only those records are dropped.
     import logging
 
-    from lwpdsim.sweep.execute import _closed_connection
+    from lwpdsim.sweep.daskpool import _closed_connection
 
     class StreamClosedError(OSError):
         pass
@@ -396,7 +396,7 @@ def test_closed_connection_reports_are_dropped_and_others_kept() -> None:
     plain = logging.LogRecord("tornado.application", logging.ERROR, "x", 1, "m", (), None)
     assert not _closed_connection(plain)
     # installed on Tornado's logger, the filter drops exactly those records
-    from lwpdsim.sweep.execute import _drop_closed_connection_reports
+    from lwpdsim.sweep.daskpool import _drop_closed_connection_reports
 
     _drop_closed_connection_reports()
     _drop_closed_connection_reports()  # once only

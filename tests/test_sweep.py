@@ -366,9 +366,9 @@ def test_executors_give_identical_tables(tmp_path: Path, grid: Path) -> None:
         )
 
 
-def test_default_dask_local_cluster(tmp_path: Path, grid: Path) -> None:
+def test_dask_local_cluster(tmp_path: Path, grid: Path) -> None:
     serial = lwpdsim.run_sweep(grid, executor="serial", out=tmp_path / "s", plots=False)
-    dask = lwpdsim.run_sweep(grid, out=tmp_path / "d", max_workers=2, plots=False)
+    dask = lwpdsim.run_sweep(grid, executor="dask", out=tmp_path / "d", max_workers=2, plots=False)
     pd.testing.assert_frame_equal(dask, serial, check_exact=True)
 
 
@@ -499,7 +499,7 @@ def test_skipped_points_are_listed_in_the_output(tmp_path: Path, base: Path) -> 
 
 
 def test_bad_executor_arguments(tmp_path: Path, grid: Path) -> None:
-    with pytest.raises(ScenarioError, match="one of serial, processes, dask"):
+    with pytest.raises(ScenarioError, match="one of auto, serial, processes, dask"):
         lwpdsim.run_sweep(grid, executor="threads", out=tmp_path / "a")
     with pytest.raises(ScenarioError, match="only with --executor dask"):
         lwpdsim.run_sweep(grid, executor="serial", scheduler="tcp://x:1", out=tmp_path / "b")

@@ -1,9 +1,11 @@
 """``lwpdsim.run_sweep(path)`` as a researcher calls it: from a plain script without an
 ``if __name__ == "__main__":`` guard, from a script piped to ``python -`` and from an interactive
-session, with the default executor (a local Dask cluster) and with the process pool. Each case
-runs a tiny two-point sweep in a fresh interpreter (a few seconds each: the interpreter, lwpdsim and
-the worker start) and checks that it exits 0, prints the table, runs the script once (the worker
-does not run it again) and prints no traceback; a unit test checks how, without a subprocess."""
+session. Each form is one fresh interpreter (a few seconds: the interpreter, lwpdsim and the
+workers start) whose script runs a tiny two-point sweep with the default executor (the process
+pool) and, for a file and stdin (the forms a worker could try to run again), with a local Dask
+cluster too (an interactive session is stdin read line by line: its Dask case adds nothing but
+seconds). The test checks that it exits 0, prints the tables, runs the script once (no worker runs
+it again) and prints no traceback. A unit test checks how, without a subprocess."""
 
 from __future__ import annotations
 
@@ -27,11 +29,16 @@ name = "script"
 "cluster.workers" = [4, 6]
 """
 
-#: The user's script: it notes each time it runs, then runs the sweep and prints its table.
+#: The user's script: it notes each time it runs, then runs the sweep on the default executor
+#: (and then on Dask) and prints the tables.
 SCRIPT = """
 import lwpdsim
 note = open("ran.txt", "a"); note.write("ran\\n"); note.close()
-table = lwpdsim.run_sweep("grid.toml", out="out", plots=False, max_workers=1{executor})
+table = lwpdsim.run_sweep("grid.toml", out="out", plots=False, max_workers=1)
+print("TABLE", len(table), sorted(set(table["status"])), sorted(set(table["cluster.workers"])))
+"""
+ON_DASK = """
+table = lwpdsim.run_sweep("grid.toml", out="dask", plots=False, max_workers=1, executor="dask")
 print("TABLE", len(table), sorted(set(table["status"])), sorted(set(table["cluster.workers"])))
 """
 
@@ -42,10 +49,10 @@ HOW = {
 }
 
 
-def _run(tmp_path: Path, tiny_toml: Callable[..., str], how: str, executor: str | None) -> None:
+def _run(tmp_path: Path, tiny_toml: Callable[..., str], how: str, dask: bool) -> None:
     (tmp_path / "base.toml").write_text(tiny_toml("base", [{"name": "sync"}]), encoding="utf-8")
     (tmp_path / "grid.toml").write_text(SWEEP, encoding="utf-8")
-    script = SCRIPT.format(executor=f", executor={executor!r}" if executor else "")
+    script = SCRIPT + (ON_DASK if dask else "")
     (tmp_path / "script.py").write_text(script, encoding="utf-8")
     args, stdin = HOW[how](script)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -59,7 +66,8 @@ def _run(tmp_path: Path, tiny_toml: Callable[..., str], how: str, executor: str 
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "TABLE 2 ['ok'] [4, 6]" in done.stdout, (done.stdout, done.stderr)
+    tables = done.stdout.count("TABLE 2 ['ok'] [4, 6]")
+    assert tables == (2 if dask else 1), (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
     assert (tmp_path / "ran.txt").read_text() == "ran\n"  # the workers did not run the script
 
@@ -77,16 +85,8 @@ def test_workers_started_meanwhile_are_told_not_to_run_the_main_module_again() -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", list(HOW))
-def test_a_script_runs_a_sweep_on_the_process_pool(
-    tmp_path: Path, tiny_toml: Callable[..., str], how: str
+@pytest.mark.parametrize(("how", "dask"), [("file", True), ("stdin", True), ("interactive", False)])
+def test_a_script_runs_sweeps_on_the_default_executor_and_on_dask(
+    tmp_path: Path, tiny_toml: Callable[..., str], how: str, dask: bool
 ) -> None:
-    _run(tmp_path, tiny_toml, how, "processes")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("how", ["file", "stdin"])
-def test_a_script_runs_a_sweep_on_the_default_executor(
-    tmp_path: Path, tiny_toml: Callable[..., str], how: str
-) -> None:
-    _run(tmp_path, tiny_toml, how, None)
+    _run(tmp_path, tiny_toml, how, dask)

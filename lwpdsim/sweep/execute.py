@@ -3,7 +3,9 @@
 :func:`run_tasks` is the in-memory entry point: it runs :class:`~.plan.RunTask` objects serially,
 on a process pool, on Dask (a local cluster or one at a scheduler's address), or on an
 ``Executor`` / ``distributed.Client`` of the caller's, and yields ``(task, RunOutcome)`` as runs
-finish. A run's numbers depend only on its task, never on the executor.
+finish. A run's numbers depend only on its task, never on the executor. ``"auto"`` (the sweeps'
+default) is the process pool on this machine and Dask for a scheduler's address: a local Dask
+cluster costs seconds to start and a share of the cores for its scheduler and nannies.
 """
 
 from __future__ import annotations
@@ -24,9 +26,16 @@ from threadpoolctl import threadpool_limits
 from ..errors import ScenarioError
 from ..results import RunResult
 from ..sim import simulate
+from .daskpool import dask_client, dask_executor, scheduler_address
 from .plan import RunTask
 
-EXECUTORS = ("serial", "processes", "dask")
+EXECUTORS = ("auto", "serial", "processes", "dask")
+#: A Dask task carries up to this many runs: a task costs the scheduler and the network a few
+#: milliseconds. Process pools and callers' executors take one run a task (a pool's own cost a
+#: task is small, and runs then reach the progress bar one by one).
+MAX_BATCH = 8
+#: ... yet every worker gets at least this many tasks, so that the last ones end close together.
+TASKS_PER_WORKER = 8
 
 
 @dataclass
@@ -56,25 +65,42 @@ def run_tasks(
 
     ``executor``: ``"serial"`` (here), ``"processes"`` (a pool of ``max_workers`` processes,
     default the CPU count), ``"dask"`` (a local cluster of ``max_workers`` one-thread processes, or
-    the cluster at ``scheduler``), or an ``Executor`` / ``distributed.Client`` (left running). A
-    failing run yields a "failed" outcome; nothing is raised for it. Closing the iterator early
-    (``contextlib.closing``) stops the runs under way.
+    the cluster at ``scheduler``), ``"auto"`` (``"dask"`` with a ``scheduler``, else
+    ``"processes"``), or an ``Executor`` / ``distributed.Client`` (left running). Dask gets short
+    batches of runs (:func:`batch_size`), whose outcomes are yielded one by one as each batch
+    ends. A failing run yields a "failed" outcome; nothing is raised for it. Closing the iterator
+    early (``contextlib.closing``) stops the runs under way.
     """
     check_executor(executor, scheduler)
     if not tasks:
         return
-    with _open_executor(executor, scheduler, max_workers, len(tasks)) as pool:
-        yield from _outcomes(pool, tasks)
+    with _open_executor(executor, scheduler, max_workers, len(tasks)) as (pool, batch):
+        yield from _outcomes(pool, tasks, batch)
 
 
 def check_executor(executor: str | Executor | Any, scheduler: str | None) -> None:
     """Raise a :class:`ScenarioError` for an unknown executor name, or a scheduler without Dask."""
     if isinstance(executor, str) and executor not in EXECUTORS:
         raise ScenarioError("--executor", executor, f"one of {', '.join(EXECUTORS)}")
-    if scheduler and executor != "dask":
-        raise ScenarioError("--scheduler", scheduler, "only with --executor dask")
+    if scheduler and executor not in ("auto", "dask"):
+        raise ScenarioError("--scheduler", scheduler, "only with --executor dask (or auto)")
     if scheduler is not None:
         scheduler_address(scheduler)
+
+
+def resolve_executor(executor: str, scheduler: str | None = None) -> str:
+    """The executor an executor name stands for: ``"auto"`` is ``"dask"`` with a ``scheduler``,
+    else ``"processes"``; any other name is itself."""
+    if executor == "auto":
+        return "dask" if scheduler else "processes"
+    return executor
+
+
+def batch_size(runs: int, workers: int) -> int:
+    """How many runs go to a Dask worker in one task: enough to amortise the cost of a task
+    (up to :data:`MAX_BATCH`), few enough that each of ``workers`` gets :data:`TASKS_PER_WORKER`
+    tasks of the ``runs`` (the last batches then end close together)."""
+    return max(1, min(MAX_BATCH, runs // (max(1, workers) * TASKS_PER_WORKER)))
 
 
 def execute_run(task: RunTask) -> RunOutcome:
@@ -156,6 +182,14 @@ class _Shared:
                     undo, self._undo = self._undo, None
                     undo()
 
+    def keep(self) -> None:
+        """Make the change for the rest of this process (a pool worker's life): later users then
+        find it made, and nobody undoes it."""
+        with self._lock:
+            if self._users == 0:
+                self._undo = self._change()
+            self._users += 1
+
 
 _BLAS_ONE_THREAD = _Shared(lambda: threadpool_limits(1).restore_original_limits)
 
@@ -186,33 +220,43 @@ def cpu_count() -> int:
 @contextlib.contextmanager
 def _open_executor(
     executor: str | Executor | Any, scheduler: str | None, max_workers: int | None, runs: int
-) -> Iterator[Executor | None]:
-    """A ``concurrent.futures`` executor (None for serial), shut down on exit unless it was given."""
+) -> Iterator[tuple[Executor | None, int]]:
+    """A ``concurrent.futures`` executor (None for serial), shut down on exit unless it was given,
+    and the number of runs to give it in one task."""
     workers = max(1, min(max_workers or cpu_count(), max(runs, 1)))
     if isinstance(executor, Executor):
-        yield executor
+        yield executor, 1
         return
     if not isinstance(executor, str):  # a distributed.Client
         if not hasattr(executor, "get_executor"):
             raise ScenarioError(
                 "executor", executor, f"one of {', '.join(EXECUTORS)}, an Executor or a Client"
             )
-        with _dask_executor(executor) as pool:
-            yield pool
+        with dask_executor(executor) as pool:
+            yield pool, batch_size(runs, _dask_threads(executor))
         return
     check_executor(executor, scheduler)
+    executor = resolve_executor(executor, scheduler)
     if executor == "serial":
-        yield None
+        yield None, 1
     elif executor == "processes":
         with _main_not_rerun(), _process_pool(workers) as pool:
-            yield pool
+            yield pool, 1
     else:
         with (
             _main_not_rerun(),
-            _dask_client(scheduler, workers) as client,
-            _dask_executor(client) as pool,
+            dask_client(scheduler, workers) as client,
+            dask_executor(client) as pool,
         ):
-            yield pool
+            yield pool, batch_size(runs, _dask_threads(client))
+
+
+def _dask_threads(client: Any) -> int:
+    """The threads of a Dask client's workers (1 if it cannot tell)."""
+    try:
+        return max(1, int(sum(client.nthreads().values())))
+    except Exception:  # a client of an unusual kind: run one run a task
+        return 1
 
 
 @contextlib.contextmanager
@@ -287,12 +331,13 @@ def _process_pool(workers: int) -> Iterator[Executor]:
 
 
 def _init_worker(parent_alive: Any) -> None:
-    """Set up a pool worker: it ignores Ctrl-C (one interrupted while it hands back a result can
+    """Set up a pool worker: BLAS keeps to one thread, it ignores Ctrl-C (one interrupted while it hands back a result can
     leave the pool's queues locked; the calling process stops the workers instead, see
     :func:`_stop_pool`), and exits at once when ``parent_alive`` reaches end of file."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _BLAS_ONE_THREAD.keep()  # once, rather than around each run
     watch = threading.Thread(
         target=_exit_when_closed, args=(parent_alive,), name="lwpdsim-parent-watch", daemon=True
     )
@@ -343,156 +388,37 @@ def _process_context() -> Any:
     return ctx
 
 
-@contextlib.contextmanager
-def _dask_executor(client: Any) -> Iterator[Executor]:
-    # a worker or the cluster going away under a pending gather (Ctrl-C reaches the whole process
-    # group) is reported through the runs' outcomes, not as Tornado tracebacks
-    _drop_closed_connection_reports()
-    pool = client.get_executor(pure=False)
-    try:
-        yield pool
-    except BaseException:  # cancel what is left on the cluster
-        pool.shutdown(wait=False)
-        raise
-
-
-def _closed_connection(record: Any) -> bool:
-    """Whether a log record reports a connection closed under a pending request (what closing
-    the cluster does to the gathers still waiting when a sweep is interrupted)."""
-    exc = record.exc_info[1] if record.exc_info else None
-    while exc is not None:
-        if type(exc).__name__ in ("CommClosedError", "StreamClosedError"):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _drop_closed_connection_reports() -> None:
-    """Keep Tornado's event loop from printing a traceback for each request a closed connection
-    cuts off (the cluster closing, or a worker gone, under a pending gather: logged as "Exception
-    in callback" by ``tornado.application``); other records of that logger still go through.
-    Installed once, by the first Dask sweep of the process."""
-    import logging
-
-    log = logging.getLogger("tornado.application")
-    if _keep_unless_closed_connection not in log.filters:
-        log.addFilter(_keep_unless_closed_connection)
-
-
-def _keep_unless_closed_connection(record: Any) -> bool:
-    """A logging filter: False (drop) for a closed-connection report, True for any other."""
-    return not _closed_connection(record)
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    import signal
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-#: The protocols of a Dask scheduler's address another process can reach (not ``inproc``).
-SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx")
-#: How long to try to reach a scheduler before giving up.
-SCHEDULER_TIMEOUT = "5s"
-
-
-def scheduler_address(address: str) -> str:
-    """``address`` (surrounding blanks removed) if it has the form of a Dask scheduler's address,
-    ``PROTOCOL://HOST:PORT`` or ``HOST:PORT`` (tcp), checked before any connection is tried;
-    else a :class:`ScenarioError` naming ``--scheduler``."""
-    allowed = (
-        f"the address of a running Dask scheduler, PROTOCOL://HOST:PORT with PROTOCOL one of "
-        f"{', '.join(SCHEDULER_PROTOCOLS)} (e.g. tcp://127.0.0.1:8786), or HOST:PORT"
-    )
-    if not isinstance(address, str):
-        raise ScenarioError("--scheduler", address, allowed)
-    text = address.strip()
-    protocol, sep, location = text.partition("://")
-    if not sep:
-        protocol, location = "tcp", text
-    host, colon, port = location.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):  # an IPv6 address
-        host = host[1:-1]
-    ok = (
-        protocol in SCHEDULER_PROTOCOLS
-        and colon
-        and host
-        and not any(c.isspace() or c in "/?#@[]" for c in host.replace(":", ""))
-        and port.isascii()
-        and port.isdigit()
-        and 1 <= int(port) <= 65535
-    )
-    if not ok:
-        raise ScenarioError("--scheduler", address, allowed)
-    return text
-
-
-@contextlib.contextmanager
-def _dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
-    import logging
-
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        address = scheduler_address(scheduler)
-        try:
-            client = Client(address, timeout=SCHEDULER_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as err:
-            raise ScenarioError(
-                "--scheduler", scheduler, f"the address of a running Dask scheduler ({err})"
-            ) from None
-        with client:
-            yield client
-        return
-    import dask
-
-    # The workers' sampling profiler costs ~10% of a run's time in pure-Python simulation code.
-    # Workers started while SIGINT is ignored inherit that: Ctrl-C then stops this process (which
-    # closes the cluster) without a traceback from every worker.
-    with dask.config.set({"distributed.worker.profile.enabled": False}), _sigint_ignored():
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
-    try:
-        with Client(cluster) as client:
-            yield client
-    finally:
-        cluster.close()
+def execute_batch(tasks: Sequence[RunTask]) -> list[RunOutcome]:
+    """:func:`execute_run` for each of ``tasks`` in turn, in one worker's task."""
+    with _one_blas_thread():
+        return [execute_run(task) for task in tasks]
 
 
 def _outcomes(
-    pool: Executor | None, tasks: Sequence[RunTask]
+    pool: Executor | None, tasks: Sequence[RunTask], batch: int
 ) -> Iterator[tuple[RunTask, RunOutcome]]:
-    """Outcomes as runs finish (in task order when serial)."""
+    """Outcomes as runs finish (in task order when serial), ``batch`` runs to a task."""
     if pool is None:
         for task in tasks:
             yield task, execute_run(task)
         return
-    futures: dict[Future[RunOutcome], RunTask] = {pool.submit(execute_run, t): t for t in tasks}
+    futures: dict[Future[list[RunOutcome]], Sequence[RunTask]] = {}
+    for start in range(0, len(tasks), batch):
+        some = tasks[start : start + batch]
+        futures[pool.submit(execute_batch, some)] = some
     try:
         for future in as_completed(futures):
-            task = futures[future]
+            some = futures[future]
             try:
-                outcome = future.result()
+                outcomes = future.result()
             except Exception as err:  # the worker died or the executor broke
-                outcome = RunOutcome(
+                broken = RunOutcome(
                     "failed",
                     error=f"executor: {type(err).__name__}: {err}",
                     traceback="".join(traceback.format_exception(err)),
                 )
-            yield task, outcome
+                outcomes = [broken] * len(some)
+            yield from zip(some, outcomes, strict=True)
     finally:
         for future in futures:
             future.cancel()

@@ -27,7 +27,7 @@ from ..io.jsonable import dumps
 from ..io.ownership import Terms, check_out, claim
 from ..io.records import records_for
 from ..results import versions
-from .execute import check_executor, progress_bar, run_tasks
+from .execute import check_executor, progress_bar, resolve_executor, run_tasks
 from .plan import RuleRun, RunTask, SweepPlan, plan_sweep
 from .spec import SweepSpec, override_texts, parse_records
 from .store import RUN_FORMAT, RunScan, record_format, scan_runs, stale_runs, write_run
@@ -38,10 +38,12 @@ from .table import TABLE_NAME, RuleResult, sweep_table
 class SweepOptions:
     """How to run a sweep (the keywords of :func:`run_sweep`).
 
-    ``executor``: ``"serial"``, ``"processes"`` (a process pool of ``max_workers``, default the CPU
-    count), ``"dask"`` (a local Dask cluster of ``max_workers`` one-thread processes, or the
-    cluster at ``scheduler``, e.g. ``"tcp://host:8786"``), or an ``Executor`` /
-    ``distributed.Client`` of your own (left running). ``out`` defaults to
+    ``executor``: ``"auto"`` (the default: ``"processes"``, or ``"dask"`` with a ``scheduler``),
+    ``"serial"``, ``"processes"`` (a process pool of ``max_workers``, default the CPU count),
+    ``"dask"`` (a local Dask cluster of ``max_workers`` one-thread processes, slower to start: 1.57x
+    serial against the pool's 1.86x on 2 CPUs; or the cluster at ``scheduler``, e.g.
+    ``"tcp://host:8786"``), or an ``Executor`` / ``distributed.Client`` of your own (left
+    running). ``out`` defaults to
     ``results/sweeps/<name>/``; an existing one is refused unless ``resume`` (a folder of the same
     sweep: reuse its finished runs, run the rest and any failed ones) or ``force`` (start over,
     removing only what lwpdsim wrote there). ``skip_invalid`` overrides the
@@ -53,7 +55,7 @@ class SweepOptions:
     and base may have changed: the runs still in the sweep are reused.
     """
 
-    executor: str | Executor | Any = "dask"
+    executor: str | Executor | Any = "auto"
     scheduler: str | None = None
     out: str | Path | None = None
     resume: bool = False
@@ -111,7 +113,7 @@ class SweepReport:
 def run_sweep(source: str | Path | Mapping[str, Any], **options: Any) -> pd.DataFrame:
     """Run every (grid point, replicate) of a sweep file and return the tidy table of all runs.
 
-    The keywords are those of :class:`SweepOptions`: ``executor`` (default ``"dask"``),
+    The keywords are those of :class:`SweepOptions`: ``executor`` (default ``"auto"``),
     ``scheduler``, ``out``, ``resume``, ``force``, ``skip_invalid``, ``max_workers``,
     ``progress``, ``plots`` and ``on_run``. Results are identical whichever executor runs them.
     Each run is stored in ``out/runs/<run id>/`` as it finishes; ``runs.csv`` (the returned table)
@@ -230,7 +232,11 @@ def _execute(plan: SweepPlan, opts: SweepOptions, out: Path, folder: OutputFolde
     report.other_version, report.damaged = len(scan.other_version), len(scan.damaged)
     report.records = plan.spec.records if opts.records is None else opts.records
     keep = records_for(parse_records(report.records, "records"))
-    executor = opts.executor if isinstance(opts.executor, str) else type(opts.executor).__name__
+    executor = (
+        resolve_executor(opts.executor, opts.scheduler)
+        if isinstance(opts.executor, str)
+        else type(opts.executor).__name__
+    )
     _write_manifest(report, folder, executor, complete=False)
     # execute_run needs only a task's scenario and replicate, which a rule run has
     runs = run_tasks(
