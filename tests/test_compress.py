@@ -505,7 +505,7 @@ def test_relative_error_and_mean() -> None:
     assert acc.count == 2 and acc.zero_inputs == 1
     assert acc.mean == pytest.approx((16 / 25 + 1) / 2)
     assert acc.pooled == pytest.approx(17 / 26)
-    assert acc.summary()["compress_messages"] == 3
+    assert acc.summary()["compressed_messages"] == 3
 
 
 # ----------------------------------------------------------------- validation

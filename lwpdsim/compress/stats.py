@@ -64,12 +64,15 @@ class ErrorMean:
         """Sum of the squared errors over the sum of the inputs' squared norms."""
         return self.error2 / self.norm2 if self.norm2 > 0 else math.nan
 
-    def summary(self) -> dict[str, float | int]:
-        """The numbers a run summary records."""
+    def summary(self, link: str = "") -> dict[str, float | int]:
+        """The numbers a run summary records, named for the ``link`` ("" for the uplink,
+        "_down" for the master's broadcast): ``compression<link>_error`` (the mean) with its
+        ``_stderr`` and ``_pooled``, ``compressed<link>_messages`` and
+        ``compressed<link>_zero_inputs`` (messages whose input was 0, without a ratio)."""
         return {
-            "compress_error_mean": self.mean,
-            "compress_error_stderr": self.stderr,
-            "compress_error_pooled": self.pooled,
-            "compress_messages": self.count + self.zero_inputs,
-            "compress_zero_inputs": self.zero_inputs,
+            f"compression{link}_error": self.mean,
+            f"compression{link}_error_stderr": self.stderr,
+            f"compression{link}_error_pooled": self.pooled,
+            f"compressed{link}_messages": self.count + self.zero_inputs,
+            f"compressed{link}_zero_inputs": self.zero_inputs,
         }

@@ -61,15 +61,8 @@ def summary_of(uplink: Uplink, n_params: int) -> dict[str, Any]:
     the sums; ``compressed_messages`` those messages (``compressed_zero_inputs`` of them had
     input 0 and no ratio); ``bits_per_coordinate``: one message's bits over the model's
     ``n_params`` coordinates (LWPD's uncompressed block of ceil(d/t) values: about 32/t)."""
-    read = uplink.read
-    return {
-        "compression_error": read.mean,
-        "compression_error_stderr": read.stderr,
-        "compression_error_pooled": read.pooled,
-        "compressed_messages": read.count + read.zero_inputs,
-        "compressed_zero_inputs": read.zero_inputs,
-        "bits_per_coordinate": uplink.compressor.bits() / n_params,
-    }
+    bits = {"bits_per_coordinate": uplink.compressor.bits() / n_params}
+    return uplink.read.summary() | bits
 
 
 def make_downlink(
@@ -107,12 +100,5 @@ def downlink_summary(downlink: Downlink, n_params: int) -> dict[str, Any]:
     master's residual with error feedback), its standard error and pooled ratio,
     ``compressed_down_messages`` (one per step; ``compressed_down_zero_inputs`` of them had input
     0) and ``bits_down_per_coordinate``, one message's bits over the ``n_params`` coordinates."""
-    errors = downlink.errors
-    return {
-        "compression_down_error": errors.mean,
-        "compression_down_error_stderr": errors.stderr,
-        "compression_down_error_pooled": errors.pooled,
-        "compressed_down_messages": errors.count + errors.zero_inputs,
-        "compressed_down_zero_inputs": errors.zero_inputs,
-        "bits_down_per_coordinate": downlink.compressor.bits() / n_params,
-    }
+    bits = {"bits_down_per_coordinate": downlink.compressor.bits() / n_params}
+    return downlink.errors.summary("_down") | bits
