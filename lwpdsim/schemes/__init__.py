@@ -8,6 +8,7 @@ To add a rule, write one module with a :class:`~lwpdsim.schemes.base.Scheme` sub
 from __future__ import annotations
 
 from .base import Scheme
+from .deadline import Deadline
 from .gc import GradientCoding
 from .kasync import KAsync
 from .kbatchasync import KBatchAsync
@@ -16,7 +17,7 @@ from .lwpd import LWPD
 from .sync import Sync
 
 REGISTRY: dict[str, type[Scheme]] = {
-    cls.name: cls for cls in (Sync, KSync, KAsync, KBatchAsync, GradientCoding, LWPD)
+    cls.name: cls for cls in (Sync, KSync, KAsync, KBatchAsync, GradientCoding, LWPD, Deadline)
 }
 
 __all__ = ["REGISTRY", "Scheme"]

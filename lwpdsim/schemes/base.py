@@ -12,6 +12,11 @@ The protocol between the cluster (physics) and a rule (policy):
    operations the master spent reaching it (decoding, solving, combining; counted as
    :mod:`lwpdsim.flops` says). With a finite ``cluster.master_flops`` the cluster applies the
    decision only once the master has done that work (:mod:`lwpdsim.sim.busy`).
+4. The clock: a rule reads the simulated time as :attr:`Scheme.now` and may ask to be woken at a
+   time of its choosing with :meth:`Scheme.wake_at`; the cluster then calls :meth:`Scheme.on_timer`
+   at exactly that time and applies the :class:`Decision` it returns like any other. The cluster
+   attaches the clock with :meth:`Scheme.start` when the run starts (then :meth:`Scheme.on_start`
+   may set the first timers). A rule that sets no timer runs exactly as if there were no clock.
 
 What analysis needs from a rule it asks the rule's class, since it works from a saved run's
 configuration: :meth:`Scheme.task_units` (what a task costs, the same numbers the cluster charges),
@@ -174,6 +179,10 @@ class Scheme:
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.version = 0  # the master's current parameter version, kept in step by the master
         self._units: list[float] | None = None
+        self._clock: Callable[[], float] = lambda: 0.0  # the simulated time (0 until started)
+        self._wake: Callable[[float], None] | None = (
+            None  # the cluster's timer (None until started)
+        )
 
     # The cluster reads units() and the two message sizes once per worker, when a run starts.
 
@@ -227,6 +236,37 @@ class Scheme:
     def pending(self) -> list[Result]:
         """Results received but not yet used by a step (for tests and for a rule's own checks)."""
         return []
+
+    # ----------------------------------------------------------------- the clock
+
+    def start(self, clock: Callable[[], float], wake: Callable[[float], None]) -> None:
+        """What the cluster calls once, at time 0 before any task starts: ``clock()`` is the
+        simulated time and ``wake(t)`` schedules :meth:`on_timer` at time ``t``. Then calls
+        :meth:`on_start`."""
+        self._clock, self._wake = clock, wake
+        self.on_start()
+
+    def on_start(self) -> None:
+        """The run starts (time 0): a rule may set its first timers here. By default nothing."""
+
+    @property
+    def now(self) -> float:
+        """The current simulated time (0 before the run starts)."""
+        return self._clock()
+
+    def wake_at(self, t: float) -> None:
+        """Ask to be woken at simulated time ``t`` (not in the past): the cluster calls
+        :meth:`on_timer` with ``t`` when the clock reads exactly ``t``. A timer cannot be
+        withdrawn; a rule ignores the ones it no longer wants."""
+        if self._wake is None:
+            raise RuntimeError(f"{self.name}: wake_at() before the run started")
+        if not t >= self.now:
+            raise ValueError(f"{self.name}: a timer at {t!r} is before now ({self.now!r})")
+        self._wake(t)
+
+    def on_timer(self, t: float) -> Decision:
+        """A timer the rule set with :meth:`wake_at` fires at time ``t``."""
+        return Decision()
 
 
 class PartitionScheme(Scheme):

@@ -286,6 +286,32 @@ class Cluster:
         for w in decision.restart:
             self.start_task(w)
 
+    # ----------------------------------------------------------------- the rule's timers
+
+    def _wake(self, t: float) -> None:
+        """Schedule the rule's :meth:`~lwpdsim.schemes.base.Scheme.on_timer` at exactly ``t``.
+        ``now + (t - now)`` need not round to ``t``; when it does not, the timer first waits
+        until the float just below ``t`` and from there, ``t`` being within a factor 2, the
+        remaining difference is exact (Sterbenz)."""
+        now = self.env.now
+        delay = max(t - now, 0.0)
+        while delay > 0.0 and now + delay > t:
+            delay = math.nextafter(delay, 0.0)
+        scheme = self.scheme
+
+        def fire(_: simpy.Event) -> None:
+            if self.env.now < t:  # the hop: just below t
+                self._timeout(t - self.env.now).callbacks.append(fire)
+            elif self.master_work is None:
+                decision = scheme.on_timer(t)
+                if decision.step is not None:
+                    self.last_activity = self.env.now
+                self._apply(decision)
+            else:  # the master gets to it when it is free
+                self.master_work.submit(lambda: scheme.on_timer(t))
+
+        self._timeout(delay).callbacks.append(fire)
+
     # ----------------------------------------------------------------- failures
 
     def _failure(
@@ -323,6 +349,7 @@ class Cluster:
                 self.bytes_up,
                 self.bytes_down,
             )
+            self.scheme.start(lambda: self.env.now, self._wake)
             for w in range(self.n):
                 self.start_task(w)
             try:
