@@ -22,7 +22,7 @@ from .base import Decision, PartitionScheme, Result
 
 class Deadline(PartitionScheme):
     name = "deadline"
-    color = "#17becf"
+    color = "#637939"  # not one of analysis.style.SPARE_COLORS
     summary = "step D seconds after the last step with what arrived (n/m each), restart all"
     params: ClassVar[dict[str, Any]] = {"D": REQUIRED}
     reuses_gradients = False  # a worker never computes twice at one version
