@@ -156,3 +156,24 @@ def test_bad_deadline_names_the_field(tiny, D: Any) -> None:
     raw = tiny([{"name": "sync"}, {"name": "deadline", "D": D}])
     with pytest.raises(ScenarioError, match=r"schemes\[1\]\.D"):
         lwpdsim.load_scenario(raw)
+
+
+def test_a_worker_down_for_good_leaves_steps_of_the_others(tiny) -> None:
+    res = run_one(
+        tiny,
+        {"name": "deadline", "D": 0.75},
+        latency=0.2,
+        failures=[{"worker": 3, "at": 0.1}],
+    )
+    assert res.updates["time"].tolist() == [k * 0.75 for k in range(7)]
+    assert used_per_update(res) == [N - 1] * 6
+    assert res.updates["messages_used"].tolist()[1:] == [N - 1] * 6
+
+
+def test_with_a_busy_master_the_wait_counts_from_the_decision(tiny) -> None:
+    # the master works 0.25 s on each step (3 additions of d elements, all n in): the timer's
+    # decision takes effect then, and the next deadline is D after the decision, not after that
+    d = 5  # least squares on 4 features: 4 weights and a bias
+    res = run_one(tiny, {"name": "deadline", "D": 0.75}, latency=0.2, master_flops=3 * d / 0.25)
+    assert res.updates["time"].tolist() == [0.0] + [k * 0.75 + 0.25 for k in range(1, 7)]
+    assert used_per_update(res) == [N] * 6
