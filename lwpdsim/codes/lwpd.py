@@ -3,8 +3,8 @@
 **Reconstruction.** Only the paper's abstract and slides were available; the construction here is
 rebuilt from them and reproduces the published ``C^(8,4,2)`` example exactly. Everything that is a
 choice of ours lives in :func:`code_matrix` (the cyclic shift of ``r * t/2`` per round, the cut into
-runs of ``t`` consecutive coordinates, Sylvester-Hadamard rows in the run's order) and in the
-decoders below.
+runs of ``t`` consecutive coordinates, Sylvester-Hadamard rows in the run's order), in the
+optional searched rounds (``rounds="design"``, R >= 3) and in the decoders below.
 
 The code encodes ``k`` *partial derivatives*: derivative ``j`` is (data block ``b = j // t``,
 parameter block ``a = j % t``), so there are ``q = k / t`` data blocks. Each of the ``n = R k``
@@ -148,7 +148,8 @@ def validate(n: int, k: int, t: int) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class Run:
-    """``t`` workers of one round sharing ``t`` coordinates (in the run's order)."""
+    """``t`` workers of one round sharing ``t`` coordinates (in the run's order; sorted in a round
+    searched by ``rounds="design"``)."""
 
     round: int
     index: int
