@@ -356,12 +356,22 @@ def _show_code(args: argparse.Namespace) -> int:
     if args.family == "lwpd":
         lwpd.validate(args.n, args.k, args.t)
         _check_printable(args.n, args.k)
-        matrix = lwpd.code_matrix(args.n, args.k, args.t)
-        print(f"LWPD code C^({args.n},{args.k},{args.t}): row w is what worker w combines")
+        matrix = lwpd.code_matrix(args.n, args.k, args.t, args.rounds)
+        searched = ", rounds design" if args.rounds == "design" else ""
+        print(
+            f"LWPD code C^({args.n},{args.k},{args.t}){searched}: row w is what worker w combines"
+        )
         print("  (columns: partial derivatives j = (data block j // t, parameter block j % t))")
         _print_matrix(matrix)
         print("properties:")
-        _print_properties(lwpd.describe(matrix, args.k, args.t))
+        props = lwpd.describe(matrix, args.k, args.t)
+        props["coherence"] = lwpd.coherence(matrix)
+        props["welch_bound"] = lwpd.welch_bound(args.n, args.k)
+        _print_properties(props)
+        print(
+            "  (coherence: largest |cos| between distinct rows; welch_bound: its lower bound "
+            "sqrt((N - d) / (d (N - 1))) for N = n rows in dimension d = k)"
+        )
     else:
         _check_gc_size(args)
         rng = np.random.default_rng(args.seed)
@@ -461,6 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--k", type=int, default=4, help="partial derivatives")
     q.add_argument(
         "--t", type=int, default=2, help="weight of a codeword (a power of two dividing k)"
+    )
+    q.add_argument(
+        "--rounds",
+        choices=("shift", "design"),
+        default="shift",
+        help="rounds as reconstructed (shift) or searched for new directions when n/k >= 3 (design)",
     )
     q = family.add_parser("gc", help="gradient coding encoding matrix")
     q.add_argument("--n", type=int, default=8, help="workers")

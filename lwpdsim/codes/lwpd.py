@@ -3,8 +3,8 @@
 **Reconstruction.** Only the paper's abstract and slides were available; the construction here is
 rebuilt from them and reproduces the published ``C^(8,4,2)`` example exactly. Everything that is a
 choice of ours lives in :func:`code_matrix` (the cyclic shift of ``r * t/2`` per round, the cut into
-runs of ``t`` consecutive coordinates, Sylvester-Hadamard rows in the run's order) and in the
-decoders below.
+runs of ``t`` consecutive coordinates, Sylvester-Hadamard rows in the run's order), in the
+optional searched rounds (``rounds="design"``, R >= 3) and in the decoders below.
 
 The code encodes ``k`` *partial derivatives*: derivative ``j`` is (data block ``b = j // t``,
 parameter block ``a = j % t``), so there are ``q = k / t`` data blocks. Each of the ``n = R k``
@@ -15,6 +15,7 @@ of ``R^k`` and ``C^T C = R I``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -30,12 +31,14 @@ from lwpdsim.errors import DecodingError, ScenarioError
 
 __all__ = [
     "EXHAUSTIVE_MAX_N",
+    "ROUNDS",
     "Run",
     "backproject",
     "backproject_ops",
     "backproject_rows",
     "code_cost",
     "code_matrix",
+    "coherence",
     "collapse",
     "collapse_ops",
     "describe",
@@ -47,7 +50,11 @@ __all__ = [
     "lstsq_ops",
     "runs",
     "validate",
+    "welch_bound",
 ]
+
+#: Ways of choosing the rounds of C^(n,k,t): ``"shift"`` (the reconstruction) and ``"design"``.
+ROUNDS = ("shift", "design")
 
 #: :func:`describe` searches row subsets exhaustively only up to this many workers.
 EXHAUSTIVE_MAX_N: int = 16
@@ -68,7 +75,7 @@ def code_cost(n: int, k: int, t: int, n_params: int) -> tuple[float, float]:
 # L = ceil(n_params / t), the length of a codeword.
 
 
-def encoding_ops(n: int, k: int, t: int, n_params: int) -> list[float]:
+def encoding_ops(n: int, k: int, t: int, n_params: int, rounds: str = "shift") -> list[float]:
     """Floating-point operations each of the ``n`` workers spends turning its partial derivatives
     into its codeword, beyond computing them: for each of the ``t`` coordinates of its row, the
     slice of the gradient times the code coefficient, added into the codeword (2 flops an entry;
@@ -76,7 +83,8 @@ def encoding_ops(n: int, k: int, t: int, n_params: int) -> list[float]:
     length = -(-n_params // t)
     sizes = [max(0, min(length, n_params - a * length)) for a in range(t)]
     return [
-        2.0 * sum(sizes[int(j) % t] for j in np.flatnonzero(row)) for row in code_matrix(n, k, t)
+        2.0 * sum(sizes[int(j) % t] for j in np.flatnonzero(row))
+        for row in code_matrix(n, k, t, rounds)
     ]
 
 
@@ -140,7 +148,8 @@ def validate(n: int, k: int, t: int) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class Run:
-    """``t`` workers of one round sharing ``t`` coordinates (in the run's order)."""
+    """``t`` workers of one round sharing ``t`` coordinates (in the run's order; sorted in a round
+    searched by ``rounds="design"``)."""
 
     round: int
     index: int
@@ -153,32 +162,134 @@ def _run_coords(k: int, t: int, r: int) -> np.ndarray:
     return ((np.arange(k) + r * (t // 2)) % k).reshape(k // t, t)
 
 
-def runs(n: int, k: int, t: int) -> list[Run]:
+def runs(n: int, k: int, t: int, rounds: str = "shift") -> list[Run]:
     """All runs of C^(n,k,t), by round then by index within the round."""
     n, k, t = validate(n, k, t)
+    coords_all, _ = _layout(n, k, t, _rounds(rounds))
     out = []
     for r in range(n // k):
-        for u, coords in enumerate(_run_coords(k, t, r)):
+        for u, coords in enumerate(coords_all[r]):
             start = r * k + u * t
             out.append(Run(r, u, tuple(range(start, start + t)), tuple(int(c) for c in coords)))
     return out
 
 
-def code_matrix(n: int, k: int, t: int) -> np.ndarray:
+def _rounds(rounds: str) -> str:
+    if rounds not in ROUNDS:
+        raise ScenarioError("rounds", rounds, " or ".join(f'"{r}"' for r in ROUNDS))
+    return rounds
+
+
+def _round_rows(coords: np.ndarray, signs: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """The ``k x k`` rows of one round: run u (``coords[u]``), worker i takes ``h[i]`` on the run's
+    coordinates in order, times the coordinate signs."""
+    q, t = coords.shape
+    k = q * t
+    block = np.zeros((k, k))
+    rows = np.arange(k).reshape(q, t)
+    block[rows[:, :, None], coords[:, None, :]] = h[None, :, :] * signs[coords][:, None, :]
+    return block
+
+
+def _candidates(k: int, t: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Deterministic candidate rounds for ``"design"``: coordinate orders ``(a j + b) mod k`` (``a``
+    a unit mod k, ``b < t``; at most 8 and 4 of them) cut into runs either consecutively or with
+    stride ``q``, each with up to 8 coordinate sign patterns (rows of a Sylvester-Hadamard
+    matrix, truncated to ``k``)."""
+    q = k // t
+    units = [a for a in range(1, max(k, 2)) if math.gcd(a, k) == 1][:8]
+    size = 1 << (k - 1).bit_length()
+    sign_rows = hadamard(size)[: min(size, 8), :k].astype(np.float64)
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for a in units:
+        for b in range(min(t, 4)):
+            order = (a * np.arange(k) + b) % k
+            cuts = [order.reshape(q, t)]
+            if q > 1:
+                cuts.append(order.reshape(t, q).T.copy())
+            for cut in cuts:
+                out.extend((cut, signs) for signs in sign_rows)
+    return out
+
+
+#: The ``"design"`` search tries at most this many ``k x k x n`` multiply-adds in all.
+_SEARCH_BUDGET: int = 2**29
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(n: int, k: int, t: int, rounds: str) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates ``(R, q, t)`` of every run (in the run's order; sorted in a searched round) and
+    the ``(R, k, k)`` rows of every round.
+
+    ``"shift"``: round r shifts coordinates by ``r t/2`` (mod k), cuts them into runs of t
+    consecutive ones, signs +1. ``"design"``: rounds 0 and 1 as ``"shift"``; each later round is
+    the candidate of :func:`_candidates` with the smallest largest |cos| to the rows of the rounds
+    before it, ties broken by runs with t distinct parameter blocks, then by fewer row pairs at that
+    |cos|, then by the candidate order (a deterministic search; no random draw).
+    """
+    R = n // k
+    h = hadamard(t).astype(np.float64) / math.sqrt(t)
+    coords = np.stack([_run_coords(k, t, r) for r in range(R)])
+    rows = np.stack([_round_rows(coords[r], np.ones(k), h) for r in range(R)])
+    if rounds == "design" and R > 2:
+        cands = _candidates(k, t)[: max(1, _SEARCH_BUDGET // (k * k * n))]
+        mixed = np.array([len({int(j) % t for j in cut[0]}) < t for cut, _ in cands])
+        worst = np.zeros(len(cands))  # per candidate: largest |cos| to the rows so far ...
+        ties = np.zeros(len(cands), dtype=np.int64)  # ... and how many row pairs reach it
+        for r in range(R):
+            if r >= 2:
+                key = (np.arange(len(cands)), ties, mixed, np.round(worst, 9))
+                cut, signs = cands[int(np.lexsort(key)[0])]
+                coords[r], rows[r] = np.sort(cut, axis=1), _round_rows(cut, signs, h)
+            for i, (cut, signs) in enumerate(cands):
+                cos = np.abs(_round_rows(cut, signs, h) @ rows[r].T)
+                top = float(cos.max())
+                if top > worst[i] + 1e-9:
+                    worst[i], ties[i] = top, 0
+                if top > worst[i] - 1e-9:
+                    ties[i] += int(np.sum(cos > worst[i] - 1e-9))
+    coords.setflags(write=False)
+    rows.setflags(write=False)
+    return coords, rows
+
+
+def code_matrix(n: int, k: int, t: int, rounds: str = "shift") -> np.ndarray:
     """The ``n x k`` code matrix of C^(n,k,t); row ``w`` is worker ``w``'s codeword.
 
-    Round ``r`` (workers ``r k .. r k + k - 1``) shifts coordinates ``0..k-1`` by ``r t/2``
-    (mod ``k``) and cuts them into runs of ``t``; worker ``i`` of run ``u`` takes row ``i`` of
-    ``H_t / sqrt(t)`` (Sylvester-Hadamard) on the run's coordinates, in order.
+    ``rounds = "shift"`` (the reconstruction): round ``r`` (workers ``r k .. r k + k - 1``) shifts
+    coordinates ``0..k-1`` by ``r t/2`` (mod ``k``) and cuts them into runs of ``t``; worker ``i``
+    of run ``u`` takes row ``i`` of ``H_t / sqrt(t)`` (Sylvester-Hadamard) on the run's
+    coordinates, in order. For R >= 3 its even rounds repeat round 0's rows and its odd rounds
+    round 1's. ``rounds = "design"`` equals ``"shift"`` for R <= 2; from round 2 on it picks each
+    round's runs (any t coordinates, not necessarily consecutive nor of distinct parameter
+    blocks), their order and coordinate signs to keep the largest |cos| to earlier rows small
+    (see :func:`_layout`). Either way every row has weight t and entries +-1/sqrt(t), every run is
+    a signed, column-permuted ``H_t / sqrt(t)`` on its t coordinates (so :func:`group` inverts it),
+    every round is an orthonormal basis and ``C^T C = R I``.
     """
     n, k, t = validate(n, k, t)
-    rounds = n // k
-    h = hadamard(t).astype(np.float64) / math.sqrt(t)
-    coords = np.stack([_run_coords(k, t, r) for r in range(rounds)])  # (R, q, t)
-    rows = np.arange(n).reshape(rounds, k // t, t)  # (R, q, t): worker i of run u
-    c = np.zeros((n, k))
-    c[rows[..., :, None], coords[..., None, :]] = h  # broadcast over (R, q, i, j)
-    return c
+    _, rows = _layout(n, k, t, _rounds(rounds))
+    return rows.reshape(n, k).copy()
+
+
+def coherence(C: np.ndarray) -> float:
+    """Largest |cos| between two distinct rows of ``C`` (0 for a single row)."""
+    c = _matrix(C)
+    if c.shape[0] < 2:
+        return 0.0
+    norms = np.linalg.norm(c, axis=1)
+    unit = c / np.where(norms > 0, norms, 1.0)[:, None]
+    cos = np.abs(unit @ unit.T)
+    np.fill_diagonal(cos, 0.0)
+    return min(float(cos.max()), 1.0)
+
+
+def welch_bound(rows: int, dim: int) -> float:
+    """Welch's lower bound ``sqrt((N - d) / (d (N - 1)))`` on the coherence of ``N = rows`` unit
+    vectors in dimension ``d = dim`` (0 when ``N <= d``: orthonormal rows reach it)."""
+    if rows <= dim:
+        return 0.0
+    return math.sqrt((rows - dim) / (dim * (rows - 1)))
 
 
 def _matrix(C: Any) -> npt.NDArray[np.float64]:
@@ -280,6 +391,9 @@ def group(
             f"multiple of {t}), got workers {idx.tolist()}"
         )
     coords = _run_coords(k, t, start // k)[(start % k) // t]
+    support = np.flatnonzero(np.any(c[idx] != 0, axis=0))
+    if support.size == t and not np.array_equal(np.sort(coords), support):
+        coords = support  # a searched "design" round: its run's coordinates, sorted
     block = c[np.ix_(idx, coords)]  # t x t, orthonormal (a scaled Hadamard block)
     if np.count_nonzero(c[idx][:, np.setdiff1d(np.arange(k), coords)]) or not np.allclose(
         block @ block.T, np.eye(t), rtol=0.0, atol=1e-12

@@ -34,6 +34,7 @@ class LWPD(Scheme):
         "t": 2,
         "decoder": "backproject",
         "update_every": 1,
+        "rounds": "shift",
     }
     label_keys = ("k", "t")
     panel_per_label = True  # the decoders side by side
@@ -49,6 +50,11 @@ class LWPD(Scheme):
             raise ScenarioError(field, err.value, err.allowed) from None
         values["decoder"] = as_choice(values["decoder"], f"{prefix}.decoder", DECODERS)
         values["update_every"] = as_int(values["update_every"], f"{prefix}.update_every", lo=1)
+        values["rounds"] = as_choice(values["rounds"], f"{prefix}.rounds", code.ROUNDS)
+        if values["rounds"] == cls.params["rounds"]:
+            # absent when default, like the newer scheme keys: saved configurations and sweep run
+            # ids of existing scenarios stay as they were (readers use param_or_default)
+            del values["rounds"]
         return values
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -56,7 +62,8 @@ class LWPD(Scheme):
         self.k, self.t = int(self.p["k"]), int(self.p["t"])
         self.decoder = str(self.p["decoder"])
         self.every = int(self.p["update_every"])
-        self.C = code.code_matrix(self.n, self.k, self.t)
+        self.rounds = str(self.param_or_default(self.p, "rounds"))
+        self.C = code.code_matrix(self.n, self.k, self.t, self.rounds)
         self.support = [np.flatnonzero(row) for row in self.C]
         self.q = self.k // self.t  # data blocks
         self.data_blocks = partition(self.problem.n_rows, self.q)
@@ -65,7 +72,7 @@ class LWPD(Scheme):
         )  # L; the last block is zero-padded
         self.run_of = {
             w: run.index + run.round * self.q
-            for run in code.runs(self.n, self.k, self.t)
+            for run in code.runs(self.n, self.k, self.t, self.rounds)
             for w in run.workers
         }
         self.buffer: list[Result] = []  # results not yet used by a step
@@ -80,9 +87,10 @@ class LWPD(Scheme):
         k, t = int(params["k"]), int(cls.param_or_default(params, "t"))
         if cost == "rows":  # the rows of every data block the codeword touches
             q = k // t
+            rounds = str(cls.param_or_default(params, "rounds"))
             return [
                 len({int(j) // t for j in np.flatnonzero(row)}) * n / q
-                for row in code.code_matrix(n, k, t)
+                for row in code.code_matrix(n, k, t, rounds)
             ]
         return [t * n / k] * n  # t partials, each 1/q of the rows and 1/t of the parameters
 
@@ -103,7 +111,8 @@ class LWPD(Scheme):
     @classmethod
     def encode_ops(cls, params: Mapping[str, Any], n: int, n_params: int) -> list[float]:
         k, t = int(params["k"]), int(cls.param_or_default(params, "t"))
-        return code.encoding_ops(n, k, t, n_params)
+        rounds = str(cls.param_or_default(params, "rounds"))
+        return code.encoding_ops(n, k, t, n_params, rounds)
 
     @classmethod
     def bounded_delay(cls, params: Mapping[str, Any]) -> str:
@@ -206,7 +215,7 @@ class LWPD(Scheme):
         if self.decoder != "group":
             return bool(available)
         # a run can complete only if each of its workers has a codeword in or can still send one
-        for run in code.runs(self.n, self.k, self.t):
+        for run in code.runs(self.n, self.k, self.t, self.rounds):
             have = self.runs_in.get(run.index + run.round * self.q, {})
             if all(w in have or w in available for w in run.workers):
                 return True
