@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..config.validate import REQUIRED, as_float
-from .base import Decision, PartitionScheme, Result
+from .base import Decision, Result
+from .waiting import RestartEveryone
 
 
-class Deadline(PartitionScheme):
+class Deadline(RestartEveryone):
     name = "deadline"
     color = "#637939"  # not one of analysis.style.SPARE_COLORS
     summary = "step D seconds after the last step with what arrived (n/m each), restart all"
@@ -35,8 +36,6 @@ class Deadline(PartitionScheme):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.D = float(self.p["D"])
-        self.inbox: dict[int, Result] = {}  # worker -> its result at the current version
-        self.everyone = tuple(range(self.n))
         self.deadline = 0.0  # when the current version's wait ends
         self.overdue = False  # the deadline passed with nothing in: step at the first arrival
 
@@ -62,23 +61,13 @@ class Deadline(PartitionScheme):
         return total, float(ops)
 
     def _step(self) -> Decision:
-        used = list(self.inbox.values())
-        self.inbox = {}
-        step, ops = self.combine(used)
-        arrived = {r.worker for r in used}
         self._arm()  # the next deadline, D after this step
-        return Decision(
-            step=step,
-            used=used,
-            cancel=[w for w in self.everyone if w not in arrived],
-            restart=self.everyone,
-            ops=ops,
-        )
+        return self.step_with_inbox()
 
     def on_result(self, result: Result) -> Decision:
-        if result.version != self.version or result.worker in self.inbox:
-            return Decision(discarded=[result])
-        self.inbox[result.worker] = result
+        refused = self.keep(result)
+        if refused is not None:
+            return refused
         return self._step() if self.overdue else Decision()
 
     def on_timer(self, t: float) -> Decision:
@@ -88,12 +77,3 @@ class Deadline(PartitionScheme):
             self.overdue = True
             return Decision()
         return self._step()
-
-    def on_recover(self, worker: int) -> Decision:
-        # a worker whose fresh result is already in needs no second task at this version
-        if worker in self.inbox:
-            return Decision()
-        return Decision(restart=[worker])
-
-    def pending(self) -> list[Result]:
-        return list(self.inbox.values())
