@@ -14,10 +14,11 @@ from .kasync import KAsync
 from .kbatchasync import KBatchAsync
 from .ksync import KSync
 from .lwpd import LWPD
+from .sgc import SGC
 from .sync import Sync
 
 REGISTRY: dict[str, type[Scheme]] = {
-    cls.name: cls for cls in (Sync, KSync, KAsync, KBatchAsync, GradientCoding, LWPD, Deadline)
+    cls.name: cls for cls in (Sync, KSync, KAsync, KBatchAsync, GradientCoding, LWPD, Deadline, SGC)
 }
 
 __all__ = ["REGISTRY", "Scheme"]
