@@ -8,6 +8,7 @@ To add a rule, write one module with a :class:`~lwpdsim.schemes.base.Scheme` sub
 from __future__ import annotations
 
 from .base import Scheme
+from .bcc import BatchedCouponCollector
 from .deadline import Deadline
 from .gc import GradientCoding
 from .kasync import KAsync
@@ -17,7 +18,17 @@ from .lwpd import LWPD
 from .sync import Sync
 
 REGISTRY: dict[str, type[Scheme]] = {
-    cls.name: cls for cls in (Sync, KSync, KAsync, KBatchAsync, GradientCoding, LWPD, Deadline)
+    cls.name: cls
+    for cls in (
+        Sync,
+        KSync,
+        KAsync,
+        KBatchAsync,
+        GradientCoding,
+        LWPD,
+        Deadline,
+        BatchedCouponCollector,
+    )
 }
 
 __all__ = ["REGISTRY", "Scheme"]
