@@ -102,3 +102,19 @@ def test_bad_batches_names_the_field(tiny, bad: object) -> None:
 def test_batches_is_required(tiny) -> None:
     with pytest.raises(ScenarioError, match=r"schemes\[0\]\.batches"):
         lwpdsim.load_scenario(tiny([{"name": "bcc"}]))
+
+
+def test_failures_and_a_shared_link(tiny) -> None:
+    # workers that fail and recover restart at the version they worked on (same batch); every
+    # step still takes one result per batch and is the full gradient
+    failures = [
+        {"worker": 1, "at": 0.5, "recover": 3.0},
+        {"worker": 4, "at": 1.5, "recover": 2.0},
+    ]
+    cl = {"failures": failures, "network": {"bandwidth": 400.0, "shared_master_link": True}}
+    b = run_one(tiny, {"name": "bcc", "batches": 3}, updates=15, **cl)
+    s = run_one(tiny, {"name": "sync"}, updates=15, **cl)
+    np.testing.assert_allclose(b.updates["loss"], s.updates["loss"], rtol=1e-12)
+    used = b.tasks[b.tasks["outcome"] == "used"]
+    assert used.groupby("used_by").size().tolist() == [3] * 15
+    assert (b.tasks["outcome"] == "failed").sum() >= 1
