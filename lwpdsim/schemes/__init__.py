@@ -8,6 +8,7 @@ To add a rule, write one module with a :class:`~lwpdsim.schemes.base.Scheme` sub
 from __future__ import annotations
 
 from .base import Scheme
+from .bcc import BatchedCouponCollector
 from .deadline import Deadline
 from .gc import GradientCoding
 from .kasync import KAsync
@@ -18,7 +19,18 @@ from .sgc import SGC
 from .sync import Sync
 
 REGISTRY: dict[str, type[Scheme]] = {
-    cls.name: cls for cls in (Sync, KSync, KAsync, KBatchAsync, GradientCoding, LWPD, Deadline, SGC)
+    cls.name: cls
+    for cls in (
+        Sync,
+        KSync,
+        KAsync,
+        KBatchAsync,
+        GradientCoding,
+        LWPD,
+        Deadline,
+        SGC,
+        BatchedCouponCollector,
+    )
 }
 
 __all__ = ["REGISTRY", "Scheme"]
