@@ -37,8 +37,8 @@ from lwpdsim.errors import ScenarioError
 FIELD = "model.dataset"
 #: Most members a ``.npz`` archive may list (only ``X`` and ``y`` are read).
 MAX_NPZ_MEMBERS = 64
-#: Largest ``.npy`` header read from a member.
-_MAX_HEADER = 10_000
+#: Largest ``.npy`` header read from a member (of a dataset, or of a run's ``tables.npz``).
+MAX_NPY_HEADER = 10_000
 
 
 def file_error(name: str, allowed: str) -> ScenarioError:
@@ -136,25 +136,31 @@ def _read_member(
             f"shape {shape} ({size_text(count * 8.0)})",
         )
     with archive.open(info) as member:
-        return np.lib.format.read_array(member, allow_pickle=False, max_header_size=_MAX_HEADER)
+        return np.lib.format.read_array(member, allow_pickle=False, max_header_size=MAX_NPY_HEADER)
+
+
+def npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and header length of an ``.npy`` member, nothing else read; a ValueError for
+    an unknown version or a header that is not one."""
+    fmt = np.lib.format
+    version = fmt.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(member, max_header_size=MAX_NPY_HEADER)
+    elif version in ((2, 0), (3, 0)):
+        shape, _, dtype = fmt.read_array_header_2_0(member, max_header_size=MAX_NPY_HEADER)
+    else:
+        raise ValueError(f"unknown .npy version {version}")
+    return tuple(int(d) for d in shape), np.dtype(dtype), member.tell()
 
 
 def _npy_header(
     name: str, path: Path, member: IO[bytes], key: str
 ) -> tuple[tuple[int, ...], np.dtype, int]:
-    """Shape, dtype and header length of an ``.npy`` member (nothing else is read)."""
-    fmt = np.lib.format
+    """:func:`npy_header` of a dataset's member, its errors as the dataset's."""
     try:
-        version = fmt.read_magic(member)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(member, max_header_size=_MAX_HEADER)
-        elif version in ((2, 0), (3, 0)):
-            shape, _, dtype = fmt.read_array_header_2_0(member, max_header_size=_MAX_HEADER)
-        else:
-            raise ValueError(f"unknown .npy version {version}")
+        return npy_header(member)
     except ValueError as exc:
         raise file_error(name, f"array {key} in .npy format ({path}: {exc})") from None
-    return tuple(int(d) for d in shape), np.dtype(dtype), member.tell()
 
 
 def read_csv(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:

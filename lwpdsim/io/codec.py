@@ -95,12 +95,6 @@ def save_result(
     return out
 
 
-def _regular(path: Path) -> Path:
-    """``path``, if it is a regular file (never read a pipe or a device) of a size a table may
-    have; else a ValueError."""
-    return regular_file(path)
-
-
 def load_result(directory: str | Path) -> RunResult:
     """Read a result written by :func:`save_result`, in any of its layouts: equal to the one
     saved, tables included (as kept: a thinned folder gives its thinned tables; a folder that
@@ -117,8 +111,10 @@ def load_result(directory: str | Path) -> RunResult:
                 tasks["outcome"].astype(str), categories=list(OUTCOME_CATEGORIES)
             )
     else:
-        tasks = pd.read_csv(_regular(d / TASKS), keep_default_na=False, na_values=[""], **_EXACT)
-        updates = pd.read_csv(_regular(d / UPDATES), **_EXACT)
+        tasks = pd.read_csv(
+            regular_file(d / TASKS), keep_default_na=False, na_values=[""], **_EXACT
+        )
+        updates = pd.read_csv(regular_file(d / UPDATES), **_EXACT)
         if "outcome" in tasks:
             tasks["outcome"] = pd.Categorical(
                 tasks["outcome"].fillna(""), categories=list(OUTCOME_CATEGORIES)
@@ -217,7 +213,7 @@ def save_results(
 
 
 def _read_manifest(d: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads(_regular(d / MANIFEST).read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads(regular_file(d / MANIFEST).read_text(encoding="utf-8"))
     summary = manifest["summary"]
     timing = d / TIMING
     if timing.is_file():

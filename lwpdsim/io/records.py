@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..config.reading import MAX_RESULT_TABLE_BYTES
+from ..datafiles import MAX_NPY_HEADER, npy_header
 
 #: What a results folder keeps of each run's tables.
 KEEP = ("full", "thin", "summary")
@@ -44,7 +45,6 @@ HEAD_ROWS = THIN_ROWS // 2
 MAX_TABLE_BYTES = MAX_RESULT_TABLE_BYTES
 #: The most members an archive of tables may have (two tables of 15 and 13 columns have 29).
 MAX_MEMBERS = 256
-_MAX_HEADER = 10_000
 _TABLES = ("updates", "tasks")
 _CATEGORIES = "#categories"
 
@@ -209,22 +209,17 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
 def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
     """One ``.npy`` member, once its header is checked: no objects, and exactly as many bytes as
     its shape and dtype take (so no header can make the reader allocate more than is stored)."""
-    fmt = np.lib.format
     with archive.open(info) as member:
-        version = fmt.read_magic(member)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(member, max_header_size=_MAX_HEADER)
-        elif version in ((2, 0), (3, 0)):
-            shape, _, dtype = fmt.read_array_header_2_0(member, max_header_size=_MAX_HEADER)
-        else:
-            raise ValueError(f"{info.filename}: unknown .npy version {version}")
-        dtype = np.dtype(dtype)
+        try:
+            shape, dtype, header = npy_header(member)
+        except ValueError as err:
+            raise ValueError(f"{info.filename}: {err}") from None
         if dtype.hasobject:
             raise ValueError(f"{info.filename} holds Python objects")
-        if member.tell() + math.prod(shape) * dtype.itemsize != info.file_size:
+        if header + math.prod(shape) * dtype.itemsize != info.file_size:
             raise ValueError(f"{info.filename}: its header does not match its size")
     with archive.open(info) as member:
-        return fmt.read_array(member, allow_pickle=False, max_header_size=_MAX_HEADER)
+        return np.lib.format.read_array(member, allow_pickle=False, max_header_size=MAX_NPY_HEADER)
 
 
 def regular_file(path: Path, limit: int = -1) -> Path:
