@@ -258,19 +258,12 @@ def _rule_runs(runs: Sequence[RunTask]) -> tuple[list[RunTask], list[RuleRun]]:
             reduced[task.point] = [(one, _config_digest(one)) for one in ones]
         ids = []
         for one, digest in reduced[task.point]:
-            rid = _run_id_of(digest, task.replicate)
+            rid = _run_id(digest, task.replicate)
             if rid not in units:
                 units[rid] = RuleRun(len(units), rid, task.replicate, task.point, one)
             ids.append(rid)
         out.append(dataclasses.replace(task, result_ids=tuple(ids)))
     return out, list(units.values())
-
-
-def _run_id_of(digest: str, replicate: int) -> str:
-    """:func:`run_id` of a scenario whose :func:`_config_digest` is ``digest`` (the digest is
-    computed once for every replicate)."""
-    text = json.dumps({"config": digest, "replicate": int(replicate)})
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def expand_sweep(
