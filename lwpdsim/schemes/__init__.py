@@ -7,6 +7,7 @@ To add a rule, write one module with a :class:`~lwpdsim.schemes.base.Scheme` sub
 
 from __future__ import annotations
 
+from .approx_gc import ApproxGC
 from .base import Scheme
 from .bcc import BatchedCouponCollector
 from .deadline import Deadline
@@ -30,6 +31,7 @@ REGISTRY: dict[str, type[Scheme]] = {
         Deadline,
         SGC,
         BatchedCouponCollector,
+        ApproxGC,
     )
 }
 
