@@ -42,7 +42,7 @@ _SOLVED_SETS = 4096
 
 class ApproxGC(WaitForFastest):
     name = "approx_gc"
-    color = "#bcbd22"
+    color = "#bd9e39"  # not one of analysis.style.SPARE_COLORS
     summary = "approximate gradient codes (frc, bernoulli, regular, expander): wait for m, decode"
     params: ClassVar[dict[str, Any]] = {
         "code": "frc",
