@@ -345,3 +345,13 @@ def test_each_rule_states_its_interval_theory() -> None:
     assert REGISTRY["lwpd"].interval_theory({"k": 4, "decoder": "group"}, n, expo, 2.0) == (
         "decoder group"
     )
+
+
+def test_every_rule_with_a_colour_has_its_own() -> None:
+    """Figures tell rules apart by colour: no two registered rules share one, and none takes a
+    spare colour that rules without a colour of their own are given."""
+    from lwpdsim.analysis.style import SPARE_COLORS
+
+    colors = [cls.color.lower() for cls in REGISTRY.values() if cls.color]
+    assert len(colors) == len(set(colors))
+    assert not set(colors) & {c.lower() for c in SPARE_COLORS}
