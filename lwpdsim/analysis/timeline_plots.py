@@ -49,6 +49,23 @@ def alternate(seg: pd.DataFrame) -> np.ndarray:
     return (nth.reindex(seg.index).to_numpy(dtype=int) % 2).astype(int)
 
 
+def down_periods(res: RunResult, until: float) -> list[tuple[int, float, float]]:
+    """Each (worker, start, end) a worker was down before ``until`` (cut there): the run's record
+    (``manifest["outages"]``), or for a run saved without one, its scheduled failures."""
+    rec = res.manifest.get("outages")
+    if rec is not None:
+        rows = zip(rec["worker"], rec["start"], rec["end"], strict=True)
+        return [(int(w), float(a), min(float(b), until)) for w, a, b in rows if float(a) < until]
+    cluster = data.scenario_config(res).get("cluster", {})
+    racks = cluster.get("racks", [])
+    out = []
+    for f in cluster.get("failures", []):
+        at, end = float(f["at"]), min(float(f.get("recover", math.inf)), until)
+        workers = racks[int(f["rack"])] if "rack" in f else [f["worker"]]
+        out += [(int(w), at, end) for w in workers if at < until]
+    return out
+
+
 def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bool, bool]:
     """Draw one run's timeline; returns the outcomes shown, whether any transfer is visible and
     whether any worker was down."""
@@ -58,11 +75,7 @@ def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bo
         int(res.tasks["worker"].max()) + 1 if len(res.tasks) else 1
     )
     stopped = float(res.summary.get("sim_time", math.inf))
-    down = [
-        (int(f["worker"]), float(f["at"]), min(float(f.get("recover", math.inf)), stopped, t_max))
-        for f in cluster.get("failures", [])
-        if float(f["at"]) < min(stopped, t_max)
-    ]
+    down = down_periods(res, min(stopped, t_max))
     for worker, at, until in down:
         ax.barh(
             worker,

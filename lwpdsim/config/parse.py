@@ -9,7 +9,6 @@ parsed, since those modules use :mod:`lwpdsim.config.validate` themselves).
 
 from __future__ import annotations
 
-import bisect
 import copy
 import dataclasses
 import math
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
 from . import reading
+from .failures import FAILURE_KEYS, check_process, parse_failures, parse_process, parse_racks
 from .limits import check_times
 from .memo import ParseMemo
 from .overrides import apply_override
@@ -30,7 +30,6 @@ from .scenario import (
     DEFAULT_LR_SEEDS,
     LATENCY_PER,
     ClusterSpec,
-    Failure,
     ModelSpec,
     Network,
     Scenario,
@@ -40,7 +39,6 @@ from .scenario import (
 from .schemes_table import parse_schemes
 from .sizes import check_workers
 from .validate import (
-    REQUIRED,
     as_bool,
     as_choice,
     as_float,
@@ -202,6 +200,7 @@ def _parse_sections(
             parts,
             lambda: check_times(cluster, schemes, train, latency, memo=memo),
         )
+    check_process(cluster, train)
     return cluster, model, schemes, train
 
 
@@ -209,7 +208,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
     """The cluster, and its latency model (for :func:`~.limits.check_times`)."""
     from ..latency import from_spec
 
-    check_keys(raw, (*CLUSTER_KEYS, *CODING_KEYS), "cluster")
+    check_keys(raw, (*CLUSTER_KEYS, *CODING_KEYS, *FAILURE_KEYS), "cluster")
     n = check_workers(as_int(get(raw, "workers", 8, "cluster"), "cluster.workers", lo=1))
     spec = get(raw, "latency", DEFAULT_LATENCY, "cluster")
     try:
@@ -250,27 +249,9 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
     if len(set(strag_workers)) != len(strag_workers):
         raise ScenarioError("cluster.stragglers.workers", list(strag_workers), "distinct workers")
     factor = as_float(get(strag, "factor", 5.0, ""), "cluster.stragglers.factor", lo=1.0)
-    failures: list[Failure] = []
-    windows: dict[int, tuple[list[float], list[float], list[int]]] = {}  # worker -> its windows
-    for i, item in enumerate(as_list(get(raw, "failures", [], "cluster"), "cluster.failures")):
-        where = f"cluster.failures[{i}]"
-        check_keys(item, ("worker", "at", "recover"), where)
-        worker = as_int(get(item, "worker", REQUIRED, where), f"{where}.worker", lo=0, hi=n - 1)
-        at = as_float(get(item, "at", REQUIRED, where), f"{where}.at", lo=0.0)
-        recover = item.get("recover")
-        if recover is not None:
-            recover = as_float(recover, f"{where}.recover", lo=at, lo_open=True)
-        j = _overlap(windows.setdefault(worker, ([], [], [])), at, recover, len(failures))
-        if j is not None:
-            other = failures[j]
-            other_end = math.inf if other.recover is None else other.recover
-            raise ScenarioError(
-                where,
-                dict(item),
-                f"a failure window of worker {worker} that does not overlap "
-                f"cluster.failures[{j}] (down from {other.at:g} to {other_end:g})",
-            )
-        failures.append(Failure(worker, at, recover))
+    racks = parse_racks(get(raw, "racks", None, "cluster"), n)
+    failures = parse_failures(get(raw, "failures", [], "cluster"), n, racks)
+    process = parse_process(get(raw, "failure_process", None, "cluster"), racks)
     cost = as_choice(get(raw, "cost", "work", "cluster"), "cluster.cost", COST_MODELS)
     latency_per = as_choice(
         get(raw, "latency_per", "gradient", "cluster"), "cluster.latency_per", LATENCY_PER
@@ -282,10 +263,12 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
         slowdown=slowdown,
         stragglers=strag_workers,
         straggler_factor=factor,
-        failures=tuple(failures),
+        failures=failures,
         cost=cost,
         latency_per=latency_per,
         **_coding_costs(raw),
+        racks=racks,
+        failure_process=process,
     )
     return cluster, model
 
@@ -315,25 +298,6 @@ def _itemsize(value: Any) -> int:
     if isinstance(value, bool) or str(value) not in ("2", "4", "8"):
         raise ScenarioError("cluster.network.itemsize", value, "one of 2, 4, 8 (bytes per number)")
     return int(value)
-
-
-def _overlap(
-    windows: tuple[list[float], list[float], list[int]], at: float, recover: float | None, i: int
-) -> int | None:
-    """The first (lowest-numbered) earlier failure window of a worker that ``[at, recover)``
-    overlaps, or None, in which case it joins them as failure ``i``. ``windows`` holds the
-    worker's disjoint windows sorted (starts, ends, failure numbers), so this takes a binary
-    search rather than a pass over every earlier failure."""
-    starts, ends, numbers = windows
-    end = math.inf if recover is None else recover
-    lo = bisect.bisect_right(ends, at)  # the first window ending after ``at`` ...
-    hi = bisect.bisect_left(starts, end)  # ... up to the last starting before ``end``
-    if lo < hi:
-        return min(numbers[lo:hi])
-    starts.insert(lo, at)
-    ends.insert(lo, end)
-    numbers.insert(lo, i)
-    return None
 
 
 def _parse_model(raw: Any) -> ModelSpec:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from ..compress import CompressSpec
     from ..data import DatasetOptions
+    from .failures import FailureProcess
 
 #: ``train.divergence`` by default: a loss a million times the initial one is a divergence.
 DEFAULT_DIVERGENCE = 1e6
@@ -50,11 +51,13 @@ class Network:
 
 @dataclass(frozen=True)
 class Failure:
-    """Worker ``worker`` goes down at time ``at`` and, if ``recover`` is set, comes back then."""
+    """Worker ``worker`` (or every worker of rack ``rack``, ``worker`` None) goes down at time
+    ``at`` and, if ``recover`` is set, comes back then (see :mod:`lwpdsim.config.failures`)."""
 
-    worker: int
+    worker: int | None
     at: float
     recover: float | None = None
+    rack: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class ClusterSpec:
     # simulated second (inf: its work is free), and whether a task's encoding is charged
     master_flops: float = math.inf
     charge_encoding: bool = False
+    # correlated failures (lwpdsim.config.failures): groups of workers, and an up/down process
+    racks: tuple[tuple[int, ...], ...] = ()
+    failure_process: FailureProcess | None = None
 
     def worker_slowdown(self) -> tuple[float, ...]:
         """Effective compute-time multiplier of each worker (slowdown times straggler factor)."""
@@ -218,9 +224,9 @@ def _cluster_data(spec: ClusterSpec, cluster: dict[str, Any]) -> None:
     cluster["stragglers"] = {"workers": list(spec.stragglers), "factor": spec.straggler_factor}
     del cluster["straggler_factor"]
     cluster["slowdown"] = list(cluster["slowdown"])
-    cluster["failures"] = [
-        {k: v for k, v in f.items() if v is not None} for f in cluster["failures"]
-    ]
+    from .failures import failures_data
+
+    failures_data(spec, cluster)
     # the coding-cost model at its defaults (free) is left out, as the divergence rule below
     if cluster["master_flops"] == math.inf:
         del cluster["master_flops"]

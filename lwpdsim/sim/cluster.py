@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,6 +41,7 @@ from ..config.scenario import task_share
 from ..errors import LwpdsimError
 from ..schemes.base import Decision, Result, Scheme
 from .busy import MasterWork
+from .failures import Outages
 from .network import Links, Then, is_free
 from .records import TaskTable, UpdateLog
 
@@ -88,6 +89,7 @@ class Cluster:
         loss_rngs: list[np.random.Generator] | None = None,
         uplink: Uplink | None = None,
         downlink: Downlink | None = None,
+        failure_rngs: list[np.random.Generator] | None = None,
     ) -> None:
         self.spec, self.scheme, self.master = spec, scheme, master
         self.uplink, self.downlink = uplink, downlink
@@ -127,6 +129,9 @@ class Cluster:
         self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
         self.down: set[int] = set()  # failed, for now or for good
         self.gone: set[int] = set()  # will never compute again (failed for good, or lost)
+        self.outages = Outages(  # failures of workers and racks (.failures)
+            self.env, spec, failure_rngs or [], self._went_down, self._came_up, self.gone.add
+        )
         self.last_activity = 0.0
         self.deliveries_since_step = 0
         self.events = 0  # simulation events processed
@@ -314,16 +319,11 @@ class Cluster:
 
     # ----------------------------------------------------------------- failures
 
-    def _failure(
-        self, worker: int, at: float, recover: float | None
-    ) -> Generator[simpy.Event, object, None]:
-        yield self.env.timeout(at)
+    def _went_down(self, worker: int) -> None:
         self.down.add(worker)
         self.cancel(worker, "failed")
-        if recover is None:
-            self.gone.add(worker)
-            return
-        yield self.env.timeout(recover - at)
+
+    def _came_up(self, worker: int) -> None:
         self.down.discard(worker)
         if self.master_work is None:
             self._apply(self.scheme.on_recover(worker))
@@ -336,8 +336,7 @@ class Cluster:
         """Simulate until the master stops the run (a stop rule holds, or nothing can happen any
         more); then close the open tasks."""
         master = self.master
-        for f in self.spec.failures:
-            self.env.process(self._failure(f.worker, f.at, f.recover))
+        self.outages.start_processes()
         # a diverging run is reported by its status, not by numpy's overflow warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             self.updates.add(

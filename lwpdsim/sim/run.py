@@ -23,6 +23,7 @@ from ..tune import LrChoice
 from .cluster import Cluster
 from .compression import downlink_summary, make_downlink, make_uplink
 from .compression import summary_of as compression_summary
+from .failures import unit_generators
 from .master import Master
 
 if TYPE_CHECKING:
@@ -167,6 +168,7 @@ def run_scheme(
         loss_rngs=[streams.generator("network", w) for w in range(n)],
         uplink=uplink,
         downlink=downlink,
+        failure_rngs=unit_generators(scenario.cluster, streams),
     )
     try:
         cluster.run()
@@ -202,6 +204,8 @@ def run_scheme(
         summary.update(downlink_summary(downlink, model.n_params))
     config = {"scheme": spec.label, "scenario": scenario.to_dict()}
     manifest = {"seed": scenario.seed, "run_index": run_index_of(streams), "versions": versions()}
+    if scenario.cluster.failures or scenario.cluster.failure_process is not None:
+        manifest["outages"] = cluster.outages.record(cluster.end_time)
     return RunResult(spec.label, updates, tasks, summary, config, manifest)
 
 
