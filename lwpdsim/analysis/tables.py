@@ -7,7 +7,13 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..results import COMPRESSION_COLUMNS, SUMMARY_COLUMNS, RunResult, summary_table
+from ..results import (
+    COMPRESSION_COLUMNS,
+    DECODE_ERROR_METRICS,
+    SUMMARY_COLUMNS,
+    RunResult,
+    summary_table,
+)
 
 __all__ = ["SUMMARY_COLUMNS", "format_summary", "format_wall_split", "summary_table"]
 
@@ -15,8 +21,8 @@ __all__ = ["SUMMARY_COLUMNS", "format_summary", "format_wall_split", "summary_ta
 def format_summary(table: pd.DataFrame) -> str:
     """The summary table as aligned text for a terminal. Work is shown as the workers' completed
     computation in full-gradient equivalents (``work``); numpy's gradient work and call count, and
-    the compression columns, stay in the table itself (``summary.csv``)."""
-    hidden = ["gradient_work", "gradient_evaluations", *COMPRESSION_COLUMNS]
+    the compression and decoding-error columns, stay in the table itself (``summary.csv``)."""
+    hidden = ["gradient_work", "gradient_evaluations", *COMPRESSION_COLUMNS, *DECODE_ERROR_METRICS]
     shown = table.drop(columns=hidden, errors="ignore").rename(
         columns={
             "time_to_target": "t_target",
