@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..results import RunResult
+from ..sim.records import DECODE_ERROR_COLUMN as COLUMN
 
-#: The updates table's column these curves read.
-COLUMN = "decode_error"
 #: Time windows the simulated time is cut into (each point of a curve summarises one window).
 WINDOWS = 60
 #: Columns of :func:`decode_error_curves`.

@@ -50,8 +50,10 @@ def format_wall_split(results: Mapping[str, RunResult]) -> str:
         for key, seconds in r.summary.get("wall_seconds", {}).items():
             total[key] = total.get(key, 0.0) + float(seconds)
         evaluations += int(r.summary.get("gradient_evaluations", 0))
+    # the decoding-error measurement (a rule entry's decode_error), named only when it ran
+    measured = f", decoding error {total['decode_error']:.2f} s" if "decode_error" in total else ""
     return (
         f"wall time {total['total']:.2f} s: gradients {total['gradients']:.2f} s "
         f"({evaluations:,} evaluations), loss evaluation {total['evaluation']:.2f} s, "
-        f"simulation {total['simulation']:.2f} s"
+        f"simulation {total['simulation']:.2f} s{measured}"
     )
