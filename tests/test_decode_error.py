@@ -201,7 +201,7 @@ def test_plot_redraws_a_run_that_measured(tiny, tmp_path: Path) -> None:
     rules = [{"name": "ksync", "K": 4, "decode_error": True}, {"name": "sync"}]
     lwpdsim.save_run(run(tiny(rules, train={"max_updates": 20})), tmp_path / "run")
     assert main(["plot", str(tmp_path / "run")]) == 0
-    assert (tmp_path / "run" / "loss_vs_time.png").is_file()
+    assert (tmp_path / "run" / "decode_error_vs_time.png").is_file()
 
 
 FIGURE_SPEC = """

@@ -16,6 +16,8 @@ import pandas as pd
 from ..results import RunResult
 from ..sim.records import DECODE_ERROR_COLUMN as COLUMN
 
+#: Errors below this are float rounding of an exact decoding; log axes draw them here.
+FLOOR = 1e-17
 #: Time windows the simulated time is cut into (each point of a curve summarises one window).
 WINDOWS = 60
 #: Columns of :func:`decode_error_curves`.

@@ -12,12 +12,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..analysis.decoding import FLOOR
 from ..analysis.style import X_LABELS, figure, save, side_title, styled
 from .colors import label_colors
 from .spec import FigureSpec
-
-#: Errors below this are float rounding of an exact decoding; the log axis draws them here.
-FLOOR = 1e-17
 
 
 @styled

@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis import data
+from ..analysis.decoding import FLOOR
 from ..analysis.stats import INTERVAL_NAME, INTERVAL_SHORT
 from ..analysis.timeline_plots import plot_timeline
 from ..config import Scenario
@@ -30,7 +31,7 @@ from ..results import versions
 from ..tune import SELECT_RULES, edge_warning
 from .by_factor import draw_by
 from .curves import curve_panels, draw_curves
-from .decoding import FLOOR, draw_decode_error
+from .decoding import draw_decode_error
 from .intervals import draw_cdf, draw_interval_target, draw_intervals
 from .lr_grid import draw_lr_grid
 from .run import SpecRuns
