@@ -30,6 +30,7 @@ class Problem:
     gradient_rows: int = 0  # rows those calls processed
     gradient_seconds: float = 0.0
     eval_seconds: float = 0.0
+    measure_seconds: float = 0.0  # full gradients of the decoding-error measurement
     _cache: OrderedDict[tuple[int, int, int], np.ndarray] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
@@ -74,6 +75,18 @@ class Problem:
             cache[key] = grad
             if len(cache) > self.cache_size:
                 cache.popitem(last=False)
+        return grad
+
+    def full_gradient(self, theta: np.ndarray) -> np.ndarray:
+        """The gradient of all training rows at ``theta``, computed as :meth:`gradient` computes a
+        partition's (so the partitions' gradients sum to it up to rounding), for measuring a step
+        against it: neither cached nor counted as gradient work (its time goes to
+        :attr:`measure_seconds`), so the run's numbers are those of a run without it."""
+        if theta.shape != self._theta_shape:
+            raise ValueError(f"theta must have shape {self._theta_shape}, not {theta.shape}")
+        start = time.perf_counter()
+        grad = self.model.gradient_unchecked(theta, self._X, self._y, self._rows)
+        self.measure_seconds += time.perf_counter() - start
         return grad
 
     def evaluate(self, theta: np.ndarray) -> dict[str, float]:

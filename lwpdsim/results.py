@@ -214,10 +214,36 @@ def step_size(result: RunResult) -> float:
 COMPRESSION_COLUMNS = ("bits_per_coordinate", "compression_error")
 
 
+#: What a run summary records of a run that measures its decoding error (the updates table's
+#: ``decode_error`` column): :func:`decode_error_summary`. The comparison table adds the first two
+#: when at least one rule measured it.
+DECODE_ERROR_METRICS = ("decode_error_mean", "decode_error_max", "decode_error_steps")
+
+
+def decode_error_summary(updates: pd.DataFrame) -> dict[str, float | int]:
+    """``decode_error_mean`` and ``decode_error_max`` over the steps whose decoding error is a
+    number (not NaN: row 0, a step at non-finite parameters, a step of 0 where the gradient is 0),
+    and ``decode_error_steps``, how many such steps there are; an infinite error (a non-zero step
+    where the gradient is 0) makes both infinite. NaN when no step has one."""
+    values = updates["decode_error"].to_numpy(dtype=float)[1:]  # row 0: no step
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return dict(zip(DECODE_ERROR_METRICS, (math.nan, math.nan, 0), strict=True))
+    return dict(
+        zip(
+            DECODE_ERROR_METRICS,
+            (float(values.mean()), float(values.max()), int(values.size)),
+            strict=True,
+        )
+    )
+
+
 def summary_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
     """One row per rule (indexed by label) with the headline numbers of :data:`SUMMARY_COLUMNS`,
-    and :data:`COMPRESSION_COLUMNS` when a rule has them (empty for the others)."""
-    extra = [c for c in COMPRESSION_COLUMNS if any(c in r.summary for r in results.values())]
+    and :data:`COMPRESSION_COLUMNS` and the decoding error's mean and max
+    (:data:`DECODE_ERROR_METRICS`) when a rule has them (empty for the others)."""
+    optional = (*COMPRESSION_COLUMNS, *DECODE_ERROR_METRICS[:2])
+    extra = [c for c in optional if any(c in r.summary for r in results.values())]
     columns = [*SUMMARY_COLUMNS, *extra]
     rows = {
         label: {c: step_size(r) if c == "lr" else r.summary.get(c) for c in columns}

@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..io.files import PLAIN, Writer
 from ..results import RunResult, safe_name
-from . import data
+from . import data, decoding
 from .style import (
     DPI,
     SECONDS,
@@ -134,6 +134,39 @@ def plot_loss_vs_updates(
 ) -> Figure:
     """Training loss against the number of updates, one line per rule."""
     return plot_curves(results, path, x="update", metric="loss", title=title, target=target)
+
+
+@styled
+def plot_decode_error(
+    results: Mapping[str, RunResult], path: str | Path | None = None, *, title: str | None = None
+) -> Figure:
+    """Each step's decoding error ``||step - g|| / ||g||`` against simulated time (log scale), one
+    line per rule that measured it (:func:`~lwpdsim.analysis.decoding.step_errors`); errors below
+    :data:`~lwpdsim.analysis.decoding.FLOOR` (rounding of an exact decoding) are drawn at it."""
+    colors = scheme_colors(results)
+    fig = figure(8.4, 4.6)
+    ax = fig.add_subplot()
+    for label, res in results.items():
+        if decoding.measured(res):
+            times, errors = decoding.step_errors(res)
+            ax.plot(
+                times,
+                np.maximum(errors, decoding.FLOOR),
+                color=colors[label],
+                lw=1.2,
+                marker=".",
+                ms=3,
+                label=label,
+            )
+    ax.set_yscale("log")
+    ax.set_xlabel(X_LABELS["time"])
+    ax.set_ylabel("decoding error ||step - g|| / ||g||")
+    ax.set_xlim(left=0)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.lines:
+        fig.legend(loc="outside right upper", frameon=False)
+    side_title(ax, heading("decoding error per update vs simulated time", title), 8.4)
+    return save(fig, path)
 
 
 def accuracy_metric(results: data.Runs) -> str | None:
@@ -348,13 +381,14 @@ def _meta(results: Mapping[str, RunResult], scenario: Any) -> tuple[str | None, 
 
 #: The figures ``lwpdsim run`` draws next to a run's results.
 RUN_FIGURES = ("loss_vs_time.png", "timeline.png", "communication.png")
-#: The figures ``lwpdsim plot`` adds (the accuracy ones when the model has an accuracy), and one
-#: ``timeline_<rule folder>.png`` per rule.
+#: The figures ``lwpdsim plot`` adds (the accuracy ones when the model has an accuracy, the
+#: decoding error when a rule measured it), and one ``timeline_<rule folder>.png`` per rule.
 MORE_FIGURES = (
     "loss_vs_updates.png",
     "accuracy_vs_time.png",
     "accuracy_vs_updates.png",
     "update_intervals.png",
+    "decode_error_vs_time.png",
 )
 
 
@@ -387,7 +421,8 @@ def draw_run(
     The main ones (``lwpdsim run``): ``loss_vs_time.png``, ``timeline.png`` and
     ``communication.png``. With ``full`` (``lwpdsim plot``) also ``loss_vs_updates.png``,
     ``accuracy_vs_time.png`` and ``accuracy_vs_updates.png`` (when the model has an accuracy),
-    ``update_intervals.png`` and one ``timeline_<rule>.png`` per rule. ``scenario`` (a Scenario or
+    ``update_intervals.png``, ``decode_error_vs_time.png`` (when a rule measured its decoding
+    error) and one ``timeline_<rule>.png`` per rule. ``scenario`` (a Scenario or
     its dict) names the figures and gives the target loss; by default they come from the runs.
     """
     d = writer.mkdir(Path(out))
@@ -409,6 +444,8 @@ def draw_run(
         put("accuracy_vs_time.png", plot_curves, x="time", metric=metric)
         put("accuracy_vs_updates.png", plot_curves, x="update", metric=metric)
     put("update_intervals.png", plot_update_intervals, base_dir=base_dir)
+    if any(decoding.measured(r) for r in results.values()):
+        put("decode_error_vs_time.png", plot_decode_error)
     for label, res in results.items():
         one = {label: res}
         put(f"timeline_{safe_name(label)}.png", plot_timeline, one, t_max=data.timeline_window(one))

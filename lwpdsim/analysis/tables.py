@@ -7,7 +7,13 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..results import COMPRESSION_COLUMNS, SUMMARY_COLUMNS, RunResult, summary_table
+from ..results import (
+    COMPRESSION_COLUMNS,
+    DECODE_ERROR_METRICS,
+    SUMMARY_COLUMNS,
+    RunResult,
+    summary_table,
+)
 
 __all__ = ["SUMMARY_COLUMNS", "format_summary", "format_wall_split", "summary_table"]
 
@@ -15,8 +21,8 @@ __all__ = ["SUMMARY_COLUMNS", "format_summary", "format_wall_split", "summary_ta
 def format_summary(table: pd.DataFrame) -> str:
     """The summary table as aligned text for a terminal. Work is shown as the workers' completed
     computation in full-gradient equivalents (``work``); numpy's gradient work and call count, and
-    the compression columns, stay in the table itself (``summary.csv``)."""
-    hidden = ["gradient_work", "gradient_evaluations", *COMPRESSION_COLUMNS]
+    the compression and decoding-error columns, stay in the table itself (``summary.csv``)."""
+    hidden = ["gradient_work", "gradient_evaluations", *COMPRESSION_COLUMNS, *DECODE_ERROR_METRICS]
     shown = table.drop(columns=hidden, errors="ignore").rename(
         columns={
             "time_to_target": "t_target",
@@ -44,8 +50,10 @@ def format_wall_split(results: Mapping[str, RunResult]) -> str:
         for key, seconds in r.summary.get("wall_seconds", {}).items():
             total[key] = total.get(key, 0.0) + float(seconds)
         evaluations += int(r.summary.get("gradient_evaluations", 0))
+    # the decoding-error measurement (a rule entry's decode_error), named only when it ran
+    measured = f", decoding error {total['decode_error']:.2f} s" if "decode_error" in total else ""
     return (
         f"wall time {total['total']:.2f} s: gradients {total['gradients']:.2f} s "
         f"({evaluations:,} evaluations), loss evaluation {total['evaluation']:.2f} s, "
-        f"simulation {total['simulation']:.2f} s"
+        f"simulation {total['simulation']:.2f} s{measured}"
     )

@@ -22,7 +22,15 @@ DEFAULT_DIVERGENCE = 1e6
 #: ``train.lr_seeds`` by default: a scenario's step sizes are chosen on three selection runs.
 DEFAULT_LR_SEEDS = 3
 #: Keys every ``[[schemes]]`` table may have besides its rule's own parameters.
-SCHEME_COMMON_KEYS = ("name", "label", "lr", "compress", "max_staleness", "compress_down")
+SCHEME_COMMON_KEYS = (
+    "name",
+    "label",
+    "lr",
+    "compress",
+    "max_staleness",
+    "compress_down",
+    "decode_error",
+)
 #: What one draw X of the latency model is the compute time of (``cluster.latency_per``):
 #: ``gradient``, one full-batch gradient (a task computing a share f of it takes f·X); ``unit``,
 #: one work unit, 1/n of a full gradient (a task of u units takes u·X).
@@ -114,7 +122,9 @@ class SchemeSpec:
     ``max_staleness`` is the bounded delay tau of an asynchronous rule (results more than tau
     versions old are discarded, docs/schemes.md); None when absent (unbounded).
     ``compress_down`` is the compression of the master's broadcast (docs/compression.md §8); None
-    when the entry has no ``compress_down`` table (the parameters are sent whole)."""
+    when the entry has no ``compress_down`` table (the parameters are sent whole).
+    ``decode_error``: whether the master records each step's decoding error (the entry's key, or
+    the rule's :attr:`~lwpdsim.schemes.base.Scheme.measures_decode_error`; docs/schemes.md)."""
 
     name: str
     label: str
@@ -123,6 +133,7 @@ class SchemeSpec:
     compress: CompressSpec | None = None
     max_staleness: int | None = None
     compress_down: CompressSpec | None = None
+    decode_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +221,9 @@ def section_data(section: ClusterSpec | ModelSpec | SchemeSpec | Train) -> dict[
             raw["max_staleness"] = s.max_staleness
         if s.compress_down is not None:
             raw["compress_down"] = s.compress_down.as_dict()
+        # off is left out (as before the key existed), unless the rule measures by default
+        if s.decode_error or _measures_by_default(s.name):
+            raw["decode_error"] = s.decode_error
         return cast(dict[str, Any], json_ready(raw))
     raw = asdict(section)
     if isinstance(section, ClusterSpec):
@@ -217,6 +231,15 @@ def section_data(section: ClusterSpec | ModelSpec | SchemeSpec | Train) -> dict[
     elif isinstance(section, Train):
         _train_data(section, raw)
     return cast(dict[str, Any], json_ready(raw))  # a dict in, a dict out
+
+
+def _measures_by_default(rule: str) -> bool:
+    """The rule's :attr:`~lwpdsim.schemes.base.Scheme.measures_decode_error` (False for a name
+    the registry does not know)."""
+    from ..schemes import REGISTRY  # loaded already: the scheme's entry was parsed with it
+
+    cls = REGISTRY.get(rule)
+    return cls is not None and cls.measures_decode_error
 
 
 def _cluster_data(spec: ClusterSpec, cluster: dict[str, Any]) -> None:

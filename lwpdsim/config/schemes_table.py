@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ScenarioError
 from .memo import ParseMemo
 from .scenario import SCHEME_COMMON_KEYS, SchemeSpec
-from .validate import as_choice, as_float, as_int, as_list, as_str, get, suggest
+from .validate import as_bool, as_choice, as_float, as_int, as_list, as_str, get, suggest
 
 if TYPE_CHECKING:
     from ..schemes.base import Scheme
@@ -100,7 +100,12 @@ def parse_scheme(item: Any, i: int, n: int, default_lr: float | None) -> SchemeS
         if "compress_down" in item
         else None
     )
-    return SchemeSpec(name, label, lr, params, compress, tau, down)
+    decode = (
+        as_bool(item["decode_error"], f"{prefix}.decode_error")
+        if "decode_error" in item
+        else cls.measures_decode_error
+    )
+    return SchemeSpec(name, label, lr, params, compress, tau, down, decode)
 
 
 def _max_staleness(

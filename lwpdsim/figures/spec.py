@@ -37,8 +37,10 @@ from ..sweep import SweepPlan, load_sweep, plan_sweep, resolve_scenario
 from ..tune import SELECT_RULES, parse_grid
 
 KINDS = ("compare", "timeline", "intervals")
-#: The x axes of loss curves: simulated time, updates, or cumulative bytes sent up.
-CURVE_AXES = ("time", "update", "bytes")
+#: The curve kinds of a compare spec (its ``curves`` key): the loss against simulated time, updates
+#: or cumulative bytes sent up; ``decode_error``, each step's decoding error against simulated
+#: time, for the rules whose entry measures it (``decode_error``, docs/schemes.md).
+CURVE_AXES = ("time", "update", "bytes", "decode_error")
 SPEC_KEYS = (
     "name",
     "kind",
@@ -228,6 +230,12 @@ def _parse_spec(
         if cdf_workers not in workers:
             raise ScenarioError("cdf_workers", cdf_workers, f"one of workers = {list(workers)}")
     plan = _plan(table, name, kind, path, seeds, lr_grid, workers)
+    if "decode_error" in curves and not any(s.decode_error for s in plan.runs[0].scenario.schemes):
+        raise ScenarioError(
+            "curves",
+            list(curves),
+            "a decode_error curve needs a rule entry that measures it (decode_error = true)",
+        )
     by = _by(raw.get("by"), plan)
     if kind == "compare" or target_loss is not None:
         for task in plan.runs:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import data
+from ..analysis.decoding import decode_error_curves
 from ..analysis.stats import mean_interval
 from ..config.scenario import SAVED_LATENCY_PER
 from ..latency import from_spec
@@ -190,6 +191,14 @@ def curves_table(sr: SpecRuns, lrs: Mapping[str, float], x: str) -> pd.DataFrame
         chosen = {label: [against_bytes(r) for r in runs] for label, runs in chosen.items()}
         x = "time"
     table = data.loss_curves(chosen, x)
+    table.insert(1, "lr", table["scheme"].map(lrs))
+    return table
+
+
+def decode_error_table(sr: SpecRuns, lrs: Mapping[str, float]) -> pd.DataFrame:
+    """The decoding error per step against simulated time of each rule that measured it, at its
+    chosen step size (:func:`~lwpdsim.analysis.decoding.decode_error_curves`)."""
+    table = decode_error_curves(_chosen_runs(sr, lrs))
     table.insert(1, "lr", table["scheme"].map(lrs))
     return table
 

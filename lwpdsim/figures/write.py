@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis import data
+from ..analysis.decoding import FLOOR
 from ..analysis.stats import INTERVAL_NAME, INTERVAL_SHORT
 from ..analysis.timeline_plots import plot_timeline
 from ..config import Scenario
@@ -30,6 +31,7 @@ from ..results import versions
 from ..tune import SELECT_RULES, edge_warning
 from .by_factor import draw_by
 from .curves import curve_panels, draw_curves
+from .decoding import draw_decode_error
 from .intervals import draw_cdf, draw_interval_target, draw_intervals
 from .lr_grid import draw_lr_grid
 from .run import SpecRuns
@@ -40,6 +42,7 @@ from .tables import (
     chosen_lr,
     chosen_summary,
     curves_table,
+    decode_error_table,
     interval_tables,
     interval_target_table,
     lr_grid_table,
@@ -110,6 +113,9 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
     rules_text = _rules_text(sr.labels)
     seeds = f"{spec.seeds} seeds"
     for x in spec.curves:
+        if x == "decode_error":
+            files.append(_decode_error_file(sr, out, lrs))
+            continue
         stem = f"{name}_loss_vs_{STEMS[x]}"
         curves = curves_table(sr, lrs, x)
         draw_curves(spec, rules, curves, x, out / f"{stem}.png")
@@ -151,6 +157,23 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
     else:
         extra.append(_write_csv(summary, out / f"{name}_summary.csv"))
     return files, extra, summary
+
+
+def _decode_error_file(sr: SpecRuns, out: Path, lrs: Mapping[str, float]) -> FigureFile:
+    """The decoding-error figure of a compare spec and its table."""
+    table = decode_error_table(sr, lrs)
+    labels = list(dict.fromkeys(table["scheme"]))
+    if not labels:  # the spec's check makes this a run where no measuring rule took a step
+        raise ValueError(f"{sr.spec.name}: no run recorded a decoding error")
+    sentence = (
+        f"Decoding error ||step - g|| / ||g|| of every update (g the full training gradient at "
+        f"the parameters the step is applied to) against simulated time for "
+        f"{_rules_text(labels)}, the rules that measured it, each at its chosen step size: the "
+        f"median over the steps of {sr.spec.seeds} seeds in each time window, band from the "
+        f"first to the third quartile; errors below {FLOOR:g} (rounding of an exact "
+        "decoding) are drawn at it."
+    )
+    return _figure(sr, out, "decode_error", draw_decode_error, table, sentence)
 
 
 def write_timeline(sr: SpecRuns, out: Path) -> list[FigureFile]:

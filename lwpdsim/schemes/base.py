@@ -88,6 +88,12 @@ class Scheme:
     #: Whether figures that compare several labels of this rule (e.g. LWPD's decoders) may give
     #: each label a panel of its own, next to every other rule.
     panel_per_label: ClassVar[bool] = False
+    #: Whether a run of this rule records each step's decoding error by default (the entry's
+    #: ``decode_error`` key overrides it): the master then computes the full training gradient g
+    #: at the parameters every step is applied to and records ``||step - g|| / ||g||`` (a
+    #: measurement outside the simulation, docs/schemes.md). True for rules whose steps are
+    #: approximate decodings the error is meant to judge; the rule itself never computes it.
+    measures_decode_error: ClassVar[bool] = False
 
     # ----------------------------------------------------------------- configuration
 

@@ -125,7 +125,7 @@ class Cluster:
         if uplink is not None:  # every message of a compressor has the same exact size
             self.up_bytes = [to_bytes(uplink.compressor.bits())] * self.n
         self.tasks = TaskTable()
-        self.updates = UpdateLog()
+        self.updates = UpdateLog(master.measures_decode_error)
         self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
         self.down: set[int] = set()  # failed, for now or for good
         self.gone: set[int] = set()  # will never compute again (failed for good, or lost)
@@ -284,7 +284,14 @@ class Cluster:
                 self.downlink.broadcast(master.theta)
             self.deliveries_since_step = 0
             self.updates.add(
-                master.version, now, metrics, stale, ages, self.bytes_up, self.bytes_down
+                master.version,
+                now,
+                metrics,
+                stale,
+                ages,
+                self.bytes_up,
+                self.bytes_down,
+                master.decode_error,
             )
             if master.status:
                 return

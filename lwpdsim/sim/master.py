@@ -14,6 +14,11 @@ Why a run stops (:data:`STATUSES`), checked in this order:
 - ``error``: the rule raised a :class:`~lwpdsim.errors.LwpdsimError` (:meth:`Master.fail`), or
   simulated time overflowed a float with no finite ``train.max_time`` to stop at first
   (:meth:`Master.overflowed`; a scenario's validation refuses times that plausibly overflow).
+
+With ``decode_error`` (a rule entry's key, docs/schemes.md) the master also measures every step:
+:attr:`Master.decode_error` is ``||step - g|| / ||g||``, g the full training gradient at the
+parameters the step is applied to (:func:`relative_error`). A measurement, not work: it draws
+nothing, changes no number of the run and is not counted as gradient work or master operations.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class Master:
         train: Train,
         workers: int,
         progress: Any = None,
+        decode_error: bool = False,
     ) -> None:
         self.scheme, self.problem, self.lr, self.train = scheme, problem, lr, train
         self.theta = np.array(theta0, dtype=float)
@@ -67,6 +73,8 @@ class Master:
         self.message = ""
         self.time_to_target = math.nan
         self.progress = progress  # anything with update(1), told of every step
+        self.measures_decode_error = decode_error
+        self.decode_error = math.nan  # the last step's decoding error (NaN: not measured)
 
     def evaluate(self) -> dict[str, float]:
         """Loss and accuracy (train and test) at the current parameters; an infinite loss when
@@ -114,6 +122,8 @@ class Master:
             raise LwpdsimError(
                 f"{self.scheme.name} stepped with shape {step.shape}, not {self.theta.shape}"
             )
+        if self.measures_decode_error:
+            self.decode_error = self.measure(step)
         self.theta = self.theta - self.lr * step
         self.version += 1
         self.scheme.version = self.version
@@ -138,6 +148,14 @@ class Master:
         elif final:
             self.stop("max_updates", f"reached {train.max_updates} updates")
         return metrics
+
+    def measure(self, step: np.ndarray) -> float:
+        """The decoding error of ``step`` at the current parameters (before it is applied):
+        :func:`relative_error` against the full training gradient; NaN when the parameters are
+        not finite (no gradient to compare with)."""
+        if not np.isfinite(self.theta).all():
+            return math.nan
+        return relative_error(step, self.problem.full_gradient(self.theta))
 
     def may_continue(
         self, next_event: float, results_without_step: int, workers_left: set[int] | None
@@ -174,3 +192,15 @@ class Master:
 
     def stop(self, status: str, message: str) -> None:
         self.status, self.message = status, message
+
+
+def relative_error(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """``||estimate - truth|| / ||truth||`` (Euclidean norms). With ``truth`` = 0 there is no
+    scale: NaN when the estimate is 0 too (nothing to call wrong), ``inf`` when it is not (a step
+    where the true gradient vanishes). Non-finite inputs give NaN or ``inf`` as the arithmetic does."""
+    with np.errstate(all="ignore"):
+        diff = float(np.linalg.norm(estimate - truth))
+        scale = float(np.linalg.norm(truth))
+    if scale == 0.0:
+        return math.inf if diff > 0.0 else math.nan
+    return diff / scale

@@ -135,13 +135,19 @@ UPDATE_COLUMNS = (
     "bytes_up",
     "bytes_down",
 )
+#: The column a run that measures its decoding error (a rule entry's ``decode_error``) adds after
+#: :data:`UPDATE_COLUMNS`: ``||step - g|| / ||g||`` per update (NaN in row 0, before any step).
+DECODE_ERROR_COLUMN = "decode_error"
 
 
 class UpdateLog:
-    """The updates table, one tuple per row in the order of :data:`UPDATE_COLUMNS`."""
+    """The updates table, one tuple per row in the order of :data:`UPDATE_COLUMNS`, and
+    :data:`DECODE_ERROR_COLUMN` last when the run measures it (``decode_error``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, decode_error: bool = False) -> None:
         self.rows: list[tuple[Any, ...]] = []
+        self.columns = [*UPDATE_COLUMNS, *([DECODE_ERROR_COLUMN] if decode_error else [])]
+        self._measured = decode_error
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -155,30 +161,30 @@ class UpdateLog:
         ages: list[float],
         bytes_up: int,
         bytes_down: int,
+        decode_error: float = math.nan,
     ) -> None:
         """Record update ``version`` at ``time``: its metrics (``None`` when not evaluated, NaN
-        then), the staleness (versions) and age (seconds) of each message it used, and the bytes
-        moved so far."""
+        then), the staleness (versions) and age (seconds) of each message it used, the bytes
+        moved so far, and its decoding error (kept only when the log measures it)."""
         m = metrics or {}
         nan = math.nan
-        self.rows.append(
-            (
-                version,
-                time,
-                m.get("loss", nan),
-                m.get("accuracy", nan),
-                m.get("test_loss", nan),
-                m.get("test_accuracy", nan),
-                len(stale),
-                sum(stale) / len(stale) if stale else nan,
-                float(max(stale)) if stale else nan,
-                sum(ages) / len(ages) if ages else nan,
-                max(ages) if ages else nan,
-                bytes_up,
-                bytes_down,
-            )
+        row = (
+            version,
+            time,
+            m.get("loss", nan),
+            m.get("accuracy", nan),
+            m.get("test_loss", nan),
+            m.get("test_accuracy", nan),
+            len(stale),
+            sum(stale) / len(stale) if stale else nan,
+            float(max(stale)) if stale else nan,
+            sum(ages) / len(ages) if ages else nan,
+            max(ages) if ages else nan,
+            bytes_up,
+            bytes_down,
         )
+        self.rows.append((*row, decode_error) if self._measured else row)
 
     def frame(self) -> pd.DataFrame:
         """The updates table."""
-        return pd.DataFrame.from_records(self.rows, columns=list(UPDATE_COLUMNS))
+        return pd.DataFrame.from_records(self.rows, columns=self.columns)

@@ -16,7 +16,7 @@ from ..data import Dataset, load_dataset
 from ..errors import ScenarioError
 from ..models import make_model
 from ..problem import Problem
-from ..results import RunResult, summarize, versions, worker_work
+from ..results import RunResult, decode_error_summary, summarize, versions, worker_work
 from ..rng import Streams
 from ..schemes import REGISTRY
 from ..tune import LrChoice
@@ -158,7 +158,16 @@ def run_scheme(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=scenario.train.max_updates, desc=spec.label, unit="upd", leave=False)
-    master = Master(scheme, problem, theta0, spec.lr, scenario.train, n, progress=bar)
+    master = Master(
+        scheme,
+        problem,
+        theta0,
+        spec.lr,
+        scenario.train,
+        n,
+        progress=bar,
+        decode_error=spec.decode_error,
+    )
     cluster = Cluster(
         scenario.cluster,
         scheme,
@@ -178,6 +187,8 @@ def run_scheme(
     updates = cluster.updates.frame()
     tasks = cluster.tasks.frame()
     wall = time.perf_counter() - started
+    # the decoding-error measurement's gradients are neither the run's work nor its simulation
+    measured = {"decode_error": problem.measure_seconds} if spec.decode_error else {}
     summary = summarize(
         updates,
         tasks,
@@ -195,9 +206,15 @@ def run_scheme(
             "total": wall,
             "gradients": problem.gradient_seconds,
             "evaluation": problem.eval_seconds,
-            "simulation": wall - problem.gradient_seconds - problem.eval_seconds,
+            "simulation": wall
+            - problem.gradient_seconds
+            - problem.eval_seconds
+            - problem.measure_seconds,
+            **measured,
         },
     )
+    if spec.decode_error:  # only then: other runs' summaries are as before the key existed
+        summary.update(decode_error_summary(updates))
     if uplink is not None:  # only then: a run without a compress table records what it did
         summary.update(compression_summary(uplink, model.n_params))
     if downlink is not None:  # likewise for the downlink

@@ -65,9 +65,9 @@ def choose_step_sizes(
                 for lr in train.lr_grid:
                     for spec in tuned:
                         started = time.perf_counter()
-                        res = run_scheme(
-                            selection, dataclasses.replace(spec, lr=lr), model, data, streams
-                        )
+                        # a selection run's score is its final loss: no decoding error to measure
+                        rule = dataclasses.replace(spec, lr=lr, decode_error=False)
+                        res = run_scheme(selection, rule, model, data, streams)
                         scores[spec.label][lr].append(run_score(res, train.lr_select))
                         seconds[spec.label] += time.perf_counter() - started
                         if bar is not None:
