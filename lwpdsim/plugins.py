@@ -326,11 +326,17 @@ def rule_source(cls: type[Scheme]) -> dict[str, Any] | None:
     if REGISTRY.get(cls.name) is cls:
         return None
     record: dict[str, Any] = {"module": cls.__module__, "class": cls.__qualname__}
-    top = cls.__module__.split(".", 1)[0]
-    dists = _distributions().get(top, [])
-    if dists:
-        record["distribution"] = dists[0]
-        record["version"] = metadata.version(dists[0])
+    declared = [
+        ep.dist
+        for ep in _entry_points().get(cls.name, [])
+        if ep.value.replace(":", ".") == _path(cls) and ep.dist is not None
+    ]
+    if declared:  # the distribution whose entry point declares it
+        record["distribution"], record["version"] = declared[0].name, declared[0].version
+    else:  # the one that installed its top-level package, if any did
+        dists = _distributions().get(cls.__module__.split(".", 1)[0], [])
+        if dists:
+            record["distribution"], record["version"] = dists[0], metadata.version(dists[0])
     with contextlib.suppress(OSError, TypeError):
         path = inspect.getsourcefile(cls)
         if path is not None:
