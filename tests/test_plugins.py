@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lwpdsim import plugins
+from lwpdsim import plugins, save_run
+from lwpdsim.analysis.data import load_results_dir
 from lwpdsim.cli import main
 from lwpdsim.config import load_scenario
 from lwpdsim.sim import simulate
@@ -148,12 +149,21 @@ def test_scenario_key_without_installing(
     assert err.count("\n") == 1 and "schemes[0].name = 'firstk_subset'" in err and "ksync" in err
     keyed = load_scenario(scenario, overrides=[f'plugins=["{MODULE}"]'])
     assert keyed.plugins == (MODULE,) and keyed.schemes[0].params == {"K": 2, "S": 4}
-    res = simulate(keyed)[LABEL]
+    results = simulate(keyed)
+    res = results[LABEL]
     assert res.summary["updates"] == 60 and (res.updates["messages_used"].iloc[1:] == 2).all()
     assert res.config["scenario"]["plugins"] == [MODULE]
     assert res.manifest["rule_source"]["module"] == MODULE
     assert "distribution" not in res.manifest["rule_source"]  # on the path, not installed
-    assert "rule_source" not in simulate(keyed)["ksync(K=2)"].manifest  # built in
+    assert "rule_source" not in results["ksync(K=2)"].manifest  # built in
+    # a saved run is read back without importing the plugin it names
+    save_run(results, tmp_path / "run")
+    monkeypatch.setattr(plugins, "_LOADED", {})
+    monkeypatch.setattr(plugins, "_MODULES", {})
+    for name in [m for m in sys.modules if m.startswith("firstk_rule")]:
+        del sys.modules[name]
+    assert list(load_results_dir(tmp_path / "run")) == [LABEL, "ksync(K=2)"]
+    assert MODULE not in sys.modules
     # scheme.KEY reaches a plugin rule's own keys
     both = [f'plugins=["{MODULE}"]', "scheme.S=5"]
     assert load_scenario(scenario, overrides=both).schemes[0].params == {"K": 2, "S": 5}
