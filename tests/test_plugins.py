@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lwpdsim import plugins, save_run
-from lwpdsim.analysis.data import load_results_dir
+from lwpdsim import plugins
+from lwpdsim.analysis.saved import check_manifest
 from lwpdsim.cli import main
 from lwpdsim.config import load_scenario
 from lwpdsim.sim import simulate
@@ -156,13 +156,13 @@ def test_scenario_key_without_installing(
     assert res.manifest["rule_source"]["module"] == MODULE
     assert "distribution" not in res.manifest["rule_source"]  # on the path, not installed
     assert "rule_source" not in results["ksync(K=2)"].manifest  # built in
-    # a saved run is read back without importing the plugin it names
-    save_run(results, tmp_path / "run")
+    # a saved run is checked for `lwpdsim plot` without importing the plugin it names
+    res.save(tmp_path / "rule")
     monkeypatch.setattr(plugins, "_LOADED", {})
     monkeypatch.setattr(plugins, "_MODULES", {})
     for name in [m for m in sys.modules if m.startswith("firstk_rule")]:
         del sys.modules[name]
-    assert list(load_results_dir(tmp_path / "run")) == [LABEL, "ksync(K=2)"]
+    check_manifest(tmp_path / "rule")
     assert MODULE not in sys.modules
     # scheme.KEY reaches a plugin rule's own keys
     both = [f'plugins=["{MODULE}"]', "scheme.S=5"]

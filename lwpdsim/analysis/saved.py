@@ -86,16 +86,12 @@ def _check_config(path: Path, config: dict[str, object]) -> None:
 
 def _without_plugins(raw: dict[str, Any]) -> None:
     """A saved scenario checked without running code it names: its ``plugins`` are not imported,
-    and entries of rules neither built in nor loaded already go unchecked (their keys are their
-    code's to check; the figures draw them without their colour or theory)."""
-    from ..plugins import loaded_rule
+    and entries of rules not built in go unchecked (their keys are their code's to check; the
+    figures draw them with their colour and theory only if the rule is loaded already)."""
+    from ..schemes import REGISTRY
 
     raw.pop("plugins", None)
     schemes = raw.get("schemes")
     if isinstance(schemes, list):
-        kept = [
-            s
-            for s in schemes
-            if not isinstance(s, dict) or loaded_rule(str(s.get("name", ""))) is not None
-        ]
+        kept = [s for s in schemes if not isinstance(s, dict) or s.get("name") in REGISTRY]
         raw["schemes"] = kept or [{"name": "sync"}]  # nothing left to check but the rest
