@@ -176,14 +176,14 @@ def test_scenario_key_without_installing(
 
 @pytest.mark.slow
 def test_plugin_option_reaches_sweep_workers(tmp_path: Path) -> None:
-    """A process-pool sweep: its workers (forkserver, preloading only lwpdsim) import the module
+    """A process-pool sweep: its worker (forkserver, preloading only lwpdsim) imports the module
     that ``--plugin`` added to each point's scenario."""
     write_doc_files(tmp_path)
     (tmp_path / "s.toml").write_text(
         'base = "firstk.toml"\nrecords = "summary"\n[base_overrides]\n"train.max_updates" = 10\n'
         '[factors]\n"schemes[firstk_subset].S" = [3, 4]\n'
     )
-    args = ["sweep", "s.toml", "--executor", "processes", "--max-workers", "2", "--out", "sw"]
+    args = ["sweep", "s.toml", "--executor", "processes", "--max-workers", "1", "--out", "sw"]
     done = cli([*args, "--quiet", "--plugin", MODULE], tmp_path, [tmp_path / "firstk-rule"])
     assert done.returncode == 0, done.stderr
     runs = pd.read_csv(tmp_path / "sw" / "runs.csv")
