@@ -439,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # imported here, so that cli.py imports on its own before the package (as tests check)
     from . import __version__
+    from .plugins import add_option as add_plugin
 
     parser.add_argument("--version", action="version", version=f"lwpdsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -450,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(p, "override a key (repeatable)")
     _add_results_dir(p, "results/<scenario name>/")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_plugin(p)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("plot", help="redraw every figure of a saved run (or sweep)")
@@ -462,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check scenario files without running them")
     p.add_argument("files", nargs="+", metavar="FILE")
     _add_set(p, "override a key")
+    add_plugin(p)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("codes", help="print a code's matrix and its properties")
@@ -510,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file's records, thin)",
     )
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_plugin(p)
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser(
@@ -531,6 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, metavar="N", help="processes (default: CPUs; 1: none)")
     _add_set(p, "override a key of every spec's base scenario (recorded in the index)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_plugin(p)
     p.set_defaults(func=_cmd_figures)
     return parser
 
@@ -549,8 +554,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lwpdsim`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .plugins import cli_plugins
+
     try:
-        return int(args.func(args))
+        with cli_plugins(args):  # --plugin: imported, and added to every scenario's plugins
+            return int(args.func(args))
     except ScenarioError as err:
         print(f"error: {_as_given(err, args)}", file=sys.stderr)
         return 2

@@ -27,8 +27,9 @@ from ..config.reading import check_results_folder
 from ..config.scenario import SAVED_LATENCY_PER, task_share
 from ..errors import ScenarioError
 from ..latency import from_spec
+from ..plugins import loaded_rule
 from ..results import RunResult, safe_name
-from ..schemes import REGISTRY, Scheme
+from ..schemes import Scheme
 from ..schemes.theory import IntervalTheory
 from .saved import check_manifest, check_tables
 
@@ -441,7 +442,7 @@ def theory_or_reason(
     if _as_float(cluster.get("master_flops", "inf")) < math.inf or cluster.get("charge_encoding"):
         return None, "coding work charged"  # the formulas leave out decoding and encoding time
     n = int(cluster["workers"])
-    rule = REGISTRY.get(str(entry["name"]))
+    rule = loaded_rule(str(entry["name"]))
     units_all = _task_units(source, rule, entry, n)
     if not units_all or any(u != units_all[0] for u in units_all):
         return None, "unequal task sizes"

@@ -22,7 +22,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from ..schemes import REGISTRY
+from ..plugins import loaded_rule
 from . import data
 
 #: Text sizes for figures shown on a slide.
@@ -135,14 +135,15 @@ def shade(color: Any, amount: float) -> tuple[float, float, float]:
 
 def rule_colors(rules: Mapping[str, str]) -> dict[str, tuple[float, float, float]]:
     """A colour per label from ``label -> rule name``: the rule's colour (its class attribute
-    ``color`` in :data:`lwpdsim.schemes.REGISTRY`), shaded for the second and later labels of the
+    ``color``, for a rule built in or loaded: :func:`lwpdsim.plugins.loaded_rule`), shaded for the second and later labels of the
     same rule; rules without a colour of their own take :data:`SPARE_COLORS` in order."""
     out = {}
     seen: dict[str, int] = {}
     spare = iter(SPARE_COLORS * 4)
     extra: dict[str, str] = {}
     for label, rule in rules.items():
-        own = REGISTRY[rule].color if rule in REGISTRY else ""
+        cls = loaded_rule(rule)
+        own = cls.color if cls is not None else ""
         if not own and rule not in extra:
             extra[rule] = next(spare)
         base = own or extra[rule]

@@ -58,7 +58,7 @@ def check_times(
     has at most that many). With a ``memo`` (:class:`~lwpdsim.config.memo.ParseMemo`), the
     cluster's part (the latency model's largest plausible draw, the workers' multipliers, the
     message time) is computed once per (cluster, latency model, elements) objects."""
-    from ..schemes import REGISTRY
+    from ..plugins import get_rule
 
     if memo is None:
         latency, slow, (transfer, transfer_factors) = _cluster_times(cluster, model, elements)
@@ -68,7 +68,7 @@ def check_times(
             key, (cluster, model), lambda: _cluster_times(cluster, model, elements)
         )
     for i, spec in enumerate(schemes):
-        units = REGISTRY[spec.name].task_units(spec.params, cluster.workers, cluster.cost)
+        units = get_rule(spec.name).task_units(spec.params, cluster.workers, cluster.cost)
         worst: list[Factor] = []
         worst_time = -1.0
         for w, (factors, slowdown) in enumerate(slow):

@@ -131,6 +131,7 @@ def override_target(key: str) -> str | None:
 
 
 def _override_all_schemes(raw: dict[str, Any], rest: list[str], value: Any, item: str) -> None:
+    from ..plugins import parse_plugins, rule_class
     from ..schemes import REGISTRY  # imported here: the rules use lwpdsim.config.validate
 
     if len(rest) != 1:
@@ -139,11 +140,13 @@ def _override_all_schemes(raw: dict[str, Any], rest: list[str], value: Any, item
     schemes = raw.get("schemes")
     if not isinstance(schemes, list) or not schemes:
         raise ScenarioError("--set", item, "a scenario with at least one [[schemes]] table")
+    parse_plugins(raw.get("plugins", []))  # the scenario's plugin rules: their keys count
     hit = False
     for scheme in schemes:
         if not isinstance(scheme, dict):
             continue
-        cls = REGISTRY.get(scheme.get("name", ""))
+        name = scheme.get("name", "")
+        cls = rule_class(name) if isinstance(name, str) else None
         if key in SCHEME_COMMON_KEYS[1:] or (cls is not None and key in cls.params):
             scheme[key] = copy.deepcopy(value)  # a table each: a later override changes one
             hit = True

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError
+from ..plugins import parse_plugins
 from . import reading
 from .failures import FAILURE_KEYS, check_process, parse_failures, parse_process, parse_racks
 from .limits import check_times
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 COST_MODELS = ("work", "rows", "unit")
 
 #: The keys each table of a scenario may have.
-TOP_KEYS = ("name", "seed", "description", "cluster", "model", "schemes", "train")
+TOP_KEYS = ("name", "seed", "description", "plugins", "cluster", "model", "schemes", "train")
 CLUSTER_KEYS = (
     "workers",
     "latency",
@@ -153,8 +154,9 @@ def parse_scenario(
         memo.once_data("name", name, lambda: _check_name(name))
     seed = as_int(get(raw, "seed", 0, ""), "seed", lo=0)
     description = as_str(get(raw, "description", "", ""), "description")
+    plugins = parse_plugins(raw.get("plugins", []))  # imported first: the schemes may name them
     if memo is None:
-        sections = _parse_sections(raw, base_dir, None)
+        sections = _parse_sections(raw, base_dir, None, plugins)
     else:  # a function of these tables (kept by the memo, so that their ids stay theirs)
         get_table = raw.get
         tables = (
@@ -163,10 +165,13 @@ def parse_scenario(
             get_table("train", _ABSENT),
             get_table("schemes", _ABSENT),
         )
-        key = ("sections", base_dir, id(tables[0]), id(tables[1]), id(tables[2]), id(tables[3]))
-        sections = memo.by_key(key, tables, lambda: _parse_sections(raw, base_dir, memo))
+        ids = (id(tables[0]), id(tables[1]), id(tables[2]), id(tables[3]))
+        key = ("sections", base_dir, *ids, plugins)  # the rules a scheme may name: plugins'
+        sections = memo.by_key(key, tables, lambda: _parse_sections(raw, base_dir, memo, plugins))
     cluster, model, schemes, train = sections
-    return Scenario(name, seed, description, cluster, model, schemes, train, source, base_dir)
+    return Scenario(
+        name, seed, description, cluster, model, schemes, train, source, base_dir, plugins
+    )
 
 
 #: What a missing table is, for keying a memo by the tables' identities.
@@ -174,7 +179,10 @@ _ABSENT = object()
 
 
 def _parse_sections(
-    raw: Mapping[str, Any], base_dir: str | None, memo: ParseMemo | None
+    raw: Mapping[str, Any],
+    base_dir: str | None,
+    memo: ParseMemo | None,
+    plugins: tuple[str, ...] = (),
 ) -> tuple[ClusterSpec, ModelSpec, tuple[SchemeSpec, ...], Train]:
     """The cluster, model, schemes and train sections of a scenario, checked together."""
     raw_cluster, raw_model = get(raw, "cluster", {}, ""), get(raw, "model", {}, "")
@@ -190,7 +198,7 @@ def _parse_sections(
         )
         model = memo.once("model", raw_model, None, lambda: _parse_model(raw_model))
         train = memo.once("train", raw_train, None, lambda: _parse_train(raw_train))
-    schemes = parse_schemes(get(raw, "schemes", None, ""), cluster.workers, train.lr, memo)
+    schemes = parse_schemes(get(raw, "schemes", None, ""), cluster.workers, train.lr, memo, plugins)
     if memo is None:
         check_times(cluster, schemes, train, latency)
     else:  # a function of these parsed objects only (kept by the memo, so their ids stay theirs)

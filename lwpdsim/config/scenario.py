@@ -171,6 +171,8 @@ class Scenario:
     train: Train
     source: str | None = field(default=None, compare=False)
     base_dir: str | None = field(default=None, compare=False)
+    #: The modules whose rules the scenario may name (``plugins``; see :mod:`lwpdsim.plugins`).
+    plugins: tuple[str, ...] = ()
 
     def dataset_options(self) -> DatasetOptions:
         """The keywords of :func:`~lwpdsim.data.load_dataset` and
@@ -197,6 +199,8 @@ class Scenario:
             "name": self.name,
             "seed": self.seed,
             "description": self.description,
+            # absent stays absent: saved configurations and sweep run ids are unchanged
+            **({"plugins": list(self.plugins)} if self.plugins else {}),
             "cluster": section_data(self.cluster),
             "model": section_data(self.model),
             "schemes": [section_data(s) for s in self.schemes],

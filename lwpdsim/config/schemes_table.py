@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ScenarioError
 from .memo import ParseMemo
 from .scenario import SCHEME_COMMON_KEYS, SchemeSpec
-from .validate import as_bool, as_choice, as_float, as_int, as_list, as_str, get, suggest
+from .validate import as_bool, as_float, as_int, as_list, as_str, get, suggest
 
 if TYPE_CHECKING:
     from ..schemes.base import Scheme
@@ -25,16 +25,21 @@ LABEL_LENGTH = 100
 
 
 def parse_schemes(
-    raw: Any, n: int, default_lr: float | None, memo: ParseMemo | None = None
+    raw: Any,
+    n: int,
+    default_lr: float | None,
+    memo: ParseMemo | None = None,
+    plugins: tuple[str, ...] = (),
 ) -> tuple[SchemeSpec, ...]:
-    """The schemes of a scenario of ``n`` workers whose default step size is ``default_lr``."""
-    from ..schemes import REGISTRY
+    """The schemes of a scenario of ``n`` workers whose default step size is ``default_lr``,
+    naming built-in rules, rules of the modules ``plugins`` or installed ones."""
+    from ..plugins import rule_names
 
     if raw is None:
         raise ScenarioError(
             "schemes",
             None,
-            f"at least one [[schemes]] table with name = one of {', '.join(REGISTRY)}",
+            f"at least one [[schemes]] table with name = one of {', '.join(rule_names(plugins))}",
         )
     items = as_list(raw, "schemes")
     if not items:
@@ -42,10 +47,10 @@ def parse_schemes(
     specs: list[SchemeSpec] = []
     for i, item in enumerate(items):
         if memo is None:
-            specs.append(parse_scheme(item, i, n, default_lr))
-        else:  # what parse_scheme reads: the table, its position, n and the default step
-            compute = functools.partial(parse_scheme, item, i, n, default_lr)
-            specs.append(memo.once("scheme", item, (i, n, default_lr), compute))
+            specs.append(parse_scheme(item, i, n, default_lr, plugins))
+        else:  # what parse_scheme reads: the table, its position, n, the default step, plugins
+            compute = functools.partial(parse_scheme, item, i, n, default_lr, plugins)
+            specs.append(memo.once("scheme", item, (i, n, default_lr, plugins), compute))
     labels = [s.label for s in specs]
     if memo is None:
         check_labels(labels)
@@ -54,20 +59,23 @@ def parse_schemes(
     return tuple(specs)
 
 
-def parse_scheme(item: Any, i: int, n: int, default_lr: float | None) -> SchemeSpec:
-    """Scheme ``i`` of a scenario of ``n`` workers whose default step size is ``default_lr``."""
+def parse_scheme(
+    item: Any, i: int, n: int, default_lr: float | None, plugins: tuple[str, ...] = ()
+) -> SchemeSpec:
+    """Scheme ``i`` of a scenario of ``n`` workers whose default step size is ``default_lr``
+    (its rule built in, from a module of ``plugins`` or installed: :mod:`lwpdsim.plugins`)."""
     from ..compress import parse_compress
-    from ..schemes import REGISTRY
+    from ..plugins import rule_names, scenario_rule
 
     prefix = f"schemes[{i}]"
     if not isinstance(item, Mapping):
         raise ScenarioError(prefix, item, "a table with at least a name")
     if "name" not in item:
         raise ScenarioError(
-            f"{prefix}.name", None, f"this key is required: one of {', '.join(REGISTRY)}"
+            f"{prefix}.name", None, f"this key is required: one of {', '.join(rule_names(plugins))}"
         )
-    name = as_choice(item["name"], f"{prefix}.name", REGISTRY)
-    cls = REGISTRY[name]
+    cls = scenario_rule(item["name"], plugins, f"{prefix}.name")
+    name = cls.name
     own = {k: v for k, v in item.items() if k not in SCHEME_COMMON_KEYS}
     try:
         params = cls.resolve_params(own, n, prefix)

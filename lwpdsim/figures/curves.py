@@ -23,7 +23,7 @@ from ..analysis.style import (
     side_title,
     styled,
 )
-from ..schemes import REGISTRY
+from ..plugins import loaded_rule
 from .colors import label_colors
 from .spec import FigureSpec
 
@@ -45,7 +45,7 @@ def curve_panels(rules: Mapping[str, str], split_lwpd: bool) -> list[list[str]]:
 
 
 def _panel_per_label(rule: str) -> bool:
-    cls = REGISTRY.get(rule)
+    cls = loaded_rule(rule)
     return cls is not None and cls.panel_per_label
 
 

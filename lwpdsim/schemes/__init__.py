@@ -2,7 +2,8 @@
 
 A rule is a policy: it says how many work units a worker's task costs, what a worker sends, and how
 the master turns arrived messages into a step. It knows nothing of SimPy; ``lwpdsim.sim`` drives it.
-To add a rule, write one module with a :class:`~lwpdsim.schemes.base.Scheme` subclass and add it below.
+To add a rule, write one module with a :class:`~lwpdsim.schemes.base.Scheme` subclass and add it below
+(or, outside the package, register it as a plugin: :mod:`lwpdsim.plugins`, docs/plugins.md).
 """
 
 from __future__ import annotations

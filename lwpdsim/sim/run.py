@@ -15,10 +15,10 @@ from ..config.limits import check_times
 from ..data import Dataset, load_dataset
 from ..errors import ScenarioError
 from ..models import make_model
+from ..plugins import get_rule, import_plugins, rule_source
 from ..problem import Problem
 from ..results import RunResult, decode_error_summary, summarize, versions, worker_work
 from ..rng import Streams
-from ..schemes import REGISTRY
 from ..tune import LrChoice
 from .cluster import Cluster
 from .compression import downlink_summary, make_downlink, make_uplink
@@ -72,6 +72,7 @@ def simulate(
     then records its step size (``summary["lr"]``, and ``summary["lr_at_edge"]`` for a chosen
     one) and the choice (``manifest["lr_selection"]``: grid, scores, rule, selection seeds).
     """
+    import_plugins(scenario.plugins)  # a worker process imports them too (their rules register)
     choices: dict[str, LrChoice] = {}
     seconds: dict[str, float] = {}
     if scenario.train.lr_grid:
@@ -130,7 +131,8 @@ def run_scheme(
     started = time.perf_counter()
     n = scenario.cluster.workers
     problem = Problem(model, data, cache_size=max(64, 4 * n))
-    scheme = REGISTRY[spec.name](
+    rule = get_rule(spec.name)
+    scheme = rule(
         spec.params,
         n,
         problem,
@@ -223,6 +225,9 @@ def run_scheme(
     manifest = {"seed": scenario.seed, "run_index": run_index_of(streams), "versions": versions()}
     if scenario.cluster.failures or scenario.cluster.failure_process is not None:
         manifest["outages"] = cluster.outages.record(cluster.end_time)
+    source = rule_source(rule)
+    if source is not None:  # a plugin rule: the code that ran (lwpdsim.plugins)
+        manifest["rule_source"] = source
     return RunResult(spec.label, updates, tasks, summary, config, manifest)
 
 

@@ -355,8 +355,10 @@ def _config_digest(scenario: Scenario) -> str:
     s = scenario
     schemes = ",".join(_section_json(spec) for spec in s.schemes)
     seed = str(s.seed) if type(s.seed) is int else _dumps(json_ready(s.seed))
+    # a scenario's plugin modules (absent when none): importing one may change any rule's run
+    plugins = f'"plugins":{_dumps(list(s.plugins))},' if s.plugins else ""
     text = (
-        f'{{"cluster":{_section_json(s.cluster)},"model":{_section_json(s.model)},'
+        f'{{"cluster":{_section_json(s.cluster)},"model":{_section_json(s.model)},{plugins}'
         f'"schemes":[{schemes}],"seed":{seed},"train":{_section_json(s.train)}}}'
     )
     return hashlib.sha256(text.encode()).hexdigest()
