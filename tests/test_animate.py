@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from lwpdsim import load_scenario, simulate
-from lwpdsim.analysis.animation import frame_times
+from lwpdsim.analysis import load_results_dir
+from lwpdsim.analysis.animation import frame_times, outcome_times
 from lwpdsim.analysis.timeline_plots import OUTCOME_COLORS
 from lwpdsim.cli import main
 from lwpdsim.io import RUN_FOLDER, claim, save_results
@@ -63,7 +64,7 @@ def test_the_gif_has_the_frames_asked_for_and_shows_time_advancing(run_dir: Path
     # time 0: no task has ended, so no bar has an outcome's colour yet; the end: tasks were used
     assert not _has(frames[0], OUTCOME_COLORS["used"])
     assert _has(frames[-1], OUTCOME_COLORS["used"])
-    # running tasks appear as soon as time advances
+    # pending tasks appear as soon as time advances
     assert _has(frames[1], OUTCOME_COLORS["unfinished"])
     # a file it wrote itself is replaced
     assert main(["animate", str(run_dir), "--frames", "2", "--workers", "1"]) == 0
@@ -125,3 +126,16 @@ def test_a_file_lwpdsim_did_not_write_is_never_overwritten(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "lwpdsim did not write it" in err
     assert mine.read_bytes() == b"the user's own animation"
+
+
+def test_a_used_task_turns_green_at_the_update_that_used_it(run_dir: Path) -> None:
+    """Under sync a fast worker's result waits for the slowest: its outcome (used) is known at
+    the update, after the task ended; every other outcome is known when the task ends."""
+    res = load_results_dir(run_dir)["sync"]
+    known = outcome_times(res)
+    tasks = res.tasks.set_index("task")
+    used = tasks["outcome"] == "used"
+    at_update = res.updates.set_index("update")["time"]
+    assert (known[used] == tasks.loc[used, "used_by"].map(at_update)).all()
+    assert (known[used] > tasks.loc[used, "end"]).any()  # 4 workers: some wait
+    assert (known[~used] == tasks.loc[~used, "end"]).all()

@@ -2,7 +2,8 @@
 advances, one panel per rule, beside each rule's training loss drawn up to the same moment.
 
 Bars and colours are those of ``timeline.png`` (:mod:`.timeline_plots`): a task is drawn in the
-colour of tasks still running until it ends, then in the colour of its outcome. Every frame
+colour of unfinished tasks (pending) until its fate is known, then in the colour of its outcome:
+when the master uses it in an update, or when it is cancelled, discarded, lost or fails. Every frame
 updates a fixed set of artists (one collection of bars, one line of update marks, a cursor and a
 loss line per rule), so a frame costs the same whatever its time; frames are written by
 matplotlib's Pillow writer, kept as 256-colour images until the GIF is saved.
@@ -18,6 +19,7 @@ from typing import Any
 
 import matplotlib as mpl
 import numpy as np
+import pandas as pd
 from matplotlib.animation import PillowWriter
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -32,7 +34,16 @@ from PIL import Image
 from ..results import RunResult
 from . import data
 from .style import STYLE, TIME_LABEL, figure, heading, log_axis, scheme_colors, shade
-from .timeline_plots import ALTERNATE, OUTCOME_COLORS, PHASE_LIGHTEN, bar_boxes, segment_colors
+from .timeline_plots import (
+    ALTERNATE,
+    BAR_HEIGHT,
+    DOWN_COLOR,
+    OUTCOME_COLORS,
+    PHASE_LIGHTEN,
+    bar_boxes,
+    down_windows,
+    segment_colors,
+)
 
 #: Bounds of the command's options (``lwpdsim animate``).
 MAX_FRAMES = 1000
@@ -52,7 +63,7 @@ MASTER_ROW = -1.0
 NOW = "0.05"
 #: The colour of the time after a run stopped (as in ``timeline.png``).
 AFTER = "0.94"
-RUNNING = "unfinished"  # the outcome whose colour tasks take while they run
+PENDING = "unfinished"  # the outcome whose colour tasks take until their fate is known
 
 
 def figure_size(rules: int, rows: int) -> tuple[float, float]:
@@ -156,9 +167,9 @@ class _Panel:
     boxes: np.ndarray  # (segments, 4, 2) bars at their full length
     start: np.ndarray
     end: np.ndarray
-    task_end: np.ndarray  # when each segment's task ended (its outcome known)
+    known: np.ndarray  # when each segment's task's outcome is known
     done: np.ndarray  # (segments, 4) colours by outcome
-    running: np.ndarray  # (segments, 4) colours while running
+    pending: np.ndarray  # (segments, 4) colours until then
     bars: PolyCollection
     updates: np.ndarray  # times of the master's updates
     marks: Line2D  # on the master's row
@@ -172,6 +183,8 @@ class _Panel:
     loss_x: np.ndarray
     loss_y: np.ndarray
     loss: Line2D
+    down: np.ndarray  # (windows, 3): worker, from, until, of each time a worker was down
+    down_bars: PolyCollection  # hatched, as in timeline.png
     outcomes: set[str]  # of the tasks in view
     transfers: bool  # whether any download or upload is long enough to see
 
@@ -180,7 +193,7 @@ class _Panel:
         boxes = self.boxes.copy()
         boxes[:, 2:, 0] = np.minimum(self.end, t)[:, None]
         self.bars.set_verts(boxes)  # type: ignore[arg-type]
-        face = np.where((self.task_end <= t)[:, None], self.done, self.running)
+        face = np.where((self.known <= t)[:, None], self.done, self.pending)
         face[:, 3] = self.start < t
         self.bars.set_facecolor(face)  # type: ignore[arg-type]  # RGBA rows
         edges = np.ones_like(face)
@@ -205,11 +218,16 @@ class _Panel:
         else:
             x = y = np.empty(0)
         self.loss.set_data(x, y)
+        if len(self.down):
+            worker, at, until = self.down.T
+            right = np.maximum(at, np.minimum(until, t))
+            self.down_bars.set_verts(list(_boxes(worker, at, right)))
 
     def artists(self) -> list[Any]:
         """The artists :meth:`show` changes (redrawn every frame)."""
         return [
             self.after,
+            self.down_bars,
             self.after_text,
             self.bars,
             self.lines,
@@ -220,14 +238,37 @@ class _Panel:
         ]
 
 
+def outcome_times(res: RunResult) -> pd.Series:
+    """When each task's outcome is known, by task id: a used task's at the update that used it
+    (its ``used_by``; a synchronous master waits for the others first), any other's when it
+    ended (cancelled, discarded, lost, failed; an unfinished task's at the end of the run)."""
+    tasks = res.tasks.set_index("task")
+    end = tasks["end"].astype(float)
+    update_at = res.updates.drop_duplicates("update").set_index("update")["time"]
+    used_at = tasks["used_by"].map(update_at).astype(float)
+    used = (tasks["outcome"] == "used") & used_at.notna()
+    return end.where(~used, np.maximum(used_at, end))
+
+
+def _boxes(worker: np.ndarray, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
+    """Rectangles (n, 4, 2) from ``x0`` to ``x1`` on the rows ``worker``, as tall as a bar."""
+    y, h = worker.astype(float), BAR_HEIGHT / 2
+    corners = ((x0, y - h), (x0, y + h), (x1, y + h), (x1, y - h))
+    return np.stack([np.column_stack(c) for c in corners], axis=1).reshape(len(y), 4, 2)
+
+
 def _timeline_panel(
     ax: Axes, res: RunResult, until: float, rows: int, color: Any, loss: Line2D
 ) -> _Panel:
     """Draw the still parts of one rule's panel and return its moving parts."""
     seg = data.timeline(res, until)
     seg = seg[seg["worker"] < rows].reset_index(drop=True)
-    tasks = res.tasks.set_index("task")["end"]
-    task_end = seg["task"].map(tasks).to_numpy(dtype=float)
+    down = np.array([w for w in down_windows(res, until) if w[0] < rows], dtype=float)
+    down = down.reshape(-1, 3)
+    down_bars = PolyCollection(
+        [], facecolors="none", edgecolors=DOWN_COLOR, hatch="///", linewidths=0, zorder=1
+    )
+    ax.add_collection(down_bars)
     bars = PolyCollection(list(bar_boxes(seg)), linewidths=0.7 if rows <= 16 else 0.3, zorder=2)
     ax.add_collection(bars)
     (marks,) = ax.plot([], [], ls="none", marker="v", ms=7, color="0.15", zorder=4)
@@ -261,9 +302,9 @@ def _timeline_panel(
         boxes=bar_boxes(seg),
         start=seg["start"].to_numpy(dtype=float),
         end=seg["end"].to_numpy(dtype=float),
-        task_end=task_end,
+        known=seg["task"].map(outcome_times(res)).to_numpy(dtype=float),
         done=to_rgba_array(segment_colors(seg)),
-        running=to_rgba_array(segment_colors(seg, RUNNING)),
+        pending=to_rgba_array(segment_colors(seg, PENDING)),
         bars=bars,
         updates=np.sort(data.update_times(res, until)),
         marks=marks,
@@ -277,7 +318,9 @@ def _timeline_panel(
         loss_x=points["x"].to_numpy(),
         loss_y=points["value"].to_numpy(),
         loss=loss,
-        outcomes=set(seg["outcome"]) - {RUNNING},
+        down=down,
+        down_bars=down_bars,
+        outcomes=set(seg["outcome"]) - {PENDING},
         transfers=bool(
             ((seg["end"] - seg["start"])[seg["phase"] != "compute"] > until * 1e-3).any()
         ),
@@ -311,12 +354,12 @@ def _loss_axes(ax: Axes, results: Mapping[str, RunResult], until: float) -> Line
 
 
 def _legend(fig: Figure, panels: Sequence[_Panel]) -> None:
-    """The outcomes shown (and running tasks), update marks, the cursor, transfers if seen."""
+    """The outcomes shown (and pending tasks), update marks, the cursor, transfers if seen."""
     seen = set().union(*(p.outcomes for p in panels))
     handles: list[Any] = [
         Patch(facecolor=OUTCOME_COLORS[o], label=o) for o in OUTCOME_COLORS if o in seen
     ]
-    handles.append(Patch(facecolor=OUTCOME_COLORS[RUNNING], label="running"))
+    handles.append(Patch(facecolor=OUTCOME_COLORS[PENDING], label="pending"))
     handles.append(
         Line2D([], [], ls="none", marker="v", color="0.15", label="update of the master")
     )
@@ -324,6 +367,10 @@ def _legend(fig: Figure, panels: Sequence[_Panel]) -> None:
     handles.append(
         Patch(facecolor=shade(OUTCOME_COLORS["used"], ALTERNATE), label="every other task")
     )
+    if any(len(p.down) for p in panels):
+        handles.append(
+            Patch(facecolor="none", hatch="///", edgecolor=DOWN_COLOR, lw=0, label="worker down")
+        )
     if any(p.transfers for p in panels):
         light = shade(OUTCOME_COLORS["used"], PHASE_LIGHTEN["upload"])
         handles.append(Patch(facecolor=light, label="download / upload"))
@@ -405,7 +452,7 @@ def animate_runs(
         draw(until)  # the last frame shows the most colours: the palette of every frame
         exact = np.vstack(
             [to_rgba_array([AFTER, NOW, "white"]), to_rgba_array(list(colors.values()))]
-            + [np.vstack([p.done, p.running]) for p in panels]
+            + [np.vstack([p.done, p.pending]) for p in panels]
         )
         writer = _GifWriter(fps=fps)
         writer.palette = palette(_picture(canvas), exact)

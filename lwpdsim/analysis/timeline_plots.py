@@ -72,6 +72,18 @@ def bar_boxes(seg: pd.DataFrame) -> np.ndarray:
     return np.stack([np.column_stack(c) for c in corners], axis=1).reshape(len(seg), 4, 2)
 
 
+def down_windows(res: RunResult, t_max: float) -> list[tuple[int, float, float]]:
+    """``(worker, at, until)`` for each time a worker of the run was down (its scenario's
+    ``cluster.failures``) that began before ``t_max`` and before the run stopped, cut at both."""
+    cluster = data.scenario_config(res).get("cluster", {})
+    stopped = float(res.summary.get("sim_time", math.inf))
+    return [
+        (int(f["worker"]), float(f["at"]), min(float(f.get("recover", math.inf)), stopped, t_max))
+        for f in cluster.get("failures", [])
+        if float(f["at"]) < min(stopped, t_max)
+    ]
+
+
 def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bool, bool]:
     """Draw one run's timeline; returns the outcomes shown, whether any transfer is visible and
     whether any worker was down."""
@@ -81,11 +93,7 @@ def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bo
         int(res.tasks["worker"].max()) + 1 if len(res.tasks) else 1
     )
     stopped = float(res.summary.get("sim_time", math.inf))
-    down = [
-        (int(f["worker"]), float(f["at"]), min(float(f.get("recover", math.inf)), stopped, t_max))
-        for f in cluster.get("failures", [])
-        if float(f["at"]) < min(stopped, t_max)
-    ]
+    down = down_windows(res, t_max)
     for worker, at, until in down:
         ax.barh(
             worker,
