@@ -11,7 +11,7 @@ from PIL import Image
 
 from lwpdsim import load_scenario, simulate
 from lwpdsim.analysis import load_results_dir
-from lwpdsim.analysis.animation import frame_times, outcome_times
+from lwpdsim.analysis.animation import clock_format, frame_times, outcome_times
 from lwpdsim.analysis.timeline_plots import OUTCOME_COLORS
 from lwpdsim.cli import main
 from lwpdsim.io import RUN_FOLDER, claim, save_results
@@ -139,3 +139,13 @@ def test_a_used_task_turns_green_at_the_update_that_used_it(run_dir: Path) -> No
     assert (known[used] == tasks.loc[used, "used_by"].map(at_update)).all()
     assert (known[used] > tasks.loc[used, "end"]).any()  # 4 workers: some wait
     assert (known[~used] == tasks.loc[~used, "end"]).all()
+
+
+@pytest.mark.parametrize(
+    ("until", "frames"), [(17.87, 60), (0.08, 9), (1.0, 1000), (3e-9, 50), (4e12, 999), (5.0, 2)]
+)
+def test_no_two_frames_show_the_same_time(until: float, frames: int) -> None:
+    spec = clock_format(until, frames)
+    shown = [f"{t:{spec}}" for t in frame_times(until, frames)]
+    assert len(set(shown)) == frames
+    assert max(len(text) for text in shown) <= 12  # a clock, not three hundred digits

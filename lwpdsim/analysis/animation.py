@@ -106,10 +106,15 @@ def workers_of(results: Mapping[str, RunResult]) -> int:
     return max(counts, default=1)
 
 
-def _decimals(step: float) -> int:
-    """Decimals that tell apart times ``step`` apart (so no two frames look alike: the GIF
-    writer would merge them)."""
-    return max(0, math.ceil(-math.log10(step))) if step > 0 else 0
+def clock_format(until: float, frames: int) -> str:
+    """The format of the time in the title, fine enough that no two frames' times look alike
+    (the GIF writer would merge two identical frames): fixed decimals for the usual range, or
+    significant digits for times below a millionth of a second or above ten million."""
+    step = until / max(frames - 1, 1)
+    decimals = max(0, math.ceil(-math.log10(step)))
+    if decimals <= 6 and until < 1e7:
+        return f".{decimals}f"
+    return f".{math.ceil(math.log10(until / step)) + 2}g"
 
 
 def _picture(canvas: FigureCanvasAgg) -> Image.Image:
@@ -400,7 +405,7 @@ def animate_runs(
     rows = min(n, workers)
     colors = scheme_colors(results)
     times = frame_times(until, frames)
-    digits = _decimals(until / max(frames - 1, 1))
+    clock_spec = clock_format(until, frames)
     what = heading("what each worker does", title)
     shown = f" (workers 0-{rows - 1} of {n})" if rows < n else ""
     with mpl.rc_context(STYLE):
@@ -429,7 +434,7 @@ def animate_runs(
             for p in panels:
                 p.show(t)
             loss_cursor.set_xdata([t, t])
-            clock.set_text(f"{what}{shown}: t = {t:.{digits}f} simulated s")
+            clock.set_text(f"{what}{shown}: t = {t:{clock_spec}} simulated s")
             return []
 
         show(until)  # lay the figure out once, with its widest texts, then keep it fixed
