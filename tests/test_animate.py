@@ -61,6 +61,7 @@ def test_the_gif_has_the_frames_asked_for_and_shows_time_advancing(run_dir: Path
         im.seek(0)
         assert im.info["duration"] == 50  # 20 frames a second
     frames = _frames(gif)
+    assert frames[0].getpixel((2, 2)) == (255, 255, 255)  # white stays white in the palette
     # time 0: no task has ended, so no bar has an outcome's colour yet; the end: tasks were used
     assert not _has(frames[0], OUTCOME_COLORS["used"])
     assert _has(frames[-1], OUTCOME_COLORS["used"])

@@ -57,8 +57,6 @@ DPI = 80
 HOLD = 2.0
 #: Width of the figure (inches): the timelines, then the loss panel.
 WIDTH = 11.0
-#: The row of the master's updates, above worker 0.
-MASTER_ROW = -1.0
 #: The colour of the cursor at the current simulated time.
 NOW = "0.05"
 #: The colour of the time after a run stopped (as in ``timeline.png``).
@@ -127,11 +125,15 @@ def _picture(canvas: FigureCanvasAgg) -> Image.Image:
 def palette(picture: Image.Image, exact: np.ndarray) -> Image.Image:
     """A 256-colour palette holding the colours ``exact`` (rows of RGB in 0..1: bars, shading,
     so a faint one is never merged into white) and the rest chosen for ``picture``."""
-    keep = np.unique(np.round(np.asarray(exact)[:, :3] * 255).astype(np.uint8), axis=0)[:128]
-    rest = picture.quantize(256 - len(keep), method=Image.Quantize.FASTOCTREE)
-    colors = list(keep.ravel()) + (rest.getpalette() or [])[: 3 * (256 - len(keep))]
+    keep = np.unique(np.round(np.asarray(exact)[:, :3] * 255).astype(int), axis=0)[:128]
+    found = picture.quantize(256 - len(keep), method=Image.Quantize.FASTOCTREE).getpalette()
+    rest = np.array(found or [], dtype=int)[: 3 * (256 - len(keep))].reshape(-1, 3)
+    # Pillow maps colours to a palette through a coarse cache: a near neighbour of an exact
+    # colour (250 grey beside white) could take its pixels, so none is kept
+    near = np.abs(rest[:, None, :] - keep[None, :, :]).max(axis=2).min(axis=1) <= 12
+    colors = np.vstack([keep, rest[~near]]).ravel().tolist()
     out = Image.new("P", (1, 1))
-    out.putpalette([int(c) for c in colors] + [0] * (768 - len(colors)))
+    out.putpalette(colors + [0] * (768 - len(colors)))
     return out
 
 
@@ -177,6 +179,7 @@ class _Panel:
     pending: np.ndarray  # (segments, 4) colours until then
     bars: PolyCollection
     updates: np.ndarray  # times of the master's updates
+    master: float  # the height of the master's row, above worker 0's
     marks: Line2D  # on the master's row
     lines: Line2D  # across the workers' rows
     rows: int
@@ -206,7 +209,7 @@ class _Panel:
         self.bars.set_edgecolor(edges)  # type: ignore[arg-type]
         k = int(np.searchsorted(self.updates, t, side="right"))
         shown = self.updates[:k]
-        self.marks.set_data(shown, np.full(k, MASTER_ROW))
+        self.marks.set_data(shown, np.full(k, self.master))
         xs = np.repeat(shown, 3)
         ys = np.tile([-0.5, self.rows - 0.5, np.nan], k)
         xs[2::3] = np.nan
@@ -280,7 +283,10 @@ def _timeline_panel(
     (lines,) = ax.plot([], [], color="0.15", lw=0.8, alpha=0.6, zorder=3)
     cursor = ax.axvline(0.0, color=NOW, lw=1.8, zorder=5)
     stopped = float(res.summary.get("sim_time", math.inf))
-    after = Rectangle((stopped, -1.5), 0.0, rows + 1, color=AFTER, lw=0, zorder=0)
+    step = max(1, math.ceil(rows / 10))  # rows labelled
+    gap = max(1.0, step / 2)  # the master's row is as far above w0 as a label needs
+    top = -1.5 * gap
+    after = Rectangle((stopped, top), 0.0, rows - 0.5 - top, color=AFTER, lw=0, zorder=0)
     ax.add_patch(after)
     why = str(res.summary.get("status", "")).replace("_", " ")
     after_text = ax.text(
@@ -294,9 +300,8 @@ def _timeline_panel(
         visible=False,
     )
     ax.set_xlim(0, until)
-    ax.set_ylim(rows - 0.5, MASTER_ROW - 0.5)
-    step = max(1, math.ceil(rows / 10))
-    ticks = [MASTER_ROW, *range(0, rows, step)]
+    ax.set_ylim(rows - 0.5, top)
+    ticks = [-gap, *range(0, rows, step)]
     ax.set_yticks(ticks, ["master", *(f"w{w}" for w in ticks[1:])])
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
@@ -312,6 +317,7 @@ def _timeline_panel(
         pending=to_rgba_array(segment_colors(seg, PENDING)),
         bars=bars,
         updates=np.sort(data.update_times(res, until)),
+        master=-gap,
         marks=marks,
         lines=lines,
         rows=rows,
@@ -426,7 +432,7 @@ def animate_runs(
                 ax.tick_params(labelbottom=False)
             else:
                 ax.set_xlabel(TIME_LABEL)
-        loss_ax.legend(loc="upper right", fontsize=9)
+        loss_ax.legend(loc="best", fontsize=9)  # placed by the final curves
         _legend(fig, panels)
         clock = fig.suptitle("")
 
