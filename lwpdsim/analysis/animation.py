@@ -346,10 +346,11 @@ def _loss_axes(ax: Axes, results: Mapping[str, RunResult], until: float) -> Line
             for p in (data.metric_points(r, "loss", "time") for r in results.values())
         ]
     )
-    values = values[np.isfinite(values)]
-    targets = {data.target_loss(r) for r in results.values()} - {None}
-    for target in sorted(t for t in targets if t is not None):
+    targets = sorted({t for t in (data.target_loss(r) for r in results.values()) if t is not None})
+    for target in targets:
         ax.axhline(target, color="0.35", ls=":", lw=1.2, label=f"target {target:g}")
+    values = np.append(values, targets)  # a target the runs never reached is still shown
+    values = values[np.isfinite(values)]
     if values.size:
         lo, hi = float(values.min()), float(values.max())
         pad = 0.05 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 0.05
@@ -436,12 +437,11 @@ def animate_runs(
         _legend(fig, panels)
         clock = fig.suptitle("")
 
-        def show(t: float) -> list[Any]:
+        def show(t: float) -> None:
             for p in panels:
                 p.show(t)
             loss_cursor.set_xdata([t, t])
             clock.set_text(f"{what}{shown}: t = {t:{clock_spec}} simulated s")
-            return []
 
         show(until)  # lay the figure out once, with its widest texts, then keep it fixed
         fig.set_dpi(dpi)
