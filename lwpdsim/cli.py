@@ -461,6 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="write the figures here (default RESULTS_DIR)")
     p.set_defaults(func=_cmd_plot)
 
+    from .animate_cmd import add_animate  # its own module: cli.py stays small
+
+    add_animate(sub)
+
     p = sub.add_parser("validate", help="check scenario files without running them")
     p.add_argument("files", nargs="+", metavar="FILE")
     _add_set(p, "override a key")

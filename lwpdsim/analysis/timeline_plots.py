@@ -66,6 +66,29 @@ def down_periods(res: RunResult, until: float) -> list[tuple[int, float, float]]
     return out
 
 
+def segment_colors(
+    seg: pd.DataFrame, outcome: str | None = None
+) -> list[tuple[float, float, float]]:
+    """The colour of each segment of a timeline (:func:`~lwpdsim.analysis.data.timeline`): its
+    task's outcome (or ``outcome`` for every segment, e.g. ``"unfinished"`` for tasks still
+    running), lighter for download and upload, darker for every other task of a worker."""
+    outcomes = seg["outcome"] if outcome is None else [outcome] * len(seg)
+    return [
+        shade(shade(OUTCOME_COLORS.get(o, "#cccccc"), PHASE_LIGHTEN[p]), ALTERNATE * odd)
+        for o, p, odd in zip(outcomes, seg["phase"], alternate(seg), strict=True)
+    ]
+
+
+def bar_boxes(seg: pd.DataFrame) -> np.ndarray:
+    """The bar of each segment of a timeline as a rectangle, shape (segments, 4, 2): corners
+    (start, below), (start, above), (end, above), (end, below) around the worker's row."""
+    y = seg["worker"].to_numpy(dtype=float)
+    x0, x1 = seg["start"].to_numpy(dtype=float), seg["end"].to_numpy(dtype=float)
+    h = BAR_HEIGHT / 2
+    corners = ((x0, y - h), (x0, y + h), (x1, y + h), (x1, y - h))
+    return np.stack([np.column_stack(c) for c in corners], axis=1).reshape(len(seg), 4, 2)
+
+
 def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bool, bool]:
     """Draw one run's timeline; returns the outcomes shown, whether any transfer is visible and
     whether any worker was down."""
@@ -88,17 +111,8 @@ def _draw_timeline(ax: Axes, res: RunResult, t_max: float) -> tuple[set[str], bo
             linewidth=0,
             zorder=1,
         )
-    colors = [
-        shade(shade(OUTCOME_COLORS.get(o, "#cccccc"), PHASE_LIGHTEN[p]), ALTERNATE * odd)
-        for o, p, odd in zip(seg["outcome"], seg["phase"], alternate(seg), strict=True)
-    ]
-    y = seg["worker"].to_numpy(dtype=float)
-    x0, x1 = seg["start"].to_numpy(dtype=float), seg["end"].to_numpy(dtype=float)
-    h = BAR_HEIGHT / 2
-    boxes = np.stack(
-        [np.column_stack(c) for c in ((x0, y - h), (x0, y + h), (x1, y + h), (x1, y - h))],
-        axis=1,
-    )  # one rectangle per segment, drawn as one collection (fast for thousands of tasks)
+    colors = segment_colors(seg)
+    boxes = bar_boxes(seg)  # one rectangle per segment, one collection (fast for thousands)
     ax.add_collection(
         PolyCollection(
             list(boxes),
