@@ -1,0 +1,119 @@
+"""The notebooks in docs/notebooks/ run from top to bottom, and are stored without outputs.
+
+Each notebook runs in a fresh kernel (nbclient, the "python3" kernel spec that the installed
+ipykernel provides, found through jupyter_client; ipykernel is in the ``test`` extra), with the
+working directory a temporary folder, so that whatever a notebook writes lands there and not in the
+repository. The notebooks find the scenarios through ``LWPDSIM_SCENARIOS``; ``LWPDSIM_KNOBS=static``
+runs their knobs as small multiples, since nbclient is no frontend that could show sliders.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "docs" / "notebooks").glob("*.ipynb"))
+NAMES = [p.stem for p in NOTEBOOKS]
+
+
+def test_the_notebooks_exist() -> None:
+    assert {"tutorial", "lecture", "lwpd"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_notebook_is_stored_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: cell {i} has outputs; strip them"
+            assert cell.execution_count is None, f"{path.name}: cell {i} has an execution count"
+        assert "widgets" not in cell.metadata, f"{path.name}: cell {i} stores widget metadata"
+    assert "widgets" not in nb.metadata, f"{path.name} stores widget state"
+
+
+def kernel_env(**extra: str) -> dict[str, str]:
+    """The kernel's environment: this one, the repository first on the path (so a kernel started
+    from a worktree imports its lwpdsim), the inline backend (no MPLBACKEND from elsewhere)."""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["LWPDSIM_SCENARIOS"] = str(ROOT / "scenarios")
+    env["LWPDSIM_KNOBS"] = "static"
+    env.update(extra)
+    return env
+
+
+def execute(path: Path, cwd: Path, **env: str) -> Any:
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    client.execute(env=kernel_env(**env))
+    return nb
+
+
+def outputs(nb: Any) -> list[tuple[int, dict[str, Any]]]:
+    return [(i, out) for i, cell in enumerate(nb.cells) if cell.cell_type == "code" for out in cell.outputs]
+
+
+def images(nb: Any) -> list[int]:
+    """Indices of the cells that displayed a PNG image."""
+    return sorted({i for i, out in outputs(nb) if "image/png" in out.get("data", {})})
+
+
+def text_of(nb: Any) -> str:
+    parts = []
+    for _, out in outputs(nb):
+        parts.append(out.get("text", ""))
+        parts.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def test_kernel_spec_is_found() -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    assert spec.language == "python"
+    # "python" in argv is replaced by this interpreter when the kernel starts (jupyter_client)
+    assert spec.argv[0] in {"python", "python3", sys.executable} or Path(spec.argv[0]).exists()
+
+
+@pytest.mark.slow
+def test_tutorial_notebook_runs(tmp_path: Path) -> None:
+    nb = execute(NOTEBOOKS[NAMES.index("tutorial")], tmp_path)
+    text = text_of(nb)
+    # the measured run is the tutorial's: kbatchasync first, at 6.45 simulated seconds
+    assert "first to the target: kbatchasync(K=4) at 6.45 simulated s" in text
+    assert len(images(nb)) >= 2  # the loss and the timeline figures
+    assert (tmp_path / "results" / "notebook-tutorial" / "summary.csv").is_file()
+
+
+@pytest.mark.slow
+def test_lecture_notebook_runs(tmp_path: Path) -> None:
+    nb = execute(NOTEBOOKS[NAMES.index("lecture")], tmp_path)
+    knob_cell = max(i for i, cell in enumerate(nb.cells) if "knobs(" in cell.source)
+    assert knob_cell in images(nb), "the static knobs figure was not drawn"
+    assert len(images(nb)) >= 2
+    assert not any(tmp_path.iterdir()) or all(p.name == "results" for p in tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_lwpd_notebook_runs(tmp_path: Path) -> None:
+    nb = execute(NOTEBOOKS[NAMES.index("lwpd")], tmp_path)
+    text = text_of(nb)
+    assert "partials sum to g: True" in text
+    assert "any 5 rows have rank 4" in text
+    knob_cell = max(i for i, cell in enumerate(nb.cells) if "knobs(" in cell.source)
+    assert knob_cell in images(nb)
