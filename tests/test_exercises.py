@@ -88,7 +88,7 @@ def quoted_ok(quoted: str, printed: list[str]) -> bool:
 
 def test_quoted_ok_rounds() -> None:
     assert quoted_ok("3.72", ["3.7179"]) and quoted_ok("20800", ["20800"])
-    assert not quoted_ok("3.71", ["3.7179"]) and not quoted_ok("4", ["3.7179", "13"])
+    assert not quoted_ok("3.71", ["3.7179"]) and not quoted_ok("5", ["3.7179", "13"])
 
 
 def test_bold_numbers_are_printed_numbers() -> None:
