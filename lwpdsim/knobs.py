@@ -49,7 +49,7 @@ def _widgets_available() -> bool:
 def _in_kernel() -> bool:
     """True inside an IPython kernel (a notebook's, whether or not a frontend is attached)."""
     try:
-        from IPython import get_ipython
+        from IPython.core.getipython import get_ipython
     except ImportError:
         return False
     shell = get_ipython()
@@ -112,7 +112,7 @@ def _interact(
     }
 
     def one(**setting: Any) -> None:
-        fig, ax = plt.subplots(figsize=(2 * panel_size[0], 2 * panel_size[1]), layout="constrained")
+        _, ax = plt.subplots(figsize=(2 * panel_size[0], 2 * panel_size[1]), layout="constrained")
         draw(ax, **setting)
         plt.show()
 

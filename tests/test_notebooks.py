@@ -65,7 +65,12 @@ def execute(path: Path, cwd: Path, **env: str) -> Any:
 
 
 def outputs(nb: Any) -> list[tuple[int, dict[str, Any]]]:
-    return [(i, out) for i, cell in enumerate(nb.cells) if cell.cell_type == "code" for out in cell.outputs]
+    return [
+        (i, out)
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    ]
 
 
 def images(nb: Any) -> list[int]:
@@ -117,3 +122,27 @@ def test_lwpd_notebook_runs(tmp_path: Path) -> None:
     assert "any 5 rows have rank 4" in text
     knob_cell = max(i for i, cell in enumerate(nb.cells) if "knobs(" in cell.source)
     assert knob_cell in images(nb)
+
+
+@pytest.mark.slow
+def test_knobs_show_sliders_in_a_kernel(tmp_path: Path) -> None:
+    """With LWPDSIM_KNOBS=widgets, a kernel displays an interact widget and draws the default
+    setting once (what a live frontend would show before any slider moves)."""
+    pytest.importorskip("ipywidgets")
+    source = (
+        "from lwpdsim.knobs import knobs\n"
+        "calls = []\n"
+        "def draw(ax, n=8, K=4):\n"
+        "    calls.append((n, K))\n"
+        "    ax.plot([0, 1], [n, K])\n"
+        "knobs(draw, {'n': [4, 8], 'K': [2, 4]}, {'n': 8, 'K': 2})\n"
+        "print(calls)\n"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    client = nbclient.NotebookClient(
+        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute(env=kernel_env(LWPDSIM_KNOBS="widgets"))
+    data = [out.get("data", {}) for _, out in outputs(nb)]
+    assert any("application/vnd.jupyter.widget-view+json" in d for d in data)
+    assert "[(8, 2)]" in text_of(nb)
