@@ -1,8 +1,9 @@
 """The notebooks in docs/notebooks/ run from top to bottom, and are stored without outputs.
 
-Each notebook runs in a fresh kernel (nbclient, the "python3" kernel spec that the installed
-ipykernel provides, found through jupyter_client; ipykernel is in the ``test`` extra), with the
-working directory a temporary folder, so that whatever a notebook writes lands there and not in the
+Each notebook runs in a fresh kernel (nbclient) of this interpreter: the kernel spec ipykernel
+writes for ``sys.executable`` into a temporary folder, the only folder searched, so that a
+"python3" kernel spec a user installed for another Python cannot be picked up (ipykernel is in the
+``test`` extra: nothing to install by hand). The working directory is a temporary folder, so that whatever a notebook writes lands there and not in the
 repository. The notebooks find the scenarios through ``LWPDSIM_SCENARIOS``; ``LWPDSIM_KNOBS=static``
 runs their knobs as small multiples, since nbclient is no frontend that could show sliders.
 """
@@ -52,16 +53,31 @@ def kernel_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def execute(path: Path, cwd: Path, **env: str) -> Any:
-    nb = nbformat.read(path, as_version=4)
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A kernel spec manager that knows one kernel, "python3": ipykernel on this interpreter."""
+    from ipykernel.kernelspec import write_kernel_spec
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    root = tmp_path_factory.mktemp("kernels")
+    write_kernel_spec(str(root / "python3"))
+    return KernelSpecManager(kernel_dirs=[str(root)], ensure_native_kernel=False)
+
+
+def run(nb: Any, cwd: Path, kernels: Any, **env: str) -> Any:
+    """Execute ``nb`` in place in a fresh kernel whose working directory is ``cwd``."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=kernels)
     client = nbclient.NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(cwd)}},
+        nb, km=km, timeout=120, resources={"metadata": {"path": str(cwd)}}
     )
     client.execute(env=kernel_env(**env))
     return nb
+
+
+def execute(path: Path, cwd: Path, kernels: Any, **env: str) -> Any:
+    return run(nbformat.read(path, as_version=4), cwd, kernels, **env)
 
 
 def outputs(nb: Any) -> list[tuple[int, dict[str, Any]]]:
@@ -86,18 +102,16 @@ def text_of(nb: Any) -> str:
     return "\n".join(parts)
 
 
-def test_kernel_spec_is_found() -> None:
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    spec = KernelSpecManager().get_kernel_spec("python3")
+def test_the_kernel_is_this_interpreter(kernels: Any) -> None:
+    assert kernels.find_kernel_specs().keys() == {"python3"}
+    spec = kernels.get_kernel_spec("python3")
     assert spec.language == "python"
-    # "python" in argv is replaced by this interpreter when the kernel starts (jupyter_client)
-    assert spec.argv[0] in {"python", "python3", sys.executable} or Path(spec.argv[0]).exists()
+    assert spec.argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
 
 
 @pytest.mark.slow
-def test_tutorial_notebook_runs(tmp_path: Path) -> None:
-    nb = execute(NOTEBOOKS[NAMES.index("tutorial")], tmp_path)
+def test_tutorial_notebook_runs(tmp_path: Path, kernels: Any) -> None:
+    nb = execute(NOTEBOOKS[NAMES.index("tutorial")], tmp_path, kernels)
     text = text_of(nb)
     # the measured run is the tutorial's: kbatchasync first, at 6.45 simulated seconds
     assert "first to the target: kbatchasync(K=4) at 6.45 simulated s" in text
@@ -106,8 +120,8 @@ def test_tutorial_notebook_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_lecture_notebook_runs(tmp_path: Path) -> None:
-    nb = execute(NOTEBOOKS[NAMES.index("lecture")], tmp_path)
+def test_lecture_notebook_runs(tmp_path: Path, kernels: Any) -> None:
+    nb = execute(NOTEBOOKS[NAMES.index("lecture")], tmp_path, kernels)
     knob_cell = max(i for i, cell in enumerate(nb.cells) if "knobs(" in cell.source)
     assert knob_cell in images(nb), "the static knobs figure was not drawn"
     assert len(images(nb)) >= 2
@@ -115,8 +129,8 @@ def test_lecture_notebook_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_lwpd_notebook_runs(tmp_path: Path) -> None:
-    nb = execute(NOTEBOOKS[NAMES.index("lwpd")], tmp_path)
+def test_lwpd_notebook_runs(tmp_path: Path, kernels: Any) -> None:
+    nb = execute(NOTEBOOKS[NAMES.index("lwpd")], tmp_path, kernels)
     text = text_of(nb)
     assert "partials sum to g: True" in text
     assert "any 5 rows have rank 4" in text
@@ -126,7 +140,7 @@ def test_lwpd_notebook_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_knobs_show_sliders_in_a_kernel(tmp_path: Path) -> None:
+def test_knobs_show_sliders_in_a_kernel(tmp_path: Path, kernels: Any) -> None:
     """With LWPDSIM_KNOBS=widgets, a kernel displays an interact widget and draws the default
     setting once (what a live frontend would show before any slider moves)."""
     pytest.importorskip("ipywidgets")
@@ -140,10 +154,7 @@ def test_knobs_show_sliders_in_a_kernel(tmp_path: Path) -> None:
         "print(calls)\n"
     )
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
-    client = nbclient.NotebookClient(
-        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute(env=kernel_env(LWPDSIM_KNOBS="widgets"))
+    run(nb, tmp_path, kernels, LWPDSIM_KNOBS="widgets")
     data = [out.get("data", {}) for _, out in outputs(nb)]
     assert any("application/vnd.jupyter.widget-view+json" in d for d in data)
     assert "[(8, 2)]" in text_of(nb)
