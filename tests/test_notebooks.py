@@ -134,6 +134,7 @@ def test_lwpd_notebook_runs(tmp_path: Path, kernels: Any) -> None:
     text = text_of(nb)
     assert "partials sum to g: True" in text
     assert "any 5 rows have rank 4" in text
+    assert "the runs start at loss 2.3018; at section 2's θ0 it is 2.3018" in text
     knob_cell = max(i for i, cell in enumerate(nb.cells) if "knobs(" in cell.source)
     assert knob_cell in images(nb)
     assert list(tmp_path.iterdir()) == []
