@@ -36,7 +36,9 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
     assert nb.metadata["kernelspec"]["name"] == "python3"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            assert cell.outputs == [], f"{path.name}: cell {i} has outputs; strip them"
+            assert cell.outputs == [], (
+                f"{path.name}: cell {i} has outputs; clear all outputs and save"
+            )
             assert cell.execution_count is None, f"{path.name}: cell {i} has an execution count"
         assert "widgets" not in cell.metadata, f"{path.name}: cell {i} stores widget metadata"
     assert "widgets" not in nb.metadata, f"{path.name} stores widget state"
