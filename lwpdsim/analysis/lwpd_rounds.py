@@ -1,0 +1,185 @@
+"""What LWPD's searched rounds (``rounds = "design"``) buy its ``lstsq`` and ``group`` decoders, measured
+on real partial derivatives at a fixed parameter vector (no step size, no training dynamics).
+
+For each code C^(n,k,t) and each way of choosing its rounds, the LWPD rule itself (its ``compute``
+and ``on_result``, so its decoders, scalings and collapse) is fed the codewords of one parameter
+vector in a random arrival order until it takes its first step, and the step is compared with the
+full training gradient g at that vector: relative error ||step - g|| / ||g||.
+
+- ``lstsq`` with ``update_every = k``: the step from the first k codewords to arrive, the fewest
+  that can determine all k partial derivatives; exact iff those k rows of C have rank k.
+- ``group`` with ``update_every = k/t``: the step from the first k/t complete runs, scaled by
+  k / (t runs) = 1; exact iff those runs cover all k partial derivatives (each exactly once).
+- ``backproject`` with ``update_every = k``, the unbiased reference (never exact).
+
+When all n workers start together and their compute times are i.i.d. (equal units for every LWPD
+task), the order in which their first codewords arrive is uniformly random, so each draw is a
+permutation from a generator derived from the scenario's seed (its ``latency`` stream). Both ways of
+choosing rounds see the same permutations (paired draws), so for R = n/k <= 2, where the two codes
+are the same matrix, they give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..codes import lwpd as code
+from ..problem import Problem
+from ..schemes.base import Result
+from ..schemes.lwpd import LWPD
+
+#: Decoders measured, and how many arrivals (lstsq, backproject) or complete runs (group) make the
+#: step, as a function of (k, t).
+DECODERS: dict[str, Any] = {
+    "lstsq": lambda k, t: k,
+    "group": lambda k, t: k // t,
+    "backproject": lambda k, t: k,
+}
+
+#: Relative error below which a step counts as exact (float64 round-off of a solve or a transpose).
+EXACT = 1e-9
+
+
+@dataclass(frozen=True)
+class Point:
+    """A parameter vector at which the gradient is decoded, with a label for tables and legends."""
+
+    label: str
+    theta: np.ndarray
+
+
+def descent_points(
+    problem: Problem, theta0: np.ndarray, lr: float, target_loss: float, max_steps: int = 1000
+) -> list[Point]:
+    """The start ``theta0`` and the first iterate of full-gradient descent at step size ``lr``
+    whose training loss is at most ``target_loss`` (after at most ``max_steps`` steps; the last
+    iterate otherwise, labelled with its loss)."""
+    theta = np.array(theta0, dtype=np.float64)
+    steps, loss = 0, problem.evaluate(theta)["loss"]
+    while loss > target_loss and steps < max_steps:
+        theta = theta - lr * problem.gradient(steps, theta, slice(None), share=False)
+        steps += 1
+        loss = problem.evaluate(theta)["loss"]
+    return [
+        Point("start (theta0)", np.array(theta0, dtype=np.float64)),
+        Point(f"after {steps} full-gradient steps (loss {loss:.2f})", theta),
+    ]
+
+
+def _messages(scheme: LWPD, theta: np.ndarray) -> list[np.ndarray]:
+    return [scheme.compute(w, 0, theta) for w in range(scheme.n)]
+
+
+def _scheme(problem: Problem, n: int, k: int, t: int, rounds: str, decoder: str) -> LWPD:
+    every = int(DECODERS[decoder](k, t))
+    raw = {"k": k, "t": t, "decoder": decoder, "update_every": every, "rounds": rounds}
+    return LWPD(LWPD.resolve_params(raw, n, "lwpd"), n, problem)
+
+
+def first_step(
+    problem: Problem,
+    n: int,
+    k: int,
+    t: int,
+    rounds: str,
+    decoder: str,
+    messages: list[np.ndarray],
+    theta: np.ndarray,
+    order: Iterable[int],
+) -> tuple[np.ndarray, list[int], int]:
+    """The LWPD rule's first step when codewords ``messages`` arrive in ``order``: the step, the
+    workers whose codewords it used, and the number of arrivals it waited for."""
+    scheme = _scheme(problem, n, k, t, rounds, decoder)
+    arrived = 0
+    for task, w in enumerate(order):
+        arrived += 1
+        result = Result(int(w), task, 0, scheme.compute, theta, messages[int(w)])
+        decision = scheme.on_result(result)
+        if decision.step is not None:
+            return decision.step, [r.worker for r in decision.used], arrived
+    raise RuntimeError(f"no step after {arrived} arrivals ({decoder}, C^({n},{k},{t}))")
+
+
+def measure(
+    points: Iterable[Point],
+    problem_for: Mapping[str, Problem],
+    cases: Iterable[tuple[int, int, int]],
+    draws: int,
+    rng: np.random.Generator,
+    decoders: Iterable[str] = tuple(DECODERS),
+) -> pd.DataFrame:
+    """One row per (point, code (n, k, t), rounds, decoder, draw): ``error`` (relative),
+    ``arrivals`` (codewords the rule waited for), ``rank`` of the rows of C whose codewords the
+    step used and ``covered`` (partials on which those rows are nonzero).
+
+    ``problem_for[point.label]`` is the problem whose gradients are decoded at that point (one per
+    point: a problem caches gradients by version). For each code, ``draws`` arrival orders are
+    drawn from ``rng`` once and shared by every rounds, decoder and point.
+    """
+    points = list(points)
+    decoders = list(decoders)
+    rows: list[dict[str, Any]] = []
+    for n, k, t in cases:
+        orders = [rng.permutation(n) for _ in range(draws)]
+        for rounds in code.ROUNDS:
+            C = code.code_matrix(n, k, t, rounds)
+            for point in points:
+                problem = problem_for[point.label]
+                g = problem.gradient(0, point.theta, slice(None))
+                scale = float(np.linalg.norm(g))
+                for decoder in decoders:
+                    messages = _messages(_scheme(problem, n, k, t, rounds, decoder), point.theta)
+                    for draw, order in enumerate(orders):
+                        step, used, arrived = first_step(
+                            problem, n, k, t, rounds, decoder, messages, point.theta, order
+                        )
+                        sub = C[sorted(set(used))]
+                        rows.append(
+                            {
+                                "point": point.label,
+                                "n": n,
+                                "k": k,
+                                "t": t,
+                                "R": n // k,
+                                "rounds": rounds,
+                                "decoder": decoder,
+                                "draw": draw,
+                                "error": float(np.linalg.norm(step - g)) / scale,
+                                "arrivals": arrived,
+                                "rank": int(np.linalg.matrix_rank(sub)),
+                                "covered": int(np.count_nonzero(np.any(sub != 0, axis=0))),
+                            }
+                        )
+    return pd.DataFrame(rows)
+
+
+def summarise(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per (point, n, k, t, rounds, decoder): draws, mean relative error and its standard error,
+    the fraction of exact steps (error below :data:`EXACT`), the fraction of steps whose rows
+    have rank k, the fraction covering all k partials, and the mean arrivals waited for."""
+    keys = ["point", "k", "t", "n", "R", "rounds", "decoder"]
+    out = []
+    for key, part in raw.groupby(keys, sort=False):
+        err = part["error"].to_numpy()
+        k = int(part["k"].iloc[0])
+        out.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "draws": len(part),
+                "mean_error": float(err.mean()),
+                "se_error": float(err.std(ddof=1) / np.sqrt(len(err))) if len(err) > 1 else np.nan,
+                "exact_fraction": float(np.mean(err < EXACT)),
+                "full_rank_fraction": float(np.mean(part["rank"] == k)),
+                "all_covered_fraction": float(np.mean(part["covered"] == k)),
+                "mean_arrivals": float(part["arrivals"].mean()),
+                "coherence": code.coherence(
+                    code.code_matrix(int(key[3]), k, int(key[2]), str(key[5]))
+                ),
+            }
+        )
+    return pd.DataFrame(out)
