@@ -27,11 +27,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ..codes import lwpd as code
+from ..config import Scenario
+from ..models import make_model
 from ..problem import Problem
+from ..rng import Streams
 from ..schemes.base import Result
 from ..schemes.lwpd import LWPD
+from ..sim.run import build_dataset
+from . import style
 
 #: Decoders measured, and how many arrivals (lstsq, backproject) or complete runs (group) make the
 #: step, as a function of (k, t).
@@ -69,6 +75,19 @@ def descent_points(
         Point("start (theta0)", np.array(theta0, dtype=np.float64)),
         Point(f"after {steps} full-gradient steps (loss {loss:.2f})", theta),
     ]
+
+
+def scenario_points(
+    scenario: Scenario, lr: float, target_loss: float
+) -> tuple[list[Point], dict[str, Problem]]:
+    """The points of :func:`descent_points` on ``scenario``'s model and data (built from its seed
+    as a run builds them), and a fresh problem for each."""
+    streams = Streams.from_seed(scenario.seed)
+    data = build_dataset(scenario, streams)
+    model = make_model(scenario.model.kind, data)
+    theta0 = model.init_params(streams.generator("model_init"))
+    points = descent_points(Problem(model, data), theta0, lr, target_loss)
+    return points, {p.label: Problem(model, data) for p in points}
 
 
 def _messages(scheme: LWPD, theta: np.ndarray) -> list[np.ndarray]:
@@ -166,7 +185,7 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     out = []
     for key, part in raw.groupby(keys, sort=False):
         err = part["error"].to_numpy()
-        k = int(part["k"].iloc[0])
+        k, t = int(part["k"].iloc[0]), int(part["t"].iloc[0])
         out.append(
             {
                 **dict(zip(keys, key, strict=True)),
@@ -178,8 +197,118 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
                 "all_covered_fraction": float(np.mean(part["covered"] == k)),
                 "mean_arrivals": float(part["arrivals"].mean()),
                 "coherence": code.coherence(
-                    code.code_matrix(int(key[3]), k, int(key[2]), str(key[5]))
+                    code.code_matrix(int(part["n"].iloc[0]), k, t, str(part["rounds"].iloc[0]))
                 ),
             }
         )
     return pd.DataFrame(out)
+
+
+def paired(summary: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with ``design_minus_shift`` and its standard error: the mean over draws of the
+    design code's error minus the shift code's on the same arrival order (the same value on both
+    rows of a pair)."""
+    keys = ["point", "k", "t", "n", "decoder"]
+    wide = raw.pivot_table(index=[*keys, "draw"], columns="rounds", values="error")
+    diff = (wide["design"] - wide["shift"]).groupby(level=keys, sort=False)
+    stats = pd.DataFrame(
+        {
+            "design_minus_shift": diff.mean(),
+            "design_minus_shift_se": diff.std(ddof=1) / np.sqrt(diff.count()),
+        }
+    ).reset_index()
+    return summary.merge(stats, on=keys, how="left")
+
+
+#: Colour of each way of choosing rounds, and line style of each point (in the order measured).
+ROUND_COLORS = {"shift": "#7f7f7f", "design": LWPD.color}
+POINT_STYLES = ("-", "--", ":")
+#: The two error panels of a code family: (decoder, panel title).
+PANELS = (
+    ("lstsq", "lstsq: step from the first k codewords"),
+    ("group", "group: step from the first k/t complete runs"),
+)
+ERROR_LABEL = "relative error ||step - g|| / ||g||"
+WIDTH = 14.0
+
+
+@style.styled
+def draw(summary: pd.DataFrame, draws: int) -> Figure:
+    """One row per code family (k, t): the mean relative error of the lstsq and the group step
+    against n (bars: 95% normal intervals over the draws), and what makes a step exact: the share
+    of first steps whose k rows have rank k (lstsq) and whose k/t runs cover all k partials
+    (group), at the first point."""
+    families = list(
+        dict.fromkeys(zip(summary["k"].astype(int), summary["t"].astype(int), strict=True))
+    )
+    points = list(dict.fromkeys(summary["point"]))
+    fig = style.figure(WIDTH, 3.7 * len(families) + 2.2)
+    axes = fig.subplots(len(families), 3, squeeze=False)
+    for row, (k, t) in zip(axes, families, strict=True):
+        fam = summary[(summary["k"] == k) & (summary["t"] == t)]
+        ns = sorted(fam["n"].unique())
+        for ax, (decoder, title) in zip(row[:2], PANELS, strict=True):
+            for rounds, color in ROUND_COLORS.items():
+                for point, line in zip(points, POINT_STYLES, strict=False):
+                    part = fam[
+                        (fam["decoder"] == decoder)
+                        & (fam["rounds"] == rounds)
+                        & (fam["point"] == point)
+                    ].sort_values("n")
+                    ax.errorbar(
+                        part["n"],
+                        part["mean_error"],
+                        yerr=1.96 * part["se_error"],
+                        color=color,
+                        linestyle=line,
+                        marker="o",
+                        ms=4,
+                        capsize=2,
+                        label=f"{rounds} rounds, gradient at {point}",
+                    )
+            ax.set_ylabel(f"mean {ERROR_LABEL}")
+            ax.set_ylim(bottom=0)
+            ax.set_title(f"C^(n,{k},{t}), {title}", fontsize=11)
+        mech = row[2]
+        for rounds, color in ROUND_COLORS.items():
+            part = fam[(fam["rounds"] == rounds) & (fam["point"] == points[0])]
+            ls = part[part["decoder"] == "lstsq"].sort_values("n")
+            gr = part[part["decoder"] == "group"].sort_values("n")
+            mech.plot(
+                ls["n"],
+                ls["full_rank_fraction"],
+                "o-",
+                color=color,
+                ms=4,
+                label=f"{rounds} rounds: the first k codewords' rows have rank k (lstsq exact)",
+            )
+            mech.plot(
+                gr["n"],
+                gr["all_covered_fraction"],
+                "s:",
+                color=color,
+                ms=4,
+                mfc="none",
+                label=f"{rounds} rounds: the first k/t runs cover all k partials (group exact)",
+            )
+        mech.set_ylim(0, 1.02)
+        mech.set_ylabel("share of first steps")
+        mech.set_title(f"C^(n,{k},{t}), what makes a step exact", fontsize=11)
+        for ax in row:
+            ax.set_xticks(ns, [str(v) for v in ns])
+            ax.set_xlabel(f"workers n (R = n/{k} rounds)")
+    handles = [axes[0][0].get_legend_handles_labels(), axes[0][2].get_legend_handles_labels()]
+    fig.legend(
+        [*handles[0][0], *handles[1][0]],
+        [*handles[0][1], *handles[1][1]],
+        loc="outside lower center",
+        ncol=2,
+        fontsize=9,
+    )
+    text = (
+        "What LWPD's searched rounds (design) buy over the reconstruction's (shift) as n grows at "
+        "fixed k: the rule's first step from codewords of the quick-start softmax gradient, "
+        f"{draws} uniformly random arrival orders per code, the same for both (bars: 95% intervals)"
+    )
+    fig.suptitle(style.wrap(text, WIDTH - 0.5, style.STYLE["figure.titlesize"]))
+    return fig
