@@ -53,6 +53,10 @@ def test_tiny_measurement_matches_the_codes_structure(quickstart):
     table = lwpd_rounds.paired(lwpd_rounds.summarise(raw), raw)
     assert (table.loc[table["n"] == 8, "design_minus_shift"] == 0).all()
     assert len(table) == 2 * 2 * 2 * 3
+    # every shift run touches all t parameter blocks; for k = 4, t = 2 the only such pairs of
+    # partials are the runs of rounds 0 and 1, so a third round of new directions cannot
+    assert lwpd_rounds.runs_all_blocks(12, 4, 2, "shift") == 1.0
+    assert lwpd_rounds.runs_all_blocks(12, 4, 2, "design") < 1.0
 
 
 def _first_steps(points, problems, n, k, t, rounds, decoder, orders):

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ..codes import lwpd as code
 from ..config import Scenario
@@ -72,8 +73,8 @@ def descent_points(
         steps += 1
         loss = problem.evaluate(theta)["loss"]
     return [
-        Point("start (theta0)", np.array(theta0, dtype=np.float64)),
-        Point(f"after {steps} full-gradient steps (loss {loss:.2f})", theta),
+        Point("theta0 (start)", np.array(theta0, dtype=np.float64)),
+        Point(f"theta after {steps} full-gradient steps (loss {loss:.2f})", theta),
     ]
 
 
@@ -177,10 +178,19 @@ def measure(
     return pd.DataFrame(rows)
 
 
+def runs_all_blocks(n: int, k: int, t: int, rounds: str) -> float:
+    """Share of the runs of C^(n,k,t) whose t partials lie in t distinct parameter blocks (every
+    run of ``"shift"``; a searched round may put a run within fewer blocks, so that its codewords
+    say nothing about some parameters)."""
+    found = code.runs(n, k, t, rounds)
+    return float(np.mean([len({j % t for j in run.coords}) == t for run in found]))
+
+
 def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     """Per (point, n, k, t, rounds, decoder): draws, mean relative error and its standard error,
     the fraction of exact steps (error below :data:`EXACT`), the fraction of steps whose rows
-    have rank k, the fraction covering all k partials, and the mean arrivals waited for."""
+    have rank k, the fraction covering all k partials, the mean arrivals waited for, and two
+    facts of the code: :func:`runs_all_blocks` and the coherence (largest |cos| between rows)."""
     keys = ["point", "k", "t", "n", "R", "rounds", "decoder"]
     out = []
     for key, part in raw.groupby(keys, sort=False):
@@ -196,6 +206,9 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
                 "full_rank_fraction": float(np.mean(part["rank"] == k)),
                 "all_covered_fraction": float(np.mean(part["covered"] == k)),
                 "mean_arrivals": float(part["arrivals"].mean()),
+                "runs_all_blocks": runs_all_blocks(
+                    int(part["n"].iloc[0]), k, t, str(part["rounds"].iloc[0])
+                ),
                 "coherence": code.coherence(
                     code.code_matrix(int(part["n"].iloc[0]), k, t, str(part["rounds"].iloc[0]))
                 ),
@@ -237,7 +250,8 @@ def draw(summary: pd.DataFrame, draws: int) -> Figure:
     """One row per code family (k, t): the mean relative error of the lstsq and the group step
     against n (bars: 95% normal intervals over the draws), and what makes a step exact: the share
     of first steps whose k rows have rank k (lstsq) and whose k/t runs cover all k partials
-    (group), at the first point."""
+    (group), at the first point, beside the share of the code's runs that touch all t parameter
+    blocks."""
     families = list(
         dict.fromkeys(zip(summary["k"].astype(int), summary["t"].astype(int), strict=True))
     )
@@ -291,16 +305,26 @@ def draw(summary: pd.DataFrame, draws: int) -> Figure:
                 mfc="none",
                 label=f"{rounds} rounds: the first k/t runs cover all k partials (group exact)",
             )
+            mech.plot(
+                ls["n"],
+                ls["runs_all_blocks"],
+                "^-.",
+                color=color,
+                ms=4,
+                label=f"{rounds} rounds: share of the code's runs that touch all t parameter blocks",
+            )
         mech.set_ylim(0, 1.02)
-        mech.set_ylabel("share of first steps")
-        mech.set_title(f"C^(n,{k},{t}), what makes a step exact", fontsize=11)
+        mech.set_ylabel("share (of first steps; of runs)")
+        mech.set_title(f"C^(n,{k},{t}), what makes a step exact or good", fontsize=11)
         for ax in row:
             ax.set_xticks(ns, [str(v) for v in ns])
             ax.set_xlabel(f"workers n (R = n/{k} rounds)")
-    handles = [axes[0][0].get_legend_handles_labels(), axes[0][2].get_legend_handles_labels()]
+    errors, labels = axes[0][0].get_legend_handles_labels()
+    shares, share_labels = axes[0][2].get_legend_handles_labels()
+    blank = len(shares) - len(errors)  # invisible entries: errors in one column, shares in the next
     fig.legend(
-        [*handles[0][0], *handles[1][0]],
-        [*handles[0][1], *handles[1][1]],
+        [*errors, *(Line2D([], [], alpha=0.0) for _ in range(blank)), *shares],
+        [*labels, *([""] * blank), *share_labels],
         loc="outside lower center",
         ncol=2,
         fontsize=9,
