@@ -7,6 +7,7 @@ pooled over the seeds, the legend giving the fraction that decoded exactly (erro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,11 +16,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis.decoding import EXACT, FLOOR
-from ..analysis.style import X_LABELS, figure, save, side_suptitle, styled
+from ..analysis.style import STYLE, X_LABELS, figure, save, styled, wrap
 from .colors import label_colors
 from .spec import FigureSpec
 
 ERROR = "decoding error ||step - g|| / ||g||"
+TITLE = STYLE["figure.titlesize"]
 
 
 @styled
@@ -33,8 +35,8 @@ def draw_decode_error(
     errors (log x); ``tables`` are the window means, the CDF and the per-rule summary."""
     windows, cdf, stats = tables
     colors = label_colors(rules)
-    width = 13.0
-    fig = figure(width, 4.8)
+    width = 12.0
+    fig = figure(width, 4.6 + 0.25 * math.ceil(len(stats) / 2))
     over_time, spread = fig.subplots(1, 2)
     for label in rules:
         w = windows[windows["scheme"] == label]
@@ -69,9 +71,10 @@ def draw_decode_error(
     for ax in (over_time, spread):
         ax.grid(True, which="both", alpha=0.3)
     fig.legend(
-        loc="outside right upper",
+        loc="outside lower center",
+        ncols=2,
         frameon=False,
-        title=f"steps of {spec.seeds} seeds pooled;\nerrors below {FLOOR:g} drawn at it",
+        title=f"the steps of {spec.seeds} seeds pooled; errors below {FLOOR:g} drawn at it",
     )
-    side_suptitle(fig, f"{spec.title}: decoding error per update", width)
+    fig.suptitle(wrap(f"{spec.title}: decoding error per update", width - 1.0, TITLE))
     return save(fig, path)

@@ -173,7 +173,7 @@ def _decode_error_file(sr: SpecRuns, out: Path, lrs: Mapping[str, float]) -> Fig
         f"the parameters the step is applied to) of {_rules_text(labels)}, the rules that "
         f"measured it, each at its chosen step size, the steps of {sr.spec.seeds} seeds pooled: "
         "(a) against simulated time, the mean over windows of consecutive steps of equal count "
-        f"(at most {WINDOWS} windows, at least {MIN_STEPS} steps each), and (b) the CDF of all steps' errors, the "
+        f"(at most {WINDOWS}, of at least {MIN_STEPS} steps where a rule took that many), and (b) the CDF of all steps' errors, the "
         f"legend giving the fraction of steps decoded exactly (error below {EXACT:g}) and the "
         f"mean; errors below {FLOOR:g} (rounding of an exact decoding) are drawn at it. "
         f"`{stem}_rules.csv` has per rule the steps, exact fraction, mean, median, 90th "
