@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import lwpdsim
+from lwpdsim.analysis import decoding
 from lwpdsim.cli import main
 from lwpdsim.config import Scenario, load_scenario
 from lwpdsim.data import partition
@@ -248,13 +249,71 @@ def test_the_decode_error_curve_draws_the_measuring_rules(tmp_path: Path) -> Non
     out = tmp_path / "o"
     assert main(["figures", "--specs", str(path), "--out", str(out), "--quiet"]) == 0
     assert (out / "decoding_decode_error.png").is_file()
-    table = pd.read_csv(out / "decoding_decode_error.csv")
-    assert set(table["scheme"]) == {"sync", "ksync(K=2)"}  # kasync did not measure
-    assert table.groupby("scheme")["steps"].sum().to_dict() == {"sync": 80, "ksync(K=2)": 80}
-    assert (table[table["scheme"] == "sync"]["q75"] < 1e-12).all()
-    ksync = table[table["scheme"] == "ksync(K=2)"]
-    assert (ksync["q25"] > 0).all() and (ksync["q25"] <= ksync["median"]).all()
-    assert (ksync["median"] <= ksync["q75"]).all()
+    means = pd.read_csv(out / "decoding_decode_error.csv")
+    cdf = pd.read_csv(out / "decoding_decode_error_cdf.csv")
+    stats = pd.read_csv(out / "decoding_decode_error_rules.csv").set_index("scheme")
+    assert set(means["scheme"]) == {"sync", "ksync(K=2)"}  # kasync did not measure
+    assert set(cdf["scheme"]) == set(stats.index) == {"sync", "ksync(K=2)"}
+    # 2 seeds of 40 steps: 80 steps each, in 80 // MIN_STEPS = 4 windows of 20
+    assert means.groupby("scheme")["steps"].sum().to_dict() == {"sync": 80, "ksync(K=2)": 80}
+    assert (means["steps"] == 20).all() and (means["seeds"] == 2).all()
+    assert stats["steps"].to_dict() == {"sync": 80, "ksync(K=2)": 80}
+    sync, ksync = stats.loc["sync"], stats.loc["ksync(K=2)"]
+    assert sync["exact"] == 1.0 and sync["max"] < 1e-12
+    assert ksync["exact"] == 0.0 and ksync["median"] > 0.01  # half the workers: sampling error
+    assert ksync["median"] <= ksync["p90"] <= ksync["max"]
+    # the mean of the windows' means (equal counts) is the mean of all steps
+    k = means[means["scheme"] == "ksync(K=2)"]
+    assert k["mean"].mean() == pytest.approx(ksync["mean"], rel=1e-6)
+    assert (k["exact"] == 0).all() and (np.diff(k["x"]) > 0).all()
+    # the CDF: sync's steps all lie below the exact threshold, ksync's all above it
+    at = cdf[cdf["error"] >= 1e-12].groupby("scheme")["cdf"].first()
+    assert at["sync"] == 1.0 and at["ksync(K=2)"] == 0.0
+    assert cdf.groupby("scheme")["cdf"].last().to_dict() == {"sync": 1.0, "ksync(K=2)": 1.0}
+
+
+def synthetic(label: str, times: list[float], values: list[float]) -> RunResult:
+    """A run with only what the decoding-error tables read: times and errors (row 0: no step)."""
+    updates = pd.DataFrame({"time": [0.0, *times], "decode_error": [math.nan, *values]})
+    return RunResult(label, updates, pd.DataFrame(), {}, {})
+
+
+def test_a_bimodal_error_shows_its_mean_and_exact_fraction() -> None:
+    # seed 0 decodes exactly at every step, seed 1 never (error 0.1): a window's median would be
+    # either mode by chance; its mean is 0.05 and half of the steps are exact
+    times = [float(t) for t in range(1, 41)]
+    results = {
+        "mixed": [
+            synthetic("mixed", times, [1e-15] * 40),
+            synthetic("mixed", times, [0.1] * 40),
+        ],
+        "none": [RunResult("none", pd.DataFrame({"time": [0.0, 1.0]}), pd.DataFrame(), {}, {})],
+    }
+    means = decoding.window_means(results)
+    assert list(means["steps"]) == [20, 20, 20, 20] and set(means["seeds"]) == {2}
+    np.testing.assert_allclose(means["mean"], 0.05)
+    np.testing.assert_allclose(means["exact"], 0.5)
+    assert list(means["t_from"]) == [1, 11, 21, 31] and list(means["t_to"]) == [10, 20, 30, 40]
+    stats = decoding.error_stats(results).set_index("scheme")
+    assert list(stats.index) == ["mixed"]  # a run that did not measure is left out
+    row = stats.loc["mixed"]
+    assert row["steps"] == 80 and row["seeds"] == 2 and row["exact"] == 0.5
+    assert row["mean"] == pytest.approx(0.05) and row["max"] == 0.1 and row["p90"] == 0.1
+    cdf = decoding.error_cdf(results, points=200)
+    assert cdf["error"].iloc[0] == decoding.FLOOR and cdf["error"].iloc[-1] == pytest.approx(0.1)
+    mid = cdf[(cdf["error"] > 1e-14) & (cdf["error"] < 0.09)]["cdf"]
+    assert not mid.empty and (mid == 0.5).all()  # the exact half below, the rest at 0.1
+    assert cdf["cdf"].iloc[-1] == 1.0 and cdf["cdf"].iloc[0] == 0.0
+
+
+def test_few_steps_make_fewer_windows_and_an_infinite_error_shows() -> None:
+    results = {"r": [synthetic("r", [1.0, 2.0, 3.0], [0.2, math.inf, 1e-16])]}
+    means = decoding.window_means(results)  # 3 steps < MIN_STEPS: one window of all
+    assert list(means["steps"]) == [3] and means["mean"].iloc[0] == math.inf
+    assert means["exact"].iloc[0] == pytest.approx(1 / 3)
+    cdf = decoding.error_cdf(results)
+    assert cdf["error"].iloc[-1] == pytest.approx(0.2)  # the largest finite error
+    assert cdf["cdf"].iloc[-1] == pytest.approx(2 / 3)  # the infinite one never counts
 
 
 def test_a_decode_error_curve_without_a_measuring_rule_is_refused(

@@ -1,10 +1,13 @@
 """The decoding-error figure of a compare spec (``<spec>_decode_error.png``, curve kind
-``decode_error``): per rule that measured it, the median decoding error ``||step - g|| / ||g||`` of
-the steps in each window of simulated time, with the quartiles as a band, on a log scale (the data
-of :func:`lwpdsim.analysis.decoding.decode_error_curves`)."""
+``decode_error``), per rule that measured ``||step - g|| / ||g||``, in two panels: (a) the mean
+error of the steps in each window of simulated time, and (b) the CDF of all its steps' errors
+pooled over the seeds, the legend giving the fraction that decoded exactly (error below
+:data:`~lwpdsim.analysis.decoding.EXACT`) and the mean. The data of
+:func:`lwpdsim.figures.tables.decode_error_tables`."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,52 +15,66 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..analysis.decoding import FLOOR
-from ..analysis.style import X_LABELS, figure, save, side_title, styled
+from ..analysis.decoding import EXACT, FLOOR
+from ..analysis.style import STYLE, X_LABELS, figure, save, styled, wrap
 from .colors import label_colors
 from .spec import FigureSpec
+
+ERROR = "decoding error ||step - g|| / ||g||"
+TITLE = STYLE["figure.titlesize"]
 
 
 @styled
 def draw_decode_error(
-    spec: FigureSpec, rules: Mapping[str, str], curves: pd.DataFrame, path: Path
+    spec: FigureSpec,
+    rules: Mapping[str, str],
+    tables: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    path: Path,
 ) -> Figure:
-    """Median decoding error per window of simulated time (quartile band), log y."""
+    """Mean decoding error per window against simulated time (log y) beside the CDF of the
+    errors (log x); ``tables`` are the window means, the CDF and the per-rule summary."""
+    windows, cdf, stats = tables
     colors = label_colors(rules)
-    width = 8.6
-    fig = figure(width, 4.6)
-    ax = fig.subplots()
+    width = 12.0
+    fig = figure(width, 4.6 + 0.25 * math.ceil(len(stats) / 2))
+    over_time, spread = fig.subplots(1, 2)
     for label in rules:
-        c = curves[curves["scheme"] == label]
-        if c.empty:
+        w = windows[windows["scheme"] == label]
+        c = cdf[cdf["scheme"] == label]
+        s = stats[stats["scheme"] == label]
+        if s.empty:
             continue
-        lr = float(c["lr"].iloc[0]) if "lr" in c else float("nan")
-        ax.plot(
-            c["x"],
-            np.maximum(c["median"], FLOOR),
-            color=colors[label],
-            lw=1.5,
-            marker=".",
-            ms=3,
-            label=f"{label}, lr {lr:g}",
+        row = s.iloc[0]
+        over_time.plot(
+            w["x"], np.maximum(w["mean"], FLOOR), color=colors[label], lw=1.5, marker=".", ms=4
         )
-        ax.fill_between(
-            c["x"],
-            np.maximum(c["q25"], FLOOR),
-            np.maximum(c["q75"], FLOOR),
+        spread.plot(
+            c["error"],
+            c["cdf"],
             color=colors[label],
-            alpha=0.16,
-            lw=0,
+            lw=1.6,
+            drawstyle="steps-post",
+            label=f"{label}, lr {row['lr']:g}: {row['exact']:.0%} exact, mean {row['mean']:.2g}",
         )
-    ax.set_yscale("log")
-    ax.set_xlabel(X_LABELS["time"])
-    ax.set_xlim(left=0)
-    ax.set_ylabel("decoding error ||step - g|| / ||g||")
-    ax.grid(True, which="both", alpha=0.3)
+    over_time.set_yscale("log")
+    over_time.set_xlabel(X_LABELS["time"])
+    over_time.set_xlim(left=0)
+    over_time.set_ylabel(f"mean {ERROR}")
+    over_time.set_title("(a) mean per window of consecutive steps", loc="left")
+    spread.axvline(EXACT, color="black", ls=":", lw=1)
+    spread.set_xscale("log")
+    spread.set_xlim(FLOOR, float(cdf["error"].max()) if not cdf.empty else 1.0)
+    spread.set_ylim(0, 1.02)
+    spread.set_xlabel(ERROR)
+    spread.set_ylabel("fraction of steps with error ≤ x")
+    spread.set_title(f"(b) CDF of all steps (dotted: exact below {EXACT:g})", loc="left")
+    for ax in (over_time, spread):
+        ax.grid(True, which="both", alpha=0.3)
     fig.legend(
-        loc="outside right upper",
+        loc="outside lower center",
+        ncols=2,
         frameon=False,
-        title=f"median over the steps\nof {spec.seeds} seeds per window\nband: quartiles",
+        title=f"the steps of {spec.seeds} seeds pooled; errors below {FLOOR:g} drawn at it",
     )
-    side_title(ax, f"{spec.title}: decoding error per update vs simulated time", width)
+    fig.suptitle(wrap(f"{spec.title}: decoding error per update", width - 1.0, TITLE))
     return save(fig, path)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import data
-from ..analysis.decoding import decode_error_curves
+from ..analysis.decoding import error_cdf, error_stats, window_means
 from ..analysis.stats import mean_interval
 from ..config.scenario import SAVED_LATENCY_PER
 from ..latency import from_spec
@@ -195,12 +195,17 @@ def curves_table(sr: SpecRuns, lrs: Mapping[str, float], x: str) -> pd.DataFrame
     return table
 
 
-def decode_error_table(sr: SpecRuns, lrs: Mapping[str, float]) -> pd.DataFrame:
-    """The decoding error per step against simulated time of each rule that measured it, at its
-    chosen step size (:func:`~lwpdsim.analysis.decoding.decode_error_curves`)."""
-    table = decode_error_curves(_chosen_runs(sr, lrs))
-    table.insert(1, "lr", table["scheme"].map(lrs))
-    return table
+def decode_error_tables(
+    sr: SpecRuns, lrs: Mapping[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The decoding error of each rule that measured it, at its chosen step size: its mean per
+    window of simulated time, its CDF and its summary (:mod:`lwpdsim.analysis.decoding`'s
+    ``window_means``, ``error_cdf`` and ``error_stats``), each with the step size ``lr``."""
+    chosen = _chosen_runs(sr, lrs)
+    tables = (window_means(chosen), error_cdf(chosen), error_stats(chosen))
+    for table in tables:
+        table.insert(1, "lr", table["scheme"].map(lrs))
+    return tables
 
 
 def _runs_by_size(sr: SpecRuns) -> Iterator[tuple[str, int, list[RunResult]]]:

@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis import data
-from ..analysis.decoding import FLOOR
+from ..analysis.decoding import EXACT, FLOOR, MIN_STEPS, WINDOWS
 from ..analysis.stats import INTERVAL_NAME, INTERVAL_SHORT
 from ..analysis.timeline_plots import plot_timeline
 from ..config import Scenario
@@ -42,7 +42,7 @@ from .tables import (
     chosen_lr,
     chosen_summary,
     curves_table,
-    decode_error_table,
+    decode_error_tables,
     interval_tables,
     interval_target_table,
     lr_grid_table,
@@ -160,20 +160,30 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
 
 
 def _decode_error_file(sr: SpecRuns, out: Path, lrs: Mapping[str, float]) -> FigureFile:
-    """The decoding-error figure of a compare spec and its table."""
-    table = decode_error_table(sr, lrs)
-    labels = list(dict.fromkeys(table["scheme"]))
+    """The decoding-error figure of a compare spec, its window means ``<stem>.csv``, its CDF
+    ``<stem>_cdf.csv`` and its per-rule summary ``<stem>_rules.csv``."""
+    windows, cdf, stats = decode_error_tables(sr, lrs)
+    labels = list(stats["scheme"])
     if not labels:  # the spec's check makes this a run where no measuring rule took a step
         raise ValueError(f"{sr.spec.name}: no run recorded a decoding error")
+    stem = f"{sr.spec.name}_decode_error"
+    draw_decode_error(sr.spec, sr.rules, (windows, cdf, stats), out / f"{stem}.png")
     sentence = (
         f"Decoding error ||step - g|| / ||g|| of every update (g the full training gradient at "
-        f"the parameters the step is applied to) against simulated time for "
-        f"{_rules_text(labels)}, the rules that measured it, each at its chosen step size: the "
-        f"median over the steps of {sr.spec.seeds} seeds in each time window, band from the "
-        f"first to the third quartile; errors below {FLOOR:g} (rounding of an exact "
-        "decoding) are drawn at it."
+        f"the parameters the step is applied to) of {_rules_text(labels)}, the rules that "
+        f"measured it, each at its chosen step size, the steps of {sr.spec.seeds} seeds pooled: "
+        "(a) against simulated time, the mean over windows of consecutive steps of equal count "
+        f"(at most {WINDOWS}, of at least {MIN_STEPS} steps where a rule took that many), and (b) the CDF of all steps' errors, the "
+        f"legend giving the fraction of steps decoded exactly (error below {EXACT:g}) and the "
+        f"mean; errors below {FLOOR:g} (rounding of an exact decoding) are drawn at it. "
+        f"`{stem}_rules.csv` has per rule the steps, exact fraction, mean, median, 90th "
+        "percentile and max."
     )
-    return _figure(sr, out, "decode_error", draw_decode_error, table, sentence)
+    csv = [
+        _write_csv(table, out / f"{stem}{end}.csv")
+        for table, end in ((windows, ""), (cdf, "_cdf"), (stats, "_rules"))
+    ]
+    return FigureFile(f"{stem}.png", csv, sentence)
 
 
 def write_timeline(sr: SpecRuns, out: Path) -> list[FigureFile]:
