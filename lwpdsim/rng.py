@@ -22,6 +22,7 @@ STREAM_IDS: dict[str, int] = {
     "scheme": 5,  # random choices a rule makes
     "sample": 6,  # a sweep's sampled factors (its [sample] seed, not a scenario's)
     "compress": 7,  # compressors' draws: one child per worker (the master's downlink: index n)
+    "latency_state": 8,  # a Markov-modulated latency's chain: one child per worker
 }
 
 

@@ -167,6 +167,7 @@ def run_scheme(
         loss_rngs=[streams.generator("network", w) for w in range(n)],
         uplink=uplink,
         downlink=downlink,
+        state_rngs=lambda w: streams.generator("latency_state", w),
     )
     try:
         cluster.run()

@@ -1,0 +1,242 @@
+"""Markov-modulated straggling (``dist = "markov"``): each worker's speed follows its own
+continuous-time Markov chain, so slowness persists across consecutive tasks.
+
+The chain has m >= 2 states, each with a slowdown ``factor`` and a mean ``sojourn`` (simulated
+seconds; the time spent in a state on each visit is exponential with that mean). On leaving a state
+the chain moves to one of the other states chosen uniformly at random, so the long-run fraction of
+time in state i is ``pi_i = sojourn_i / sum_j sojourn_j``. A task that starts computing at time t
+takes ``B * factor(state at t)`` with B a draw of the ``base`` model: the state is read once, at the
+start (a state change during the task does not change its time). So with sojourns much shorter than
+the gaps between task starts the states of successive tasks are independent draws from pi and the
+times are those of the i.i.d. mixture (``bimodal`` for two states).
+
+Each worker's chain starts at time 0 in ``start`` (a state's name, or ``"stationary"``: drawn
+from pi) and evolves with the worker's own generator (the ``latency_state`` stream), independently
+of its base draws (the ``latency`` stream, so the i-th base draw of a worker is the i-th draw of the
+base model alone: a markov run and an i.i.d. run of its base share their draws).
+
+Between two task starts the chain is advanced exactly by uniformization: with lam the largest
+leaving rate and R = I + Q / lam, the state after dt is drawn from row s of R^K, K ~ Poisson(lam dt),
+so the cost does not grow with the number of jumps in between.
+
+As a :class:`~lwpdsim.latency.models.LatencyModel` (mean, cdf, largest plausible draw: what the
+limits of a scenario and its descriptions use) the model is the stationary mixture
+``B * factor_I``, ``I ~ pi``: the time of a task started at a time independent of the chain. A
+worker that computes back to back starts fewer tasks while slow (they last longer), so its mean task
+time lies between ``E[B] / sum_i pi_i / f_i`` and ``E[B] sum_i pi_i f_i``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..config.validate import POSITIVE, as_number, check_keys
+from ..errors import ScenarioError
+from .families import fmt
+from .models import LatencyModel, _as_output, _check_factor, _product
+from .sources import IidSource, StateRng
+
+#: The keys of a state's table, and the most states a chain may have.
+STATE_KEYS = ("name", "factor", "sojourn")
+MAX_STATES = 32
+#: ``start`` value that draws the initial state from the stationary distribution.
+STATIONARY = "stationary"
+#: Beyond this many expected jumps between two task starts the state is drawn from pi (R^K equals
+#: pi to rounding long before; numpy's Poisson sampler needs lam * dt below ~1e18).
+_MIXED_JUMPS = 1e12
+
+
+@dataclass(frozen=True)
+class State:
+    """One state of the chain: its name, slowdown factor and mean sojourn (seconds)."""
+
+    name: str
+    factor: float
+    sojourn: float
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class MarkovLatency(LatencyModel):
+    """X = B * factor of the worker's state when the task starts (see the module docs)."""
+
+    base: LatencyModel
+    states: tuple[State, ...]
+    start: str
+    name: str = field(default="markov", init=False)
+    not_iid: str = field(default="compute times correlated in time (markov)", init=False)
+    pi: np.ndarray = field(init=False)
+    jump: np.ndarray = field(init=False)  # R = I + Q / lam, lam the largest leaving rate
+    lam: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        sojourn = np.array([s.sojourn for s in self.states])
+        pi = sojourn / sojourn.sum()
+        rates = 1.0 / sojourn
+        m = len(self.states)
+        q = (rates / (m - 1))[:, None] * (1.0 - np.eye(m))
+        q -= np.diag(rates)
+        lam = float(rates.max())
+        object.__setattr__(self, "pi", pi)
+        object.__setattr__(self, "lam", lam)
+        object.__setattr__(self, "jump", np.eye(m) + q / lam)
+
+    @property
+    def factors(self) -> np.ndarray:
+        return np.array([s.factor for s in self.states])
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return {
+            "dist": "markov",
+            "base": self.base.spec,
+            "states": [
+                {"name": s.name, "factor": s.factor, "sojourn": s.sojourn} for s in self.states
+            ],
+            "start": self.start,
+        }
+
+    @property
+    def mean(self) -> float:  # type: ignore[override]
+        return _product(self.base.mean, float(self.pi @ self.factors))
+
+    @property
+    def var(self) -> float:  # type: ignore[override]
+        # X = B F, F ~ pi independent of B: Var X = Var B E[F^2] + E[B]^2 Var F (both >= 0)
+        f = self.factors
+        second = float(self.pi @ (f * f))
+        spread = float(self.pi @ (f - self.pi @ f) ** 2)
+        terms = (_product(self.base.var, second), _product(self.base.mean, self.base.mean, spread))
+        return math.fsum(terms) if all(map(math.isfinite, terms)) else math.inf
+
+    @property
+    def upper(self) -> float:
+        return _product(self.base.upper, float(self.factors.max()))
+
+    @property
+    def dist(self) -> None:
+        return None
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
+        """I.i.d. draws of the stationary mixture (not what a worker's tasks take: see
+        :meth:`source`)."""
+        b = self.base.sample(rng, size)
+        state = rng.choice(len(self.states), size=size, p=self.pi)
+        if size is None:
+            return float(b) * float(self.factors[state])
+        out: np.ndarray = np.asarray(b) * self.factors[state]
+        return out
+
+    def cdf(self, x: Any) -> float | np.ndarray:
+        x = np.asarray(x, dtype=float)
+        total = sum(
+            p * np.asarray(self.base.cdf(x / s.factor))
+            for p, s in zip(self.pi, self.states, strict=True)
+        )
+        return _as_output(np.clip(total, 0.0, 1.0))
+
+    def scaled(self, factor: float) -> LatencyModel:
+        f = _check_factor(factor)
+        return self if f == 1.0 else MarkovLatency(self.base.scaled(f), self.states, self.start)
+
+    def source(self, index: int, rng: np.random.Generator, state_rng: StateRng) -> MarkovSource:
+        return MarkovSource(self, IidSource(self.base, rng), state_rng())
+
+    def _formula(self) -> str:
+        states = ", ".join(
+            f"{s.name} x{fmt(s.factor)} (sojourn {fmt(s.sojourn)} s, {fmt(p)} of the time)"
+            for s, p in zip(self.states, self.pi, strict=True)
+        )
+        return f"{self.base._formula()}, slowed by the state of a Markov chain: {states}"
+
+    def _knots(self) -> np.ndarray:
+        k = self.base._knots()
+        return np.unique(np.concatenate([k * s.factor for s in self.states]))
+
+    @property
+    def _discrete(self) -> bool:
+        return self.base._discrete
+
+
+class MarkovSource:
+    """One worker's chain and base draws: :meth:`next` advances the chain to ``now`` and returns
+    a base draw times the factor of the state there."""
+
+    __slots__ = ("base", "factors", "jump", "lam", "last", "m", "model", "rng", "state")
+    factors: list[float]
+
+    def __init__(self, model: MarkovLatency, base: IidSource, rng: np.random.Generator) -> None:
+        self.model, self.base, self.rng = model, base, rng
+        self.factors = model.factors.tolist()
+        self.jump, self.lam, self.m = model.jump, model.lam, len(model.states)
+        self.last = 0.0
+        if model.start == STATIONARY:
+            self.state = self._draw(model.pi)
+        else:
+            self.state = [s.name for s in model.states].index(model.start)
+
+    def _draw(self, p: np.ndarray) -> int:
+        return min(int(np.searchsorted(np.cumsum(p), self.rng.random(), side="right")), self.m - 1)
+
+    def advance(self, now: float) -> int:
+        """The state at ``now`` (not before the previous call's time), drawn given the state
+        then."""
+        dt = now - self.last
+        if dt < 0:
+            raise ValueError(f"time went back from {self.last} to {now}")
+        if dt > 0:
+            self.last = now
+            mean = self.lam * dt
+            if mean > _MIXED_JUMPS:
+                self.state = self._draw(self.model.pi)
+            else:
+                k = int(self.rng.poisson(mean))
+                if k:
+                    row = np.linalg.matrix_power(self.jump, k)[self.state]
+                    self.state = self._draw(row)
+        return self.state
+
+    def next(self, now: float) -> float:
+        return self.base.next() * float(self.factors[self.advance(now)])
+
+
+def parse_markov(
+    spec: Mapping[str, Any], build_base: Callable[[Any], LatencyModel]
+) -> MarkovLatency:
+    """The model of a ``markov`` table (keys ``base``, ``states``, ``start``); ``build_base``
+    builds (and checks) the base table. Errors name fields relative to the table."""
+    base = build_base(spec.get("base", {"dist": "constant", "value": 1.0}))
+    raw = spec.get("states")
+    if not isinstance(raw, list | tuple) or not 2 <= len(raw) <= MAX_STATES:
+        raise ScenarioError(
+            "states",
+            raw,
+            f"a list of 2 to {MAX_STATES} tables such as "
+            '{name = "slow", factor = 5.0, sojourn = 10.0}',
+        )
+    states: list[State] = []
+    for i, item in enumerate(raw):
+        where = f"states[{i}]"
+        check_keys(item, STATE_KEYS, where)
+        name = item.get("name", f"s{i}")
+        if not isinstance(name, str) or not name.strip() or name == STATIONARY:
+            raise ScenarioError(
+                f"{where}.name", name, f"a non-empty name other than {STATIONARY!r}"
+            )
+        if name in (s.name for s in states):
+            raise ScenarioError(f"{where}.name", name, "a name no other state has")
+        factor = as_number(item.get("factor", 1.0), f"{where}.factor", POSITIVE)
+        if "sojourn" not in item:
+            raise ScenarioError(f"{where}.sojourn", None, "required: the mean seconds per visit")
+        sojourn = as_number(item["sojourn"], f"{where}.sojourn", POSITIVE)
+        states.append(State(name, float(factor), float(sojourn)))
+    start = spec.get("start", STATIONARY)
+    names = [s.name for s in states]
+    if start != STATIONARY and start not in names:
+        allowed = f"{STATIONARY!r} or a state's name ({', '.join(map(repr, names))})"
+        raise ScenarioError("start", start, allowed)
+    return MarkovLatency(base, tuple(states), str(start))
