@@ -43,6 +43,7 @@ class GroupedLatency(LatencyModel):
     models: tuple[LatencyModel, ...]
     members: tuple[tuple[int, ...], ...]
     counted: bool  # the spec gave counts (else index lists)
+    prefix: str = ""  # where the list is in the table as written: "" (a list), or "groups"
     name: str = field(default="groups", init=False)
     not_iid: str = field(default="workers differ (latency groups)", init=False)
     where: dict[int, tuple[int, int]] = field(init=False)  # worker -> (group, index in it)
@@ -109,24 +110,27 @@ class GroupedLatency(LatencyModel):
         f = _check_factor(factor)
         if f == 1.0:
             return self
-        return GroupedLatency(tuple(m.scaled(f) for m in self.models), self.members, self.counted)
+        models = tuple(m.scaled(f) for m in self.models)
+        return GroupedLatency(models, self.members, self.counted, self.prefix)
 
     def check_workers(self, n: int) -> None:
         for g, (model, ws) in enumerate(zip(self.models, self.members, strict=True)):
             if not self.counted and any(w >= n for w in ws):
                 bad = max(ws)
-                raise ScenarioError(f"[{g}].workers", list(ws), f"workers < {n} ({bad} is not)")
+                raise ScenarioError(
+                    f"{self.prefix}[{g}].workers", list(ws), f"workers < {n} ({bad} is not)"
+                )
             try:
                 model.check_workers(len(ws))
             except ScenarioError as err:
-                raise err.with_prefix(f"[{g}]") from None
+                raise err.with_prefix(f"{self.prefix}[{g}]") from None
         total = sum(len(ws) for ws in self.members)
         if total != n:
             last = len(self.members) - 1
             value = len(self.members[last]) if self.counted else list(self.members[last])
             what = "counts that add up to" if self.counted else "lists that together cover"
             raise ScenarioError(
-                f"[{last}].workers",
+                f"{self.prefix}[{last}].workers",
                 value,
                 f"{what} cluster.workers = {n} (the groups have {total} workers)",
             )
@@ -149,9 +153,13 @@ class GroupedLatency(LatencyModel):
         return all(m._discrete for m in self.models)
 
 
-def parse_groups(raw: Any, build: Callable[[Mapping[str, Any]], LatencyModel]) -> GroupedLatency:
+def parse_groups(
+    raw: Any, build: Callable[[Mapping[str, Any]], LatencyModel], prefix: str = ""
+) -> GroupedLatency:
     """The model of a list of group tables; ``build`` builds (and checks) a group's latency table.
-    Errors name fields relative to the list (``[1].workers``)."""
+    Errors name fields relative to the list (``[1].workers``); ``prefix`` is where the list is
+    (``"groups"`` in the table form), for the errors of
+    :meth:`~GroupedLatency.check_workers`."""
     if not isinstance(raw, list | tuple) or not 1 <= len(raw) <= MAX_GROUPS:
         raise ScenarioError(
             "", raw, f"a list of 1 to {MAX_GROUPS} tables such as {{workers = 2, dist = ...}}"
@@ -195,4 +203,4 @@ def parse_groups(raw: Any, build: Callable[[Mapping[str, Any]], LatencyModel]) -
         except ScenarioError as err:
             raise err.with_prefix(where) from None
         members.append(ws)
-    return GroupedLatency(tuple(models), tuple(members), bool(counted))
+    return GroupedLatency(tuple(models), tuple(members), bool(counted), prefix)

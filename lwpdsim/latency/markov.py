@@ -15,9 +15,12 @@ from pi) and evolves with the worker's own generator (the ``latency_state`` stre
 of its base draws (the ``latency`` stream, so the i-th base draw of a worker is the i-th draw of the
 base model alone: a markov run and an i.i.d. run of its base share their draws).
 
-Between two task starts the chain is advanced exactly by uniformization: with lam the largest
-leaving rate and R = I + Q / lam, the state after dt is drawn from row s of R^K, K ~ Poisson(lam dt),
-so the cost does not grow with the number of jumps in between.
+Between two task starts the chain is advanced exactly, at a cost that does not grow with the number
+of jumps in between: when few jumps are expected (lam dt <= 16, lam the largest leaving rate) by
+uniformization (the state after dt is drawn from row s of R^K, R = I + Q / lam, K ~ Poisson(lam dt)),
+otherwise from row s of P(dt) = exp(Q dt), computed from the spectral decomposition of Q (the chain
+is reversible: pi_i q_ij = 1 / ((m - 1) sum_k sojourn_k) for every i != j), which is pi itself to
+double precision once exp(-gap dt) < 1e-17 (gap the spectral gap).
 
 As a :class:`~lwpdsim.latency.models.LatencyModel` (mean, cdf, largest plausible draw: what the
 limits of a scenario and its descriptions use) the model is the stationary mixture
@@ -46,9 +49,10 @@ STATE_KEYS = ("name", "factor", "sojourn")
 MAX_STATES = 32
 #: ``start`` value that draws the initial state from the stationary distribution.
 STATIONARY = "stationary"
-#: Beyond this many expected jumps between two task starts the state is drawn from pi (R^K equals
-#: pi to rounding long before; numpy's Poisson sampler needs lam * dt below ~1e18).
-_MIXED_JUMPS = 1e12
+#: Up to this many expected jumps between two task starts the chain is advanced by uniformization.
+_UNIFORMIZE = 16.0
+#: exp(-gap dt) below exp(-40) ~ 4e-18: P(dt) equals pi to double precision.
+_MIXED = 40.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class MarkovLatency(LatencyModel):
     pi: np.ndarray = field(init=False)
     jump: np.ndarray = field(init=False)  # R = I + Q / lam, lam the largest leaving rate
     lam: float = field(init=False)
+    # Q = D^-1/2 V diag(eig) V^T D^1/2 with D = diag(pi) (symmetric after the similarity)
+    eig: np.ndarray = field(init=False)
+    vecs: np.ndarray = field(init=False)
+    gap: float = field(init=False)
 
     def __post_init__(self) -> None:
         sojourn = np.array([s.sojourn for s in self.states])
@@ -84,6 +92,24 @@ class MarkovLatency(LatencyModel):
         object.__setattr__(self, "pi", pi)
         object.__setattr__(self, "lam", lam)
         object.__setattr__(self, "jump", np.eye(m) + q / lam)
+        root = np.sqrt(pi)
+        sym = (
+            root[:, None] * q / root[None, :]
+        )  # D^1/2 Q D^-1/2, symmetric: the chain is reversible
+        eig, vecs = np.linalg.eigh((sym + sym.T) / 2)
+        object.__setattr__(self, "eig", eig)
+        object.__setattr__(self, "vecs", vecs)
+        object.__setattr__(self, "gap", float(-np.sort(eig)[-2]))
+
+    def transition(self, state: int, dt: float) -> np.ndarray:
+        """Row ``state`` of P(dt) = exp(Q dt): the law of the state ``dt`` later."""
+        if self.gap * dt > _MIXED:
+            return self.pi
+        root = np.sqrt(self.pi)
+        row = (self.vecs[state] * np.exp(self.eig * dt)) @ self.vecs.T * root / root[state]
+        row = np.clip(row, 0.0, None)
+        out: np.ndarray = row / row.sum()
+        return out
 
     @property
     def factors(self) -> np.ndarray:
@@ -191,8 +217,8 @@ class MarkovSource:
         if dt > 0:
             self.last = now
             mean = self.lam * dt
-            if mean > _MIXED_JUMPS:
-                self.state = self._draw(self.model.pi)
+            if mean > _UNIFORMIZE:
+                self.state = self._draw(self.model.transition(self.state, dt))
             else:
                 k = int(self.rng.poisson(mean))
                 if k:

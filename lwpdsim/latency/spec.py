@@ -119,7 +119,9 @@ def from_spec(spec: Mapping[str, Any] | list[Any], *, base_dir: Path | None = No
         return ConstantLatency(_param(spec, _CONSTANT_VALUE))
     if name == "groups":
         try:
-            return parse_groups(spec.get("groups"), lambda s: _group_model(s, base_dir))
+            return parse_groups(
+                spec.get("groups"), lambda s: _group_model(s, base_dir), prefix="groups"
+            )
         except ScenarioError as err:
             raise err.with_prefix("groups") from None
     if name == "markov":
