@@ -17,8 +17,8 @@ base model alone: a markov run and an i.i.d. run of its base share their draws).
 
 Between two task starts the chain is advanced exactly, at a cost that does not grow with the number
 of jumps in between: when few jumps are expected (lam dt <= 16, lam the largest leaving rate) by
-uniformization (the state after dt is drawn from row s of R^K, R = I + Q / lam, K ~ Poisson(lam dt)),
-otherwise from row s of P(dt) = exp(Q dt), computed from the spectral decomposition of Q (the chain
+uniformization (the chain steps by R = I + Q / lam at the times of a Poisson process of rate lam,
+so a task start between two steps costs no random draw), otherwise from row s of P(dt) = exp(Q dt), computed from the spectral decomposition of Q (the chain
 is reversible: pi_i q_ij = 1 / ((m - 1) sum_k sojourn_k) for every i != j), which is pi itself to
 double precision once exp(-gap dt) < 1e-17 (gap the spectral gap).
 
@@ -192,7 +192,7 @@ class MarkovSource:
     """One worker's chain and base draws: :meth:`next` advances the chain to ``now`` and returns
     a base draw times the factor of the state there."""
 
-    __slots__ = ("base", "factors", "jump", "lam", "last", "m", "model", "rng", "state")
+    __slots__ = ("base", "factors", "jump", "lam", "last", "m", "model", "rng", "state", "until")
     factors: list[float]
 
     def __init__(self, model: MarkovLatency, base: IidSource, rng: np.random.Generator) -> None:
@@ -204,6 +204,7 @@ class MarkovSource:
             self.state = self._draw(model.pi)
         else:
             self.state = [s.name for s in model.states].index(model.start)
+        self.until = self.rng.exponential(1.0 / self.lam)  # the uniformized chain's next step
 
     def _draw(self, p: np.ndarray) -> int:
         return min(int(np.searchsorted(np.cumsum(p), self.rng.random(), side="right")), self.m - 1)
@@ -216,14 +217,13 @@ class MarkovSource:
             raise ValueError(f"time went back from {self.last} to {now}")
         if dt > 0:
             self.last = now
-            mean = self.lam * dt
-            if mean > _UNIFORMIZE:
+            if self.lam * dt > _UNIFORMIZE:  # many jumps: straight from exp(Q dt)
                 self.state = self._draw(self.model.transition(self.state, dt))
-            else:
-                k = int(self.rng.poisson(mean))
-                if k:
-                    row = np.linalg.matrix_power(self.jump, k)[self.state]
-                    self.state = self._draw(row)
+                self.until = now + self.rng.exponential(1.0 / self.lam)
+            else:  # the uniformized chain's steps (Poisson times of rate lam) up to now
+                while self.until <= now:
+                    self.state = self._draw(self.jump[self.state])
+                    self.until += self.rng.exponential(1.0 / self.lam)
         return self.state
 
     def next(self, now: float) -> float:
