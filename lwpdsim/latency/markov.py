@@ -26,7 +26,8 @@ As a :class:`~lwpdsim.latency.models.LatencyModel` (mean, cdf, largest plausible
 limits of a scenario and its descriptions use) the model is the stationary mixture
 ``B * factor_I``, ``I ~ pi``: the time of a task started at a time independent of the chain. A
 worker that computes back to back starts fewer tasks while slow (they last longer), so its mean task
-time lies between ``E[B] / sum_i pi_i / f_i`` and ``E[B] sum_i pi_i f_i``.
+time is smaller: near ``E[B] / sum_i (pi_i / f_i)`` for sojourns long compared with tasks, near
+``E[B] sum_i pi_i f_i`` for short ones.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config.validate import POSITIVE, as_number, check_keys
+from ..config.validate import POSITIVE, Rule, as_number, check_keys
 from ..errors import ScenarioError
 from .families import fmt
 from .models import LatencyModel, _as_output, _check_factor, _product
@@ -47,6 +48,8 @@ from .sources import IidSource, StateRng
 #: The keys of a state's table, and the most states a chain may have.
 STATE_KEYS = ("name", "factor", "sojourn")
 MAX_STATES = 32
+#: Mean sojourns (seconds) a chain may have: rates and their ratios stay far from overflow.
+SOJOURN = Rule("a number of seconds in [1e-9, 1e15]", lambda x: 1e-9 <= x <= 1e15)
 #: ``start`` value that draws the initial state from the stationary distribution.
 STATIONARY = "stationary"
 #: Up to this many expected jumps between two task starts the chain is advanced by uniformization.
@@ -83,7 +86,8 @@ class MarkovLatency(LatencyModel):
 
     def __post_init__(self) -> None:
         sojourn = np.array([s.sojourn for s in self.states])
-        pi = sojourn / sojourn.sum()
+        relative = sojourn / sojourn.max()
+        pi = relative / relative.sum()
         rates = 1.0 / sojourn
         m = len(self.states)
         q = (rates / (m - 1))[:, None] * (1.0 - np.eye(m))
@@ -93,9 +97,8 @@ class MarkovLatency(LatencyModel):
         object.__setattr__(self, "lam", lam)
         object.__setattr__(self, "jump", np.eye(m) + q / lam)
         root = np.sqrt(pi)
-        sym = (
-            root[:, None] * q / root[None, :]
-        )  # D^1/2 Q D^-1/2, symmetric: the chain is reversible
+        # D^1/2 Q D^-1/2 is symmetric: the chain is reversible
+        sym = root[:, None] * q / root[None, :]
         eig, vecs = np.linalg.eigh((sym + sym.T) / 2)
         object.__setattr__(self, "eig", eig)
         object.__setattr__(self, "vecs", vecs)
@@ -258,7 +261,7 @@ def parse_markov(
         factor = as_number(item.get("factor", 1.0), f"{where}.factor", POSITIVE)
         if "sojourn" not in item:
             raise ScenarioError(f"{where}.sojourn", None, "required: the mean seconds per visit")
-        sojourn = as_number(item["sojourn"], f"{where}.sojourn", POSITIVE)
+        sojourn = as_number(item["sojourn"], f"{where}.sojourn", SOJOURN)
         states.append(State(name, float(factor), float(sojourn)))
     start = spec.get("start", STATIONARY)
     names = [s.name for s in states]
