@@ -107,12 +107,18 @@ def test_short_sojourns_reduce_to_the_iid_bimodal_mixture() -> None:
     assert abs(r) <= 4 / math.sqrt(n)
 
 
+CYCLE = [[0, 1, 0], [0, 0, 1], [1, 0, 0]]  # a -> b -> c -> a: not reversible
+LINE = [[0, 1, 0], [0.5, 0, 0.5], [0, 1, 0]]  # a <-> b <-> c: reversible, not uniform
+
+
+@pytest.mark.parametrize("jumps", [None, CYCLE, LINE], ids=["uniform", "cycle", "line"])
 @pytest.mark.parametrize("dt", [0.3, 3.0, 40.0])
-def test_the_state_dt_later_is_drawn_from_exp_q_dt(dt: float) -> None:
+def test_the_state_dt_later_is_drawn_from_exp_q_dt(dt: float, jumps: list | None) -> None:
     # 4000 independent chains started in "a", each advanced once by dt: the frequencies of the
-    # states estimate row a of exp(Q dt) (scipy's expm, independent of both of the model's
-    # methods: uniformization below 16 expected jumps, the spectral form above), SE from the
-    # binomial. Rates 1/4, 1/2, 2: lam dt = 0.6, 6 and 80.
+    # states estimate row a of exp(Q dt) (Q built here from the definition, exp by scipy),
+    # SE from the binomial. Rates 1/4, 1/2, 2: lam dt = 0.6 and 6 (uniformized steps, which do
+    # not use exp(Q dt)) and 80 (the transition law: spectral for uniform and line, expm for
+    # the cycle).
     spec = {
         "dist": "markov",
         "states": [
@@ -122,10 +128,13 @@ def test_the_state_dt_later_is_drawn_from_exp_q_dt(dt: float) -> None:
         ],
         "start": "a",
     }
+    if jumps is not None:
+        spec["jumps"] = jumps
     model = from_spec(spec)
     assert isinstance(model, MarkovLatency)
     rates = 1 / np.array([4.0, 2.0, 0.5])
-    q = (rates / 2)[:, None] * (1 - np.eye(3)) - np.diag(rates)
+    step = (1 - np.eye(3)) / 2 if jumps is None else np.array(jumps, dtype=float)
+    q = rates[:, None] * (step - np.eye(3))
     want = scipy.linalg.expm(q * dt)[0]
     np.testing.assert_allclose(model.transition(0, dt), want, atol=1e-12)
     n = 4000
@@ -135,6 +144,36 @@ def test_the_state_dt_later_is_drawn_from_exp_q_dt(dt: float) -> None:
     )
     se = np.sqrt(want * (1 - want) / n)
     assert np.all(np.abs(got / n - want) <= 4 * se + 1e-12), (got / n, want)
+
+
+@pytest.mark.parametrize(
+    "jumps, pi",
+    [
+        # the cycle visits each state equally often: time fractions proportional to the sojourns
+        (CYCLE, [4 / 7, 2 / 7, 1 / 7]),
+        # the line visits b twice as often as a or c: nu = (1/4, 1/2, 1/4), pi ~ nu * sojourn
+        (LINE, [4 / 9, 4 / 9, 1 / 9]),
+    ],
+)
+def test_a_given_jump_matrix_sets_the_time_fractions(jumps: list, pi: list) -> None:
+    spec = {
+        "dist": "markov",
+        "base": {"dist": "constant", "value": 1.0},
+        "states": [
+            {"name": "a", "factor": 1.0, "sojourn": 4.0},
+            {"name": "b", "factor": 2.0, "sojourn": 2.0},
+            {"name": "c", "factor": 8.0, "sojourn": 1.0},
+        ],
+        "jumps": jumps,
+    }
+    model = from_spec(spec)
+    np.testing.assert_allclose(model.pi, pi, rtol=1e-12)  # type: ignore[attr-defined]
+    assert from_spec(model.spec).spec == model.spec and model.spec["jumps"] == jumps
+    src = source(spec, seed=21)
+    states = np.array([src.advance(t) for t in np.arange(0.0, 20_000.0, 0.25)])
+    for i, p in enumerate(pi):
+        frac, se = batch_se((states == i).astype(float), batches=40)
+        assert abs(frac - p) <= 4 * se, (i, frac, se)
 
 
 def test_long_sojourns_do_not_look_iid() -> None:
@@ -227,6 +266,10 @@ def test_in_a_run_each_task_is_its_base_draw_times_a_state_factor(tiny) -> None:
         ({"base": {"dist": "replay", "file": "x.csv"}}, "cluster.latency.base.dist", "i.i.d."),
         ({"base": {"dist": "gamma", "rate": -1}}, "cluster.latency.base.rate", "> 0"),
         ({"sojourn": 3}, "cluster.latency.sojourn", "known keys"),
+        ({"jumps": [[0, 1], [1, 0], [0, 0]]}, "cluster.latency.jumps", "2 rows of 2"),
+        ({"jumps": [[0, 1], [0.5, 0]]}, "cluster.latency.jumps[1]", "sum to 1"),
+        ({"jumps": [[0.5, 0.5], [1, 0]]}, "cluster.latency.jumps[0][0]", "0 (a jump"),
+        ({"jumps": [[0, 1], [1, "x"]]}, "cluster.latency.jumps[1][1]", "[0, 1]"),
     ],
 )
 def test_bad_markov_tables_name_the_field(tiny, change: dict, field: str, fragment: str) -> None:
@@ -235,3 +278,12 @@ def test_bad_markov_tables_name_the_field(tiny, change: dict, field: str, fragme
         lwpdsim.load_scenario(tiny([{"name": "sync"}], cluster={"latency": spec}))
     assert info.value.field == field
     assert fragment in info.value.allowed
+
+
+def test_a_chain_that_cannot_reach_every_state_is_refused(tiny) -> None:
+    states = [{"name": n, "sojourn": 1.0} for n in "abc"]
+    spec = {"dist": "markov", "states": states, "jumps": [[0, 1, 0], [1, 0, 0], [0.5, 0.5, 0]]}
+    with pytest.raises(ScenarioError) as info:
+        lwpdsim.load_scenario(tiny([{"name": "sync"}], cluster={"latency": spec}))
+    assert info.value.field == "cluster.latency.jumps"
+    assert "every state can reach every other" in info.value.allowed

@@ -4,7 +4,9 @@ continuous-time Markov chain, so slowness persists across consecutive tasks.
 The chain has m >= 2 states, each with a slowdown ``factor`` and a mean ``sojourn`` (simulated
 seconds; the time spent in a state on each visit is exponential with that mean). On leaving a state
 the chain moves to one of the other states chosen uniformly at random, so the long-run fraction of
-time in state i is ``pi_i = sojourn_i / sum_j sojourn_j``. A task that starts computing at time t
+time in state i is ``pi_i = sojourn_i / sum_j sojourn_j``; or, with a ``jumps`` matrix, to state j
+with probability ``jumps[i][j]``, and then ``pi_i`` is proportional to ``nu_i sojourn_i``, nu the
+stationary law of the jump matrix. A task that starts computing at time t
 takes ``B * factor(state at t)`` with B a draw of the ``base`` model: the state is read once, at the
 start (a state change during the task does not change its time). So with sojourns much shorter than
 the gaps between task starts the states of successive tasks are independent draws from pi and the
@@ -18,9 +20,10 @@ base model alone: a markov run and an i.i.d. run of its base share their draws).
 Between two task starts the chain is advanced exactly, at a cost that does not grow with the number
 of jumps in between: when few jumps are expected (lam dt <= 16, lam the largest leaving rate) by
 uniformization (the chain steps by R = I + Q / lam at the times of a Poisson process of rate lam,
-so a task start between two steps costs no random draw), otherwise from row s of P(dt) = exp(Q dt), computed from the spectral decomposition of Q (the chain
-is reversible: pi_i q_ij = 1 / ((m - 1) sum_k sojourn_k) for every i != j), which is pi itself to
-double precision once exp(-gap dt) < 1e-17 (gap the spectral gap).
+so a task start between two steps costs no random draw), otherwise from row s of
+P(dt) = exp(Q dt): for a reversible chain (uniform moves are: pi_i q_ij = 1 / ((m - 1) sum_k
+sojourn_k) for every i != j) from the spectral decomposition of Q, which is pi itself to double
+precision once exp(-gap dt) < 1e-17 (gap the spectral gap); otherwise by ``scipy.linalg.expm``.
 
 As a :class:`~lwpdsim.latency.models.LatencyModel` (mean, cdf, largest plausible draw: what the
 limits of a scenario and its descriptions use) the model is the stationary mixture
@@ -38,8 +41,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 
-from ..config.validate import POSITIVE, Rule, as_number, check_keys
+from ..config.validate import POSITIVE, PROBABILITY, Rule, as_number, check_keys
 from ..errors import ScenarioError
 from .families import fmt
 from .models import LatencyModel, _as_output, _check_factor, _product
@@ -74,42 +78,56 @@ class MarkovLatency(LatencyModel):
     base: LatencyModel
     states: tuple[State, ...]
     start: str
+    jumps: tuple[tuple[float, ...], ...] | None = None  # None: uniform to the other states
     name: str = field(default="markov", init=False)
     not_iid: str = field(default="compute times correlated in time (markov)", init=False)
     pi: np.ndarray = field(init=False)
     jump: np.ndarray = field(init=False)  # R = I + Q / lam, lam the largest leaving rate
     lam: float = field(init=False)
-    # Q = D^-1/2 V diag(eig) V^T D^1/2 with D = diag(pi) (symmetric after the similarity)
-    eig: np.ndarray = field(init=False)
-    vecs: np.ndarray = field(init=False)
-    gap: float = field(init=False)
+    q: np.ndarray = field(init=False)  # the generator Q
+    # a reversible chain: Q = D^-1/2 V diag(eig) V^T D^1/2 with D = diag(pi); else None
+    eig: np.ndarray | None = field(init=False)
+    vecs: np.ndarray | None = field(init=False)
+    gap: float = field(init=False)  # the spectral gap (NaN for a chain that is not reversible)
 
     def __post_init__(self) -> None:
         sojourn = np.array([s.sojourn for s in self.states])
-        relative = sojourn / sojourn.max()
-        pi = relative / relative.sum()
-        rates = 1.0 / sojourn
         m = len(self.states)
-        q = (rates / (m - 1))[:, None] * (1.0 - np.eye(m))
-        q -= np.diag(rates)
+        if self.jumps is None:
+            step = (1.0 - np.eye(m)) / (m - 1)
+        else:
+            step = np.array(self.jumps, dtype=float)
+        rates = 1.0 / sojourn
+        q = rates[:, None] * (step - np.eye(m))
+        pi = _stationary(step, sojourn)
         lam = float(rates.max())
         object.__setattr__(self, "pi", pi)
         object.__setattr__(self, "lam", lam)
+        object.__setattr__(self, "q", q)
         object.__setattr__(self, "jump", np.eye(m) + q / lam)
-        root = np.sqrt(pi)
-        # D^1/2 Q D^-1/2 is symmetric: the chain is reversible
-        sym = root[:, None] * q / root[None, :]
-        eig, vecs = np.linalg.eigh((sym + sym.T) / 2)
-        object.__setattr__(self, "eig", eig)
-        object.__setattr__(self, "vecs", vecs)
-        object.__setattr__(self, "gap", float(-np.sort(eig)[-2]))
+        flow = pi[:, None] * q
+        reversible = bool(np.allclose(flow, flow.T, rtol=1e-9, atol=1e-12 * np.abs(flow).max()))
+        if reversible:  # D^1/2 Q D^-1/2 is symmetric: exp(Q dt) from its eigenvectors
+            root = np.sqrt(pi)
+            sym = root[:, None] * q / root[None, :]
+            eig, vecs = np.linalg.eigh((sym + sym.T) / 2)
+            object.__setattr__(self, "eig", eig)
+            object.__setattr__(self, "vecs", vecs)
+            object.__setattr__(self, "gap", float(-np.sort(eig)[-2]))
+        else:  # scipy's expm at every such step
+            object.__setattr__(self, "eig", None)
+            object.__setattr__(self, "vecs", None)
+            object.__setattr__(self, "gap", math.nan)
 
     def transition(self, state: int, dt: float) -> np.ndarray:
         """Row ``state`` of P(dt) = exp(Q dt): the law of the state ``dt`` later."""
-        if self.gap * dt > _MIXED:
+        if self.vecs is None or self.eig is None:
+            row = scipy.linalg.expm(self.q * dt)[state]
+        elif self.gap * dt > _MIXED:
             return self.pi
-        root = np.sqrt(self.pi)
-        row = (self.vecs[state] * np.exp(self.eig * dt)) @ self.vecs.T * root / root[state]
+        else:
+            root = np.sqrt(self.pi)
+            row = (self.vecs[state] * np.exp(self.eig * dt)) @ self.vecs.T * root / root[state]
         row = np.clip(row, 0.0, None)
         out: np.ndarray = row / row.sum()
         return out
@@ -120,7 +138,7 @@ class MarkovLatency(LatencyModel):
 
     @property
     def spec(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "dist": "markov",
             "base": self.base.spec,
             "states": [
@@ -128,6 +146,9 @@ class MarkovLatency(LatencyModel):
             ],
             "start": self.start,
         }
+        if self.jumps is not None:
+            out["jumps"] = [list(row) for row in self.jumps]
+        return out
 
     @property
     def mean(self) -> float:  # type: ignore[override]
@@ -170,7 +191,9 @@ class MarkovLatency(LatencyModel):
 
     def scaled(self, factor: float) -> LatencyModel:
         f = _check_factor(factor)
-        return self if f == 1.0 else MarkovLatency(self.base.scaled(f), self.states, self.start)
+        if f == 1.0:
+            return self
+        return MarkovLatency(self.base.scaled(f), self.states, self.start, self.jumps)
 
     def source(self, index: int, rng: np.random.Generator, state_rng: StateRng) -> MarkovSource:
         return MarkovSource(self, IidSource(self.base, rng), state_rng())
@@ -263,9 +286,63 @@ def parse_markov(
             raise ScenarioError(f"{where}.sojourn", None, "required: the mean seconds per visit")
         sojourn = as_number(item["sojourn"], f"{where}.sojourn", SOJOURN)
         states.append(State(name, float(factor), float(sojourn)))
+    jumps = _jumps(spec["jumps"], len(states)) if "jumps" in spec else None
     start = spec.get("start", STATIONARY)
     names = [s.name for s in states]
     if start != STATIONARY and start not in names:
         allowed = f"{STATIONARY!r} or a state's name ({', '.join(map(repr, names))})"
         raise ScenarioError("start", start, allowed)
-    return MarkovLatency(base, tuple(states), str(start))
+    return MarkovLatency(base, tuple(states), str(start), jumps)
+
+
+def _jumps(raw: Any, m: int) -> tuple[tuple[float, ...], ...]:
+    """The checked jump matrix: m rows of m probabilities, zero diagonal, each row summing to 1
+    (to 1e-9; then normalized), every state reachable from every other."""
+    allowed = f"a list of {m} rows of {m} probabilities (one row and column per state)"
+    if not isinstance(raw, list | tuple) or len(raw) != m:
+        raise ScenarioError("jumps", raw, allowed)
+    rows = []
+    for i, row in enumerate(raw):
+        if not isinstance(row, list | tuple) or len(row) != m:
+            raise ScenarioError(f"jumps[{i}]", row, allowed)
+        values = [as_number(x, f"jumps[{i}][{j}]", PROBABILITY) for j, x in enumerate(row)]
+        if values[i] != 0:
+            raise ScenarioError(
+                f"jumps[{i}][{i}]", row[i], "0 (a jump leaves its state; the sojourn sets how long)"
+            )
+        total = math.fsum(values)
+        if abs(total - 1.0) > 1e-9:
+            raise ScenarioError(f"jumps[{i}]", row, f"probabilities that sum to 1 (these: {total})")
+        rows.append(tuple(v / total for v in values))
+    reached, todo = {0}, [0]
+    while todo:  # every state reachable from state 0, and state 0 from every state
+        i = todo.pop()
+        for j in range(m):
+            if rows[i][j] > 0 and j not in reached:
+                reached.add(j)
+                todo.append(j)
+    back, todo = {0}, [0]
+    while todo:
+        j = todo.pop()
+        for i in range(m):
+            if rows[i][j] > 0 and i not in back:
+                back.add(i)
+                todo.append(i)
+    if len(reached) < m or len(back) < m:
+        raise ScenarioError("jumps", raw, "a chain in which every state can reach every other")
+    return tuple(rows)
+
+
+def _stationary(step: np.ndarray, sojourn: np.ndarray) -> np.ndarray:
+    """The long-run fractions of time: nu_i sojourn_i normalized, nu the stationary law of the
+    jump chain ``step`` (pi_i proportional to the sojourns when the jumps are uniform)."""
+    m = len(sojourn)
+    # nu (step - I) = 0 with sum(nu) = 1: least squares on the stacked system (unique solution for
+    # an irreducible chain)
+    a = np.vstack([(step - np.eye(m)).T, np.ones(m)])
+    b = np.zeros(m + 1)
+    b[-1] = 1.0
+    nu = np.clip(np.linalg.lstsq(a, b, rcond=None)[0], 0.0, None)
+    weight = nu * (sojourn / sojourn.max())
+    out: np.ndarray = weight / weight.sum()
+    return out

@@ -53,7 +53,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "constant": ("value",),
     "bimodal": ("p", "factor", "base"),
     "empirical": ("file", "column", "scale", "samples"),
-    "markov": ("base", "states", "start"),
+    "markov": ("base", "states", "start", "jumps"),
     "replay": REPLAY_KEYS,
     "groups": ("groups",),
 }
