@@ -99,7 +99,8 @@ class MarkovLatency(LatencyModel):
             step = np.array(self.jumps, dtype=float)
         rates = 1.0 / sojourn
         q = rates[:, None] * (step - np.eye(m))
-        pi = _stationary(step, sojourn)
+        relative = sojourn / sojourn.max()
+        pi = relative / relative.sum() if self.jumps is None else _stationary(step, sojourn)
         lam = float(rates.max())
         object.__setattr__(self, "pi", pi)
         object.__setattr__(self, "lam", lam)
