@@ -182,7 +182,8 @@ class Cluster:
         try:
             x = self.sources[worker].next(self.env.now)
         except TraceEnded as err:  # a replayed trace ran out under on_end = "stop"
-            self.master.stop("trace_end", str(err))
+            if not self.master.status:  # the first worker to run out is the one named
+                self.master.stop("trace_end", str(err))
             return
         self._after(self.share[worker] * x * self.slowdown[worker], self._computed, task, worker)
 
