@@ -37,7 +37,8 @@ class ScenarioError(LwpdsimError, ValueError):
 
     def with_prefix(self, prefix: str) -> ScenarioError:
         """Return the same error with ``prefix`` prepended to its field path."""
-        field = f"{prefix}.{self.field}" if self.field else prefix
+        sep = "" if self.field.startswith("[") else "."  # cluster.latency[1].workers
+        field = f"{prefix}{sep}{self.field}" if self.field else prefix
         return ScenarioError(field, self.value, self.allowed, source=self.source)
 
 

@@ -23,6 +23,7 @@ STREAM_IDS: dict[str, int] = {
     "sample": 6,  # a sweep's sampled factors (its [sample] seed, not a scenario's)
     "compress": 7,  # compressors' draws: one child per worker (the master's downlink: index n)
     "failures": 8,  # a failure process's up and down times: one child per rack (or worker)
+    "latency_state": 9,  # a Markov-modulated latency's chain: one child per worker
 }
 
 

@@ -102,6 +102,37 @@ CASES = [
         3.5,
         4 * 1.8125,
     ),
+    # Markov (as a model: the stationary mixture B F, F ~ pi): pi = sojourns / their sum =
+    # (3/4, 1/4); E[F] = 1.75, E[F^2] = 4.75; B ~ Exp(2): E[B] = 0.5, E[B^2] = 0.5.
+    (
+        "markov",
+        {
+            "dist": "markov",
+            "base": {"dist": "exponential", "rate": 2},
+            "states": [
+                {"name": "normal", "factor": 1, "sojourn": 3},
+                {"name": "slow", "factor": 4, "sojourn": 1},
+            ],
+        },
+        0.5 * 1.75,
+        0.5 * 4.75 - 0.875**2,
+    ),
+    # Replay (as a model: every worker's times pooled): the TRACE values in a 2 x 2 matrix.
+    ("replay", {"dist": "replay", "file": "matrix.csv"}, 1.75, 1.8125),
+    # Groups (as a model: the mixture over workers): 3 workers at 1, 1 worker Exp(1);
+    # E[X] = 3/4 + 1/4, E[X^2] = 3/4 + 2/4.
+    (
+        "groups",
+        {
+            "dist": "groups",
+            "groups": [
+                {"workers": 3, "dist": "constant", "value": 1.0},
+                {"workers": 1, "dist": "exponential", "rate": 1.0},
+            ],
+        },
+        1.0,
+        1.25 - 1.0,
+    ),
 ]
 CASE_IDS = [c[0] for c in CASES]
 
@@ -113,6 +144,7 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "trace.csv").write_text("".join(f"{t}\n" for t in TRACE))
     rows = "".join(f"w{i},{t}\n" for i, t in enumerate(TRACE))
     (d / "named.csv").write_text("# recorded on a laptop\nworker,time\n" + rows)
+    (d / "matrix.csv").write_text("w0,w1\n0.5,1.0\n1.5,4.0\n")
     return d
 
 
@@ -140,6 +172,9 @@ def test_distribution_names() -> None:
         "weibull",
         "bimodal",
         "empirical",
+        "markov",
+        "replay",
+        "groups",
     }
     tested = {c[1]["dist"] for c in CASES}
     assert tested == set(DISTRIBUTIONS)
@@ -199,7 +234,7 @@ def test_same_seed_same_draws_other_worker_other_draws(case: tuple, traces: Path
 def test_scipy_backed_models_expose_their_frozen_distribution(traces: Path) -> None:
     for name, spec, *_ in CASES:
         model = from_spec(spec, base_dir=traces)
-        if spec["dist"] in ("constant", "bimodal", "empirical"):
+        if spec["dist"] in ("constant", "bimodal", "empirical", "markov", "replay", "groups"):
             assert model.dist is None, name
         else:
             assert isinstance(model.dist, scipy.stats.distributions.rv_frozen), name

@@ -402,7 +402,9 @@ def interval_theory(
 
     ``source`` is a :class:`~lwpdsim.results.RunResult` or its ``config`` (``{"scheme": label,
     "scenario": {...}}``); ``label`` picks a scheme when ``source`` is a bare scenario dict.
-    Theory needs i.i.d. compute times: no network cost (no latency, infinite bandwidth, no loss),
+    Theory needs i.i.d. compute times: one latency model for every worker drawn independently (no
+    latency groups, Markov modulation or replayed trace), no network cost (no latency, infinite
+    bandwidth, no loss),
     no slowdown, stragglers or failures, no coding work charged (``cluster.master_flops`` infinite,
     ``cluster.charge_encoding`` false), and equal work units on every worker. A task then computes
     for ``f * X``, with f its share of a full gradient (``units / n``) under ``cluster.latency_per
@@ -452,6 +454,8 @@ def theory_or_reason(
         model = from_spec(cluster["latency"], base_dir=Path(base_dir) if base_dir else None)
     except (ScenarioError, OSError):
         return None, "latency trace not found"
+    if model.not_iid:  # the oracles assume i.i.d. workers
+        return None, model.not_iid
     if rule is None:
         return None, f"no theory for {entry['name']}"
     theory = rule.interval_theory(entry, n, model, share)

@@ -221,6 +221,7 @@ def _parse_cluster(raw: Any, base_dir: str | None) -> tuple[ClusterSpec, Latency
     spec = get(raw, "latency", DEFAULT_LATENCY, "cluster")
     try:
         model = from_spec(spec, base_dir=Path(base_dir) if base_dir else None)
+        model.check_workers(n)  # groups cover the workers; a replayed trace has one per worker
     except ScenarioError as err:
         raise err.with_prefix("cluster.latency") from None
     net = check_keys(get(raw, "network", {}, "cluster"), NETWORK_KEYS, "cluster.network")

@@ -3,7 +3,10 @@ of one work unit: ``cluster.latency_per``).
 
 Continuous models are thin wrappers around frozen ``scipy.stats`` distributions (sampling, moments,
 cdf and quantiles all come from scipy); ``constant``, ``bimodal`` (a straggler mixture) and
-``empirical`` (resampling a recorded trace) are small classes of their own. Every model knows its
+``empirical`` (resampling a recorded trace) are small classes of their own; ``markov``
+(:mod:`.markov`), ``replay`` (:mod:`.replay`) and ``groups`` (:mod:`.groups`) time workers with a
+source of their own (:mod:`.sources`) and describe, as a :class:`LatencyModel`, the distribution of
+one draw of a worker taken at random (their marginal). Every model knows its
 fully defaulted ``spec`` (plain JSON types), so ``from_spec(model.spec)`` rebuilds it.
 """
 
@@ -20,6 +23,7 @@ import numpy as np
 from ..config.validate import is_number
 from ..errors import ScenarioError
 from .families import FAMILIES, fmt
+from .sources import IidSource, StateRng, TimeSource
 
 #: Every latency model's ``dist`` name.
 DISTRIBUTIONS: tuple[str, ...] = (
@@ -32,6 +36,9 @@ DISTRIBUTIONS: tuple[str, ...] = (
     "weibull",
     "bimodal",
     "empirical",
+    "markov",
+    "replay",
+    "groups",
 )
 
 _LABELS = {
@@ -44,6 +51,9 @@ _LABELS = {
     "weibull": "Weibull",
     "bimodal": "bimodal",
     "empirical": "empirical",
+    "markov": "Markov-modulated",
+    "replay": "replayed trace",
+    "groups": "latency groups",
 }
 
 FloatOrArray = float | np.ndarray
@@ -99,6 +109,20 @@ class LatencyModel(ABC):
         Draws from the scaled model with a given generator equal ``factor`` times the draws of this
         model with the same generator (up to rounding), so common random numbers survive slowdowns.
         """
+
+    #: Why workers' compute times are not i.i.d. draws of this model ("" when they are): the
+    #: theory oracles, which assume i.i.d. workers, refuse with this reason.
+    not_iid: str = ""
+
+    def source(self, index: int, rng: np.random.Generator, state_rng: StateRng) -> TimeSource:
+        """The time source of the worker at ``index`` (its position among the workers this model
+        times; see :mod:`~lwpdsim.latency.sources`): i.i.d. draws from ``rng`` by default."""
+        return IidSource(self, rng)
+
+    def check_workers(self, n: int) -> None:
+        """Refuse (:class:`ScenarioError`, field relative to the table) a model that cannot time
+        ``n`` workers; any model can by default."""
+        return None
 
     def describe(self) -> str:
         """One human-readable line, e.g. ``"shifted exponential: 1 + Exp(rate 1), mean 2"``."""

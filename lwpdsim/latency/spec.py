@@ -27,6 +27,8 @@ from ..config.validate import (
 )
 from ..errors import ScenarioError
 from .families import FAMILIES, Param
+from .groups import parse_groups
+from .markov import parse_markov
 from .models import (
     DISTRIBUTIONS,
     UPPER_TAIL,
@@ -36,6 +38,8 @@ from .models import (
     LatencyModel,
     ScipyLatency,
 )
+from .replay import KEYS as REPLAY_KEYS
+from .replay import parse_replay
 from .traces import read_trace
 
 _CONSTANT_VALUE = Param("value", 1.0, POSITIVE)
@@ -49,7 +53,12 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "constant": ("value",),
     "bimodal": ("p", "factor", "base"),
     "empirical": ("file", "column", "scale", "samples"),
+    "markov": ("base", "states", "start", "jumps"),
+    "replay": REPLAY_KEYS,
+    "groups": ("groups",),
 }
+#: Models whose workers are not i.i.d. draws: not a base of another model.
+_NOT_IID_BASE = ("markov", "replay", "groups")
 
 
 class _Missing:
@@ -82,13 +91,18 @@ def _scipy_model(name: str, params: tuple[tuple[str, float], ...]) -> ScipyLaten
     return ScipyLatency(name, values, FAMILIES[name].build(values))
 
 
-def from_spec(spec: Mapping[str, Any], *, base_dir: Path | None = None) -> LatencyModel:
-    """Build a latency model from a latency table such as ``{dist = "exponential", rate = 2.0}``.
+def from_spec(spec: Mapping[str, Any] | list[Any], *, base_dir: Path | None = None) -> LatencyModel:
+    """Build a latency model from a latency table such as ``{dist = "exponential", rate = 2.0}``,
+    or from a list of groups (:mod:`.groups`).
 
     Missing parameters take their defaults (see :data:`DISTRIBUTIONS` and the module docs); a trace
-    file of an ``empirical`` model is resolved against ``base_dir`` when it is relative. Raises
-    :class:`ScenarioError` naming the offending key (relative to the table) for any invalid input.
+    file of an ``empirical`` or ``replay`` model is resolved against ``base_dir`` when it is
+    relative. Raises :class:`ScenarioError` naming the offending key (relative to the table) for
+    any invalid input. A model that times a given number of workers (groups, replay) is checked
+    against it by :meth:`~lwpdsim.latency.models.LatencyModel.check_workers`.
     """
+    if isinstance(spec, list | tuple):
+        return parse_groups(spec, lambda s: _group_model(s, base_dir))
     if not isinstance(spec, Mapping):
         raise ScenarioError("", spec, 'a table such as {dist = "exponential", rate = 1.0}')
     name = _dist_name(spec.get("dist", _MISSING))
@@ -103,6 +117,19 @@ def from_spec(spec: Mapping[str, Any], *, base_dir: Path | None = None) -> Laten
 
     if name == "constant":
         return ConstantLatency(_param(spec, _CONSTANT_VALUE))
+    if name == "groups":
+        try:
+            return parse_groups(
+                spec.get("groups"), lambda s: _group_model(s, base_dir), prefix="groups"
+            )
+        except ScenarioError as err:
+            raise err.with_prefix("groups") from None
+    if name == "markov":
+        return _check_magnitudes(
+            parse_markov(spec, lambda s: _base_model(s, base_dir)), spec, "states"
+        )
+    if name == "replay":
+        return _check_magnitudes(parse_replay(spec, base_dir), spec, "file")
     if name == "bimodal":
         return _check_magnitudes(_bimodal(spec, base_dir), spec, "factor")
     if name == "empirical":
@@ -171,14 +198,26 @@ def _dist_name(value: Any) -> str:
 def _bimodal(spec: Mapping[str, Any], base_dir: Path | None) -> BimodalLatency:
     p = _param(spec, _BIMODAL_P)
     factor = _param(spec, _BIMODAL_FACTOR)
-    base_spec = spec.get("base", _DEFAULT_BASE)
+    base = _base_model(spec.get("base", _DEFAULT_BASE), base_dir)
+    return BimodalLatency(base, p, factor)
+
+
+def _base_model(base_spec: Any, base_dir: Path | None) -> LatencyModel:
+    """The model of the ``base`` table of a bimodal or markov model: one of i.i.d. draws."""
     if not isinstance(base_spec, Mapping):
         raise ScenarioError("base", base_spec, 'a table such as {dist = "constant", value = 1.0}')
+    if base_spec.get("dist") in _NOT_IID_BASE:
+        allowed = "a model of i.i.d. draws (not " + ", ".join(_NOT_IID_BASE) + ")"
+        raise ScenarioError("base.dist", base_spec.get("dist"), allowed)
     try:
-        base = from_spec(base_spec, base_dir=base_dir)
+        return from_spec(base_spec, base_dir=base_dir)
     except ScenarioError as err:
         raise err.with_prefix("base") from None
-    return BimodalLatency(base, p, factor)
+
+
+def _group_model(spec: Mapping[str, Any], base_dir: Path | None) -> LatencyModel:
+    """The model of one group (its table without ``workers``)."""
+    return from_spec(spec, base_dir=base_dir)
 
 
 def _empirical(spec: Mapping[str, Any], base_dir: Path | None) -> EmpiricalLatency:

@@ -22,8 +22,12 @@ task: one event per phase instead of three). Cancelling a task, or a failure, en
 pending timeout then fires without effect.
 
 Events at the same simulated time run in the order they were scheduled; at time 0 the tasks start in
-worker order. Compute times come from one generator per worker (``Streams.generator("latency", w)``),
-consumed in fixed blocks, so the i-th task of worker w gets the same draw under every rule.
+worker order. Compute times come from one time source per worker (:mod:`lwpdsim.latency.sources`),
+asked at the instant the task starts computing: i.i.d. draws from the worker's generator
+(``Streams.generator("latency", w)``) consumed in fixed blocks, so the i-th task of worker w gets the
+same draw under every rule; a Markov-modulated source also advances the worker's chain (its own
+``latency_state`` stream) to that instant; a replayed trace returns the worker's next recorded time,
+and when it runs out under ``on_end = "stop"`` the run ends with status ``trace_end``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import simpy
 from ..compress.bits import to_bytes
 from ..config.scenario import task_share
 from ..errors import LwpdsimError
+from ..latency.sources import DRAW_BLOCK as DRAW_BLOCK  # where benchmarks and tests find it
+from ..latency.sources import TraceEnded, make_sources
 from ..schemes.base import Decision, Result, Scheme
 from .busy import MasterWork
 from .failures import Outages
@@ -50,26 +56,6 @@ if TYPE_CHECKING:
     from ..config import ClusterSpec
     from ..latency import LatencyModel
     from .master import Master
-
-#: Compute times drawn per worker at a time.
-DRAW_BLOCK = 256
-
-
-class Draws:
-    """A worker's compute-time draws, taken from its own generator in blocks of
-    :data:`DRAW_BLOCK`."""
-
-    def __init__(self, model: LatencyModel, rng: np.random.Generator) -> None:
-        self.model, self.rng = model, rng
-        self.buf: list[float] = []
-        self.pos = 0
-
-    def next(self) -> float:
-        if self.pos == len(self.buf):
-            self.buf = np.asarray(self.model.sample(self.rng, DRAW_BLOCK), dtype=float).tolist()
-            self.pos = 0
-        self.pos += 1
-        return self.buf[self.pos - 1]
 
 
 class Cluster:
@@ -90,6 +76,7 @@ class Cluster:
         uplink: Uplink | None = None,
         downlink: Downlink | None = None,
         failure_rngs: list[np.random.Generator] | None = None,
+        state_rngs: Callable[[int], np.random.Generator] | None = None,
     ) -> None:
         self.spec, self.scheme, self.master = spec, scheme, master
         self.uplink, self.downlink = uplink, downlink
@@ -98,7 +85,7 @@ class Cluster:
         self.n = spec.workers
         self.env = simpy.Environment()
         self._timeout = self.env.timeout
-        self.draws = [Draws(latency, rng) for rng in latency_rngs]
+        self.sources = make_sources(latency, latency_rngs, state_rngs)
         net = spec.network
         if net.loss > 0 and len(loss_rngs or ()) != self.n:
             raise ValueError("a lossy network needs one loss generator per worker")
@@ -197,8 +184,13 @@ class Cluster:
         t.received[task] = self.env.now
         if self.downlink is not None:  # the worker's replica is now at the task's version
             self.holds[worker] = t.version[task]
-        duration = self.share[worker] * self.draws[worker].next() * self.slowdown[worker]
-        self._after(duration, self._computed, task, worker)
+        try:
+            x = self.sources[worker].next(self.env.now)
+        except TraceEnded as err:  # a replayed trace ran out under on_end = "stop"
+            if not self.master.status:  # the first worker to run out is the one named
+                self.master.stop("trace_end", str(err))
+            return
+        self._after(self.share[worker] * x * self.slowdown[worker], self._computed, task, worker)
 
     def _computed(self, task: int, worker: int) -> None:
         """The result is ready: upload it to the master."""

@@ -13,7 +13,9 @@ Why a run stops (:data:`STATUSES`), checked in this order:
   without a step);
 - ``error``: the rule raised a :class:`~lwpdsim.errors.LwpdsimError` (:meth:`Master.fail`), or
   simulated time overflowed a float with no finite ``train.max_time`` to stop at first
-  (:meth:`Master.overflowed`; a scenario's validation refuses times that plausibly overflow).
+  (:meth:`Master.overflowed`; a scenario's validation refuses times that plausibly overflow);
+- ``trace_end``: a task was to start computing on a worker whose replayed latency trace has no
+  time left (``cluster.latency`` of ``dist = "replay"`` with ``on_end = "stop"``).
 
 With ``decode_error`` (a rule entry's key, docs/schemes.md) the master also measures every step:
 :attr:`Master.decode_error` is ``||step - g|| / ||g||``, g the full training gradient at the
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from ..schemes.base import Scheme
 
 #: Why a run stopped.
-STATUSES = ("max_updates", "max_time", "target", "stalled", "diverged", "error")
+STATUSES = ("max_updates", "max_time", "target", "stalled", "diverged", "error", "trace_end")
 #: A run is stalled when this many results per worker arrive without any step (a backstop; rules
 #: that can tell they are stuck say so through ``Scheme.can_progress``).
 STALL_DELIVERIES = 1000

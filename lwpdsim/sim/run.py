@@ -180,6 +180,7 @@ def run_scheme(
         uplink=uplink,
         downlink=downlink,
         failure_rngs=unit_generators(scenario.cluster, streams),
+        state_rngs=lambda w: streams.generator("latency_state", w),
     )
     try:
         cluster.run()
