@@ -468,3 +468,24 @@ def test_by_needs_every_label_to_end_in_its_number(tmp_path: Path, capsys) -> No
     assert main(["figures", "--specs", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "by" in err and "top K=one" in err and "Traceback" not in err
+
+
+def test_a_spec_whose_trace_path_is_relative_describes_its_setting(tmp_path: Path) -> None:
+    """The index's one-line setting reads the latency table like the runs do: a trace file named
+    relative to the spec's folder is found there (not in the working directory)."""
+    from lwpdsim.figures.spec import load_spec
+    from lwpdsim.figures.write import _scenario_facts
+
+    (tmp_path / "trace.csv").write_text("time\n1.0\n3.0\n")
+    spec_file = tmp_path / "spec.toml"
+    spec_file.write_text(
+        'name = "rel"\ntitle = "A relative trace"\nseeds = 2\nlr_grid = [0.5]\n'
+        "[base.cluster]\nworkers = 2\n"
+        'latency = { dist = "empirical", file = "trace.csv" }\n'
+        '[base.model]\nkind = "logistic"\ndataset = "breast_cancer"\n'
+        "[base.train]\nmax_time = 5.0\n"
+        '[[base.schemes]]\nname = "sync"\n'
+    )
+    facts = _scenario_facts(load_spec(spec_file).scenario)
+    assert facts.startswith("2 workers; compute time per full-batch gradient")
+    assert "mean 2" in facts

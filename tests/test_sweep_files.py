@@ -336,3 +336,25 @@ def test_a_name_outside_schemes_in_a_sweep_is_one_error(tmp_path: Path, base: Pa
     with pytest.raises(ScenarioError) as info:
         sw.plan_sweep(path)
     assert "\n" not in str(info.value) and "factors.cluster[a].workers" in str(info.value)
+
+
+def test_an_inline_base_finds_its_files_from_the_sweep_file(tmp_path: Path, monkeypatch) -> None:
+    """Relative files of an inline [base] (here a latency trace) are found from the sweep file's
+    folder, whatever the working directory, as a base scenario file's are from its own."""
+    from lwpdsim.sweep import load_sweep, plan_sweep
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "trace.csv").write_text("time\n1.0\n3.0\n")
+    sweep = sub / "sw.toml"
+    sweep.write_text(
+        'name = "rel"\n[base]\nname = "b"\n[base.cluster]\nworkers = 2\n'
+        'latency = { dist = "empirical", file = "trace.csv" }\n'
+        '[base.model]\nkind = "logistic"\ndataset = "breast_cancer"\n'
+        '[base.train]\nmax_updates = 5\nlr = 0.1\n[[base.schemes]]\nname = "sync"\n'
+        '[factors]\n"cluster.workers" = [2, 3]\n'
+    )
+    monkeypatch.chdir(tmp_path)  # not the sweep's folder
+    plan = plan_sweep(load_sweep(sweep))  # raises when a point's scenario is invalid
+    assert not plan.skipped
+    assert [r.scenario.cluster.workers for r in plan.runs] == [2, 3]

@@ -351,7 +351,8 @@ def _plan(
 
 
 def _absolute_dataset(base: Mapping[str, Any], folder: Path) -> dict[str, Any]:
-    """An inline base whose relative dataset file is made absolute (relative to the spec)."""
+    """An inline base whose relative files (a dataset file, and the ``file`` of any latency
+    table in ``cluster.latency``, nested ones included) are made absolute (relative to the spec)."""
     base = dict(base)
     model = base.get("model")
     if isinstance(model, Mapping):
@@ -362,7 +363,24 @@ def _absolute_dataset(base: Mapping[str, Any], folder: Path) -> dict[str, Any]:
             and not Path(dataset).is_absolute()
         ):
             base["model"] = {**model, "dataset": str((folder / dataset).resolve())}
+    cluster = base.get("cluster")
+    if isinstance(cluster, Mapping) and "latency" in cluster:
+        base["cluster"] = {**cluster, "latency": _absolute_files(cluster["latency"], folder)}
     return base
+
+
+def _absolute_files(table: Any, folder: Path) -> Any:
+    """``table`` (a latency table, or a list of them) with every relative ``file`` string made
+    absolute against ``folder``; anything else is returned as it is (validation comes later)."""
+    if isinstance(table, list):
+        return [_absolute_files(t, folder) for t in table]
+    if not isinstance(table, Mapping):
+        return table
+    out = {k: _absolute_files(v, folder) for k, v in table.items()}
+    file = table.get("file")
+    if isinstance(file, str) and file.strip() and not Path(file).expanduser().is_absolute():
+        out["file"] = str((folder / file).resolve())
+    return out
 
 
 def find_specs(paths: Sequence[str | Path] | None = None) -> list[Path]:

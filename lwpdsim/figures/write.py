@@ -243,7 +243,7 @@ def write_intervals(sr: SpecRuns, out: Path) -> list[FigureFile]:
 def _scenario_facts(scenario: Scenario) -> str:
     """The setting in one line: cluster, compute times, network, model, data and budget."""
     c, m, tr = scenario.cluster, scenario.model, scenario.train
-    lat = from_spec(c.latency)
+    lat = from_spec(c.latency, base_dir=Path(scenario.base_dir) if scenario.base_dir else None)
     net = c.network
     per = "full-batch gradient" if c.latency_per == "gradient" else "work unit (1/n of a gradient)"
     parts = [f"{c.workers} workers", f"compute time per {per} {lat.describe()}"]

@@ -37,8 +37,9 @@ class SweepBase:
 
     @classmethod
     def of(cls, spec: SweepSpec) -> SweepBase:
-        if isinstance(spec.base, Mapping):
-            return cls({"name": spec.name, **spec.base}, None, "scenario", None, None)
+        if isinstance(spec.base, Mapping):  # relative files are found from the sweep file
+            folder = str(Path(spec.source).resolve().parent) if spec.source else None
+            return cls({"name": spec.name, **spec.base}, None, "scenario", folder, None)
         path = Path(spec.base)
         where, folder = str(path), str(path.resolve().parent)
         try:

@@ -2,7 +2,8 @@
 
 A sweep file (TOML) names a base scenario and the factors to vary::
 
-    base = "../quickstart.toml"          # relative to the sweep file (or an inline [base] table)
+    base = "../quickstart.toml"          # relative to the sweep file; or an inline [base] table,
+                                         # whose relative files are found from the sweep file too
     name = "nkt"                         # default: the file's stem
     replicates = 3                       # runs per grid point, each with its own random streams
     skip_invalid = false                 # true: drop invalid grid points (listed) instead of failing
