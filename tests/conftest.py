@@ -1,5 +1,5 @@
 """Fixtures shared by the tests: factories of small scenarios that run fast (as data, and as the
-text of a scenario file), and the six rules."""
+text of a scenario file), of small least-squares problems, and the six rules."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
+
+from lwpdsim.data import load_dataset
+from lwpdsim.models import make_model
+from lwpdsim.problem import Problem
 
 Raw = dict[str, Any]
 
@@ -122,6 +127,26 @@ def tiny_toml() -> Callable[..., str]:
     """The factory ``tiny_toml(name, schemes, **over)`` of small scenario files' text (see
     ``_tiny_toml``)."""
     return _tiny_toml
+
+
+def _least_squares_problem(samples: int, features: int) -> Problem:
+    """A fresh problem (its gradient cache is its own): least squares on ``samples`` synthetic rows
+    of ``features`` features drawn with seed 0, all of them for training."""
+    data = load_dataset(
+        "synthetic_regression",
+        np.random.default_rng(0),
+        samples=samples,
+        features=features,
+        test_fraction=0.0,
+    )
+    return Problem(make_model("least_squares", data), data)
+
+
+@pytest.fixture(scope="session")
+def least_squares_problem() -> Callable[[int, int], Problem]:
+    """The factory ``least_squares_problem(samples, features)`` of fresh small problems (see
+    ``_least_squares_problem``)."""
+    return _least_squares_problem
 
 
 @pytest.fixture(scope="module")

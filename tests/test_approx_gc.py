@@ -4,6 +4,7 @@ decoders' steps and operation counts, Bernoulli loads, theory, and one-line erro
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,7 @@ import lwpdsim
 from lwpdsim import flops
 from lwpdsim.cli import main
 from lwpdsim.codes import approx
-from lwpdsim.data import load_dataset
 from lwpdsim.latency import from_spec
-from lwpdsim.models import make_model
 from lwpdsim.problem import Problem
 from lwpdsim.schemes import REGISTRY
 from lwpdsim.schemes.base import Result
@@ -26,11 +25,8 @@ RULE = REGISTRY["approx_gc"]
 
 
 @pytest.fixture
-def problem() -> Problem:
-    data = load_dataset(
-        "synthetic_regression", np.random.default_rng(0), samples=60, features=4, test_fraction=0.0
-    )
-    return Problem(make_model("least_squares", data), data)
+def problem(least_squares_problem: Callable[[int, int], Problem]) -> Problem:
+    return least_squares_problem(60, 4)
 
 
 def make(problem: Problem, n: int, seed: int = 0, **params: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,9 @@ from lwpdsim import flops
 from lwpdsim.analysis.data import theory_or_reason
 from lwpdsim.cli import main
 from lwpdsim.codes import gradient_coding as gc_code
-from lwpdsim.data import load_dataset
 from lwpdsim.errors import ScenarioError
 from lwpdsim.latency import from_spec
-from lwpdsim.models import MLP, LeastSquares, Softmax, make_model
+from lwpdsim.models import MLP, LeastSquares, Softmax
 from lwpdsim.problem import Problem
 from lwpdsim.schemes import REGISTRY, Scheme
 from lwpdsim.schemes.base import Decision, Result
@@ -103,15 +103,14 @@ def test_gc_decoding_ops_by_hand() -> None:
     assert 7.5 < ratio < 8.5
 
 
-def tiny_problem(features: int = FEATURES, rows: int = 40) -> Problem:
-    data = load_dataset(
-        "synthetic_regression",
-        np.random.default_rng(0),
-        samples=rows,
-        features=features,
-        test_fraction=0.0,
-    )
-    return Problem(make_model("least_squares", data), data)
+@pytest.fixture
+def tiny_problem(least_squares_problem: Callable[[int, int], Problem]) -> Callable[..., Problem]:
+    """The factory ``tiny_problem(features=FEATURES, rows=40)`` of fresh small problems."""
+
+    def tiny(features: int = FEATURES, rows: int = 40) -> Problem:
+        return least_squares_problem(rows, features)
+
+    return tiny
 
 
 def make(name: str, problem: Problem, n: int, **params: Any) -> Scheme:
@@ -129,7 +128,7 @@ def feed(rule: Scheme, workers: list[int], version: int = 0) -> list[Decision]:
 
 @pytest.mark.parametrize("construction", ["frc", "crc"])
 def test_gc_master_ops_combine_in_proportion_to_d_and_solve_once_per_set(
-    construction: str,
+    construction: str, tiny_problem: Callable[..., Problem]
 ) -> None:
     n, s = 6, 2
     firsts, seconds = [], []
@@ -147,7 +146,7 @@ def test_gc_master_ops_combine_in_proportion_to_d_and_solve_once_per_set(
     assert solve[0] == solve[1] == gc_code.decoding_ops(n, n - s)  # independent of d
 
 
-def test_gc_encode_ops_count_what_the_worker_computes() -> None:
+def test_gc_encode_ops_count_what_the_worker_computes(tiny_problem: Callable[..., Problem]) -> None:
     n, s = 6, 2
     for construction in ("frc", "crc"):
         rule = make("gc", tiny_problem(), n, s=s, construction=construction)
@@ -159,7 +158,7 @@ def test_gc_encode_ops_count_what_the_worker_computes() -> None:
     assert live == [2 * s * D] * n  # CRC: s multiplications and s additions of d numbers
 
 
-def test_lwpd_encode_ops_and_decoder_ops() -> None:
+def test_lwpd_encode_ops_and_decoder_ops(tiny_problem: Callable[..., Problem]) -> None:
     n, k, t = 8, 4, 2
     L = math.ceil(D / t)  # 3: parameter blocks of 3 and 2 numbers
     assert REGISTRY["lwpd"].encode_ops({"k": k, "t": t}, n, D) == [2.0 * D] * n
@@ -178,7 +177,7 @@ def test_lwpd_encode_ops_and_decoder_ops() -> None:
     assert run_done.step is not None and run_done.ops == group + k * L + t * L
 
 
-def test_sync_and_k_rules_sum_the_messages_they_use() -> None:
+def test_sync_and_k_rules_sum_the_messages_they_use(tiny_problem: Callable[..., Problem]) -> None:
     n = 8
     sync = feed(make("sync", tiny_problem(), n), list(range(n)))
     assert [d.ops for d in sync[:-1]] == [0.0] * (n - 1)
@@ -322,7 +321,9 @@ def test_decisions_that_cost_nothing_take_effect_at_once() -> None:
         {"name": "lwpd", "k": 4, "t": 2},
     ],
 )
-def test_encoding_adds_its_share_of_a_gradient_to_every_task(rule: dict[str, Any]) -> None:
+def test_encoding_adds_its_share_of_a_gradient_to_every_task(
+    rule: dict[str, Any], tiny_problem: Callable[..., Problem]
+) -> None:
     n, rows = 8, 40
     charged = run(raw([rule], workers=n, charge_encoding=True))
     plain = run(raw([rule], workers=n))
@@ -332,14 +333,10 @@ def test_encoding_adds_its_share_of_a_gradient_to_every_task(rule: dict[str, Any
     encode = cls.encode_ops(params, n, D)[0]
     # one full least-squares gradient over 40 rows of 4 features, counted by hand
     full = rows * (2 * FEATURES - 1) + rows + rows + FEATURES * (2 * rows - 1) + rows - 1 + D
-    assert full == make_model_flops(rows)
+    assert full == tiny_problem(FEATURES, rows).gradient_flops
     ratio = (units + encode / full * n) / units
     assert ratio > 1.0
     np.testing.assert_allclose(durations(charged), durations(plain) * ratio, rtol=1e-12)
-
-
-def make_model_flops(rows: int) -> float:
-    return tiny_problem(FEATURES, rows).gradient_flops
 
 
 def test_rules_that_encode_nothing_are_not_charged() -> None:

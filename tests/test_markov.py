@@ -26,6 +26,7 @@ from lwpdsim.latency.markov import MarkovLatency, MarkovSource
 from lwpdsim.latency.sources import IidSource
 
 BASE = {"dist": "shifted_exponential", "shift": 1.0, "rate": 1.0}  # E[B] = 2, Var B = 1
+CONSTANT = {"dist": "constant", "value": 1.0}
 
 
 def chain(normal: float, slow: float, factor: float = 5.0, start: str = "stationary") -> dict:
@@ -34,6 +35,17 @@ def chain(normal: float, slow: float, factor: float = 5.0, start: str = "station
         {"name": "slow", "factor": factor, "sojourn": slow},
     ]
     return {"dist": "markov", "base": BASE, "states": states, "start": start}
+
+
+def three_states(sojourns: tuple[float, float, float], **more: object) -> dict:
+    """A chain of states a, b and c (factors 1, 2 and 8) with these mean sojourns; ``more`` adds
+    keys of the spec (base, start, jumps)."""
+    factors = (1.0, 2.0, 8.0)
+    states = [
+        {"name": name, "factor": f, "sojourn": s}
+        for name, f, s in zip("abc", factors, sojourns, strict=True)
+    ]
+    return {"dist": "markov", "states": states, **more}
 
 
 def source(spec: dict, seed: int) -> MarkovSource:
@@ -70,15 +82,7 @@ def test_long_run_time_fractions_and_mean_task_time_match_the_stationary_law() -
 
 def test_three_states_time_fractions() -> None:
     # pi_i proportional to the mean sojourns (uniform jumps to the other states): 2:1:1
-    spec = {
-        "dist": "markov",
-        "base": {"dist": "constant", "value": 1.0},
-        "states": [
-            {"name": "a", "factor": 1.0, "sojourn": 4.0},
-            {"name": "b", "factor": 2.0, "sojourn": 2.0},
-            {"name": "c", "factor": 8.0, "sojourn": 2.0},
-        ],
-    }
+    spec = three_states((4.0, 2.0, 2.0), base=CONSTANT)
     src = source(spec, seed=5)
     times = np.arange(0.0, 20_000.0, 0.25)
     states = np.array([src.advance(t) for t in times])
@@ -119,15 +123,7 @@ def test_the_state_dt_later_is_drawn_from_exp_q_dt(dt: float, jumps: list | None
     # SE from the binomial. Rates 1/4, 1/2, 2: lam dt = 0.6 and 6 (uniformized steps, which do
     # not use exp(Q dt)) and 80 (the transition law: spectral for uniform and line, expm for
     # the cycle).
-    spec = {
-        "dist": "markov",
-        "states": [
-            {"name": "a", "factor": 1.0, "sojourn": 4.0},
-            {"name": "b", "factor": 2.0, "sojourn": 2.0},
-            {"name": "c", "factor": 8.0, "sojourn": 0.5},
-        ],
-        "start": "a",
-    }
+    spec = three_states((4.0, 2.0, 0.5), start="a")
     if jumps is not None:
         spec["jumps"] = jumps
     model = from_spec(spec)
@@ -156,16 +152,7 @@ def test_the_state_dt_later_is_drawn_from_exp_q_dt(dt: float, jumps: list | None
     ],
 )
 def test_a_given_jump_matrix_sets_the_time_fractions(jumps: list, pi: list) -> None:
-    spec = {
-        "dist": "markov",
-        "base": {"dist": "constant", "value": 1.0},
-        "states": [
-            {"name": "a", "factor": 1.0, "sojourn": 4.0},
-            {"name": "b", "factor": 2.0, "sojourn": 2.0},
-            {"name": "c", "factor": 8.0, "sojourn": 1.0},
-        ],
-        "jumps": jumps,
-    }
+    spec = three_states((4.0, 2.0, 1.0), base=CONSTANT, jumps=jumps)
     model = from_spec(spec)
     np.testing.assert_allclose(model.pi, pi, rtol=1e-12)  # type: ignore[attr-defined]
     assert from_spec(model.spec).spec == model.spec and model.spec["jumps"] == jumps

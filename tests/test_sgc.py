@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,6 @@ import pytest
 
 import lwpdsim
 from lwpdsim.config.validate import ScenarioError
-from lwpdsim.data import load_dataset
-from lwpdsim.models import make_model
 from lwpdsim.problem import Problem
 from lwpdsim.schemes import REGISTRY
 from lwpdsim.schemes.base import Result
@@ -19,11 +18,8 @@ from lwpdsim.schemes.sgc import balanced_assignment
 
 
 @pytest.fixture
-def problem() -> Problem:
-    data = load_dataset(
-        "synthetic_regression", np.random.default_rng(0), samples=60, features=4, test_fraction=0.0
-    )
-    return Problem(make_model("least_squares", data), data)
+def problem(least_squares_problem: Callable[[int, int], Problem]) -> Problem:
+    return least_squares_problem(60, 4)
 
 
 def make(problem: Problem, n: int, seed: int = 0, **params: Any) -> Any:

@@ -242,6 +242,18 @@ PANELS = (
     ("group", "group: step from the first k/t complete runs"),
 )
 ERROR_LABEL = "relative error ||step - g|| / ||g||"
+#: The lines of a family's last panel: the column of each share -> (decoder, format, marker face),
+#: and what each share counts.
+SHARE_LINES: dict[str, tuple[str, str, str | None]] = {
+    "full_rank_fraction": ("lstsq", "o-", None),
+    "all_covered_fraction": ("group", "s:", "none"),
+    "runs_all_blocks": ("lstsq", "^-.", None),
+}
+SHARE_LABELS = {
+    "full_rank_fraction": "the first k codewords' rows have rank k (lstsq exact)",
+    "all_covered_fraction": "the first k/t runs cover all k partials (group exact)",
+    "runs_all_blocks": "share of the code's runs that touch all t parameter blocks",
+}
 WIDTH = 14.0
 
 
@@ -286,33 +298,17 @@ def draw(summary: pd.DataFrame, draws: int) -> Figure:
         mech = row[2]
         for rounds, color in ROUND_COLORS.items():
             part = fam[(fam["rounds"] == rounds) & (fam["point"] == points[0])]
-            ls = part[part["decoder"] == "lstsq"].sort_values("n")
-            gr = part[part["decoder"] == "group"].sort_values("n")
-            mech.plot(
-                ls["n"],
-                ls["full_rank_fraction"],
-                "o-",
-                color=color,
-                ms=4,
-                label=f"{rounds} rounds: the first k codewords' rows have rank k (lstsq exact)",
-            )
-            mech.plot(
-                gr["n"],
-                gr["all_covered_fraction"],
-                "s:",
-                color=color,
-                ms=4,
-                mfc="none",
-                label=f"{rounds} rounds: the first k/t runs cover all k partials (group exact)",
-            )
-            mech.plot(
-                ls["n"],
-                ls["runs_all_blocks"],
-                "^-.",
-                color=color,
-                ms=4,
-                label=f"{rounds} rounds: share of the code's runs that touch all t parameter blocks",
-            )
+            for column, (decoder, fmt, mfc) in SHARE_LINES.items():
+                line = part[part["decoder"] == decoder].sort_values("n")
+                mech.plot(
+                    line["n"],
+                    line[column],
+                    fmt,
+                    color=color,
+                    ms=4,
+                    mfc=mfc,
+                    label=f"{rounds} rounds: {SHARE_LABELS[column]}",
+                )
         mech.set_ylim(0, 1.02)
         mech.set_ylabel("share (of first steps; of runs)")
         mech.set_title(f"C^(n,{k},{t}), what makes a step exact or good", fontsize=11)

@@ -10,6 +10,8 @@ Problems are :class:`~lwpdsim.errors.ScenarioError` naming the field (or ``(file
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import stat
@@ -259,6 +261,23 @@ def is_number_text(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def csv_lines(path: Path, field: str, value: Any) -> Iterator[tuple[int, list[str]]]:
+    """The lines of a CSV file (read as :func:`read_text` reads it, at most
+    :data:`MAX_CSV_BYTES`) as ``(line number, cells stripped of blanks)``, passing over blank lines
+    and lines starting with ``#``. A malformed file is refused naming ``field``, ``value`` and the
+    line."""
+    text = read_text(path, field, MAX_CSV_BYTES, value=value, what="CSV file")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for record in reader:
+            cells = [c.strip() for c in record]
+            if any(cells) and not cells[0].startswith("#"):
+                yield reader.line_num, cells
+    except csv.Error as err:
+        allowed = f"a well-formed CSV file ({path}, line {reader.line_num}: {err})"
+        raise ScenarioError(field, value, allowed) from None
 
 
 #: The files of a results folder that ``lwpdsim plot`` reads, and their bounds: at the top of a

@@ -9,8 +9,6 @@ Both are read safely: a regular file only, its size checked before it is read (a
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import zipfile
 from array import array
@@ -19,12 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from ..config.reading import (
-    MAX_CSV_BYTES,
     MAX_NPZ_BYTES,
+    csv_lines,
     excerpt,
     is_number_text,
     open_regular,
-    read_text,
     size_text,
 )
 from ..datafiles import MAX_NPY_HEADER, MAX_NPZ_MEMBERS, npy_header
@@ -59,31 +56,21 @@ def _read_csv(path: Path, given: str) -> np.ndarray:
     def bad(allowed: str) -> ScenarioError:
         return ScenarioError("file", given, allowed)
 
-    text = read_text(path, "file", MAX_CSV_BYTES, value=given, what="CSV file")
     values = array("d")
     width = rows = 0
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for record in reader:
-            cells = [c.strip() for c in record]
-            if not any(cells) or cells[0].startswith("#"):
+    for number, cells in csv_lines(path, "file", given):
+        if not all(map(is_number_text, cells)):
+            if rows == 0 and width == 0:  # the header
+                width = -1
                 continue
-            if not all(map(is_number_text, cells)):
-                if rows == 0 and width == 0:  # the header
-                    width = -1
-                    continue
-                cell = next(c for c in cells if not is_number_text(c))
-                raise bad(f"numbers only; line {reader.line_num} of {path} has {excerpt(cell)}")
-            if width <= 0:
-                width = len(cells)
-            elif len(cells) != width:
-                raise bad(
-                    f"rows of {width} times; line {reader.line_num} of {path} has {len(cells)}"
-                )
-            values.extend(float(c) for c in cells)
-            rows += 1
-    except csv.Error as err:
-        raise bad(f"a well-formed CSV file ({path}, line {reader.line_num}: {err})") from None
+            cell = next(c for c in cells if not is_number_text(c))
+            raise bad(f"numbers only; line {number} of {path} has {excerpt(cell)}")
+        if width <= 0:
+            width = len(cells)
+        elif len(cells) != width:
+            raise bad(f"rows of {width} times; line {number} of {path} has {len(cells)}")
+        values.extend(float(c) for c in cells)
+        rows += 1
     if rows == 0:
         raise bad(f"a CSV file with at least one row of times ({path} has none)")
     return np.frombuffer(values, dtype=np.float64).reshape(rows, width).copy()

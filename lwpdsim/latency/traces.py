@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from array import array
 from collections.abc import Callable
@@ -11,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config.reading import MAX_CSV_BYTES, excerpt, is_number_text, read_text
+from ..config.reading import csv_lines, excerpt, is_number_text
 from ..config.validate import HINT_AFTER_LIST, suggest
 from ..errors import ScenarioError
 
@@ -32,23 +30,14 @@ def read_trace(path: Path, column: int | str, given: str) -> np.ndarray:
 
     if not path.exists():
         raise bad_file(f"an existing CSV file (there is none at {path})")
-    text = read_text(path, "file", MAX_CSV_BYTES, value=given, what="CSV file")
-
     values = array("d")
     index = -1  # the column's index, once the first line has set it
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for record in reader:
-            cells = [c.strip() for c in record]
-            if not any(cells) or cells[0].startswith("#"):
+    for number, cells in csv_lines(path, "file", given):
+        if index < 0:
+            index, is_header = _column_index(cells, column, path)
+            if is_header:
                 continue
-            if index < 0:
-                index, is_header = _column_index(cells, column, path)
-                if is_header:
-                    continue
-            values.append(_time(cells, index, reader.line_num, column, path, bad_file))
-    except csv.Error as err:
-        raise bad_file(f"a well-formed CSV file ({path}, line {reader.line_num}: {err})") from None
+        values.append(_time(cells, index, number, column, path, bad_file))
     if not values:
         raise bad_file(f"a CSV file with at least one recorded time ({path} has none)")
     return np.array(values, dtype=np.float64)
