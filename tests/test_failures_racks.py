@@ -371,3 +371,14 @@ def test_the_command_line_refuses_a_bad_rack_in_one_line(tmp_path: Path, capsys)
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cluster.racks[1][2]" in err[0] and "Traceback" not in err[0]
+
+
+def test_no_interval_theory_is_claimed_for_a_run_with_a_failure_process(tiny) -> None:
+    """The order-statistic theory assumes every worker is always up: a run whose workers fail at
+    random (no scheduled failure listed) gets no theory, and the reason says why."""
+    from lwpdsim.analysis.data import theory_or_reason
+
+    results = lwpdsim.simulate(load_scenario(process_scenario(tiny, [{"name": "sync"}])))
+    theory, why = theory_or_reason(results["sync"])
+    assert theory is None
+    assert "failures" in why

@@ -374,6 +374,7 @@ def _homogeneous(cluster: Mapping[str, Any]) -> bool:
         all(s == 1.0 for s in slow)
         and (not strag.get("workers") or float(strag.get("factor", 1.0)) == 1.0)
         and not cluster.get("failures")
+        and not cluster.get("failure_process")
     )
 
 
