@@ -121,8 +121,8 @@ def test_the_state_dt_later_is_drawn_from_exp_q_dt(dt: float, jumps: list | None
     # 4000 independent chains started in "a", each advanced once by dt: the frequencies of the
     # states estimate row a of exp(Q dt) (Q built here from the definition, exp by scipy),
     # SE from the binomial. Rates 1/4, 1/2, 2: lam dt = 0.6 and 6 (uniformized steps, which do
-    # not use exp(Q dt)) and 80 (the transition law: spectral for uniform and line, expm for
-    # the cycle).
+    # not use exp(Q dt)) and 80 (the transition law: spectral for uniform and line, Q's
+    # eigenvectors for the cycle).
     spec = three_states((4.0, 2.0, 0.5), start="a")
     if jumps is not None:
         spec["jumps"] = jumps
@@ -274,3 +274,18 @@ def test_a_chain_that_cannot_reach_every_state_is_refused(tiny) -> None:
         lwpdsim.load_scenario(tiny([{"name": "sync"}], cluster={"latency": spec}))
     assert info.value.field == "cluster.latency.jumps"
     assert "every state can reach every other" in info.value.allowed
+
+
+def test_without_well_conditioned_eigenvectors_the_law_comes_from_expm(monkeypatch) -> None:
+    """The fallback for a chain that is not reversible and whose Q is not safely diagonalisable:
+    forced here by refusing every eigenvector basis, it gives exp(Q dt) (scipy) and no gap."""
+    from lwpdsim.latency import markov
+
+    monkeypatch.setattr(markov, "_WELL_CONDITIONED", 0.0)
+    spec = three_states((4.0, 2.0, 0.5), start="a")
+    spec["jumps"] = CYCLE
+    model = from_spec(spec)
+    assert isinstance(model, MarkovLatency) and model.wvecs is None and math.isnan(model.gap)
+    for dt in (0.3, 40.0):
+        want = scipy.linalg.expm(model.q * dt)[1]
+        np.testing.assert_allclose(model.transition(1, dt), want, atol=1e-12)

@@ -60,6 +60,9 @@ STATIONARY = "stationary"
 _UNIFORMIZE = 16.0
 #: exp(-gap dt) below exp(-40) ~ 4e-18: P(dt) equals pi to double precision.
 _MIXED = 40.0
+#: The largest condition number of Q's eigenvectors for which P(dt) is taken from them (their
+#: rounding error grows with it); beyond, scipy's expm at every step.
+_WELL_CONDITIONED = 1e4
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,11 @@ class MarkovLatency(LatencyModel):
     # a reversible chain: Q = D^-1/2 V diag(eig) V^T D^1/2 with D = diag(pi); else None
     eig: np.ndarray | None = field(init=False)
     vecs: np.ndarray | None = field(init=False)
-    gap: float = field(init=False)  # the spectral gap (NaN for a chain that is not reversible)
+    gap: float = field(init=False)  # the spectral gap (NaN: neither form below applies)
+    # a chain that is not reversible but whose Q = W diag(lams) W^-1 with a well-conditioned W
+    lams: np.ndarray | None = field(init=False)
+    wvecs: np.ndarray | None = field(init=False)
+    winv: np.ndarray | None = field(init=False)
 
     def __post_init__(self) -> None:
         sojourn = np.array([s.sojourn for s in self.states])
@@ -115,17 +122,30 @@ class MarkovLatency(LatencyModel):
             object.__setattr__(self, "eig", eig)
             object.__setattr__(self, "vecs", vecs)
             object.__setattr__(self, "gap", float(-np.sort(eig)[-2]))
-        else:  # scipy's expm at every such step
+        else:
             object.__setattr__(self, "eig", None)
             object.__setattr__(self, "vecs", None)
             object.__setattr__(self, "gap", math.nan)
+        object.__setattr__(self, "lams", None)
+        object.__setattr__(self, "wvecs", None)
+        object.__setattr__(self, "winv", None)
+        if not reversible:  # diagonalise Q once when that is accurate, else expm at every step
+            lams, w = np.linalg.eig(q)
+            if np.linalg.cond(w) < _WELL_CONDITIONED:
+                object.__setattr__(self, "lams", lams)
+                object.__setattr__(self, "wvecs", w)
+                object.__setattr__(self, "winv", np.linalg.inv(w))
+                decay = np.sort(-lams.real)  # 0 (the stationary law) first
+                object.__setattr__(self, "gap", float(decay[1]))
 
     def transition(self, state: int, dt: float) -> np.ndarray:
         """Row ``state`` of P(dt) = exp(Q dt): the law of the state ``dt`` later."""
-        if self.vecs is None or self.eig is None:
-            row = scipy.linalg.expm(self.q * dt)[state]
-        elif self.gap * dt > _MIXED:
+        if self.gap * dt > _MIXED:
             return self.pi
+        if self.wvecs is not None and self.lams is not None and self.winv is not None:
+            row = ((self.wvecs[state] * np.exp(self.lams * dt)) @ self.winv).real
+        elif self.vecs is None or self.eig is None:
+            row = scipy.linalg.expm(self.q * dt)[state]
         else:
             root = np.sqrt(self.pi)
             row = (self.vecs[state] * np.exp(self.eig * dt)) @ self.vecs.T * root / root[state]
