@@ -381,7 +381,9 @@ def _legend(fig: Figure, panels: Sequence[_Panel]) -> None:
     )
     handles.append(Line2D([], [], color=NOW, lw=1.8, label="now"))
     handles.append(
-        Patch(facecolor=shade(OUTCOME_COLORS["used"], ALTERNATE), label="every other task")
+        Patch(
+            facecolor=shade(OUTCOME_COLORS["used"], ALTERNATE), label="every other task of a worker"
+        )
     )
     if any(len(p.down) for p in panels):
         handles.append(
