@@ -45,7 +45,7 @@ def _results_lines(manifest: Mapping[str, Any]) -> list[str]:
     lines = [
         "",
         f"| rule | chosen lr | final loss, mean [min, max] | time to loss {_fmt(target)} "
-        "| MB to that loss | reached |",
+        "| MB (up + down) to that loss | reached |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
