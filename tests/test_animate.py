@@ -12,6 +12,7 @@ from PIL import Image
 from lwpdsim import load_scenario, simulate
 from lwpdsim.analysis import load_results_dir
 from lwpdsim.analysis.animation import clock_format, frame_times, outcome_times
+from lwpdsim.analysis.style import scheme_colors
 from lwpdsim.analysis.timeline_plots import OUTCOME_COLORS
 from lwpdsim.cli import main
 from lwpdsim.io import RUN_FOLDER, claim, save_results
@@ -150,3 +151,26 @@ def test_no_two_frames_show_the_same_time(until: float, frames: int) -> None:
     shown = [f"{t:{spec}}" for t in frame_times(until, frames)]
     assert len(set(shown)) == frames
     assert max(len(text) for text in shown) <= 12  # a clock, not three hundred digits
+
+
+def test_a_drop_of_the_loss_at_the_current_time_is_drawn_over_the_cursor(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """The last frame ends at sync's first update: its loss curve falls there, at the cursor
+    and at the right end of the time axis, and that fall (the whole height of the loss panel,
+    whose limits are the initial and the first loss) must be seen, not hidden under the cursor
+    or the axes' edge (the quick start's sync, stopping last, seemed never to reach its target)."""
+    res = load_results_dir(run_dir)["sync"]
+    first = float(res.updates.loc[res.updates["update"] == 1, "time"].iloc[0])
+    out = tmp_path / "drop.gif"
+    args = ["animate", str(run_dir), "--rules", "sync", "--until", repr(first), "--out", str(out)]
+    assert main([*args, "--frames", "2"]) == 0
+    last = _frames(out)[-1]
+    width, height = last.size
+    rgb = tuple(round(255 * c) for c in scheme_colors({"sync": res})["sync"])
+    loss_panel = [(x, y) for x in range(int(width * 0.65), width) for y in range(height)]
+    xs = [x for x, y in loss_panel if last.getpixel((x, y)) == rgb]
+    right = max(xs)  # the curve's right end: where it falls
+    rows = {y for x, y in loss_panel if x >= right - 4 and last.getpixel((x, y)) == rgb}
+    # the fall spans most of the loss panel (85 of the frame's 264 pixels); hidden, 1 pixel
+    assert max(rows) - min(rows) > 0.2 * height

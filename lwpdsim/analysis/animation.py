@@ -62,6 +62,9 @@ NOW = "0.05"
 #: The colour of the time after a run stopped (as in ``timeline.png``).
 AFTER = "0.94"
 PENDING = "unfinished"  # the outcome whose colour tasks take until their fate is known
+#: Room on the time axes beyond the last frame's time (a fraction of it), so that an update at
+#: that time (a run that stopped last) is drawn inside the axes, not on their edge.
+MARGIN = 0.03
 
 
 def figure_size(rules: int, rows: int) -> tuple[float, float]:
@@ -300,7 +303,7 @@ def _timeline_panel(
         color="0.45",
         visible=False,
     )
-    ax.set_xlim(0, until)
+    ax.set_xlim(0, until * (1 + MARGIN))
     ax.set_ylim(rows - 0.5, top)
     ticks = [-gap, *range(0, rows, step)]
     ax.set_yticks(ticks, ["master", *(f"w{w}" for w in ticks[1:])])
@@ -359,7 +362,7 @@ def _loss_axes(ax: Axes, results: Mapping[str, RunResult], until: float) -> Line
         if lo > 0:
             ax.set_ylim(lo / 1.1, hi * 1.1)
             log_axis(ax)
-    ax.set_xlim(0, until)
+    ax.set_xlim(0, until * (1 + MARGIN))
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("training loss")
     ax.set_title("training loss")
@@ -378,7 +381,9 @@ def _legend(fig: Figure, panels: Sequence[_Panel]) -> None:
     )
     handles.append(Line2D([], [], color=NOW, lw=1.8, label="now"))
     handles.append(
-        Patch(facecolor=shade(OUTCOME_COLORS["used"], ALTERNATE), label="every other task")
+        Patch(
+            facecolor=shade(OUTCOME_COLORS["used"], ALTERNATE), label="every other task of a worker"
+        )
     )
     if any(len(p.down) for p in panels):
         handles.append(
@@ -448,7 +453,9 @@ def animate_runs(
         fig.set_dpi(dpi)
         fig.draw_without_rendering()
         fig.set_layout_engine("none")
-        moving = [a for p in panels for a in p.artists()] + [loss_cursor, clock]
+        # drawn in this order: the loss panel's cursor first, so that the curves cover it (a drop
+        # at the current time stays visible)
+        moving = [loss_cursor, clock] + [a for p in panels for a in p.artists()]
         for artist in moving:
             artist.set_animated(True)  # drawn on a copy of the still picture, frame by frame
         canvas = FigureCanvasAgg(fig)

@@ -45,7 +45,7 @@ def _results_lines(manifest: Mapping[str, Any]) -> list[str]:
     lines = [
         "",
         f"| rule | chosen lr | final loss, mean [min, max] | time to loss {_fmt(target)} "
-        "| MB to that loss | reached |",
+        "| MB (up + down) to that loss | reached |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -70,7 +70,10 @@ def _results_lines(manifest: Mapping[str, Any]) -> list[str]:
 
 _SECTION_ORDER = {"paper": 0, "lecture": 1}
 _SECTION_TITLES = {
-    "paper": "The LWPD paper's comparison (scenarios/paper/)",
+    "paper": (
+        "LWPD against other rules (scenarios/paper/): the paper's comparison (softmax, MLP, Pareto, "
+        "bimodal) and ours beyond it"
+    ),
     "lecture": "Figures of the lecture, docs/lecture.md (scenarios/lecture/)",
 }
 

@@ -31,7 +31,7 @@ def draw_to_target(
     horizon = at_time(spec.scenario.train.max_time)
     panels = [
         ("time_to_target", "simulated time to reach the target", 1.0, SECONDS),
-        ("bytes_to_target", "traffic to reach the target", 1e6, "MB"),
+        ("bytes_to_target", "traffic to reach the target (up + down)", 1e6, "MB"),
         ("final_loss", f"final training loss {horizon}", 1.0, "training loss"),
     ]
     width = 14.0

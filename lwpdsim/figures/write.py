@@ -140,7 +140,7 @@ def write_compare(sr: SpecRuns, out: Path) -> tuple[list[FigureFile], list[str],
     files.append(_figure(sr, out, "lr_grid", draw_lr_grid, grid, sentence))
     if spec.target_loss is not None:
         sentence = (
-            f"Simulated time and bytes moved until the training loss first reaches "
+            f"Simulated time and bytes sent (up and down) until the training loss first reaches "
             f"{spec.target_loss:g} (mean over the seeds that reached it, how many did, and "
             f"the {INTERVAL_NAME}), and the final loss, per rule at its chosen step size."
         )
