@@ -28,7 +28,7 @@ from .waiting import RestartEveryone
 
 class BatchedCouponCollector(RestartEveryone):
     name = "bcc"
-    color = "#843c39"  # not one of analysis.style.SPARE_COLORS
+    color = "#393b79"  # not one of analysis.style.SPARE_COLORS
     summary = "each worker a random batch of B; step once every batch is in (first copy each)"
     params: ClassVar[dict[str, Any]] = {"batches": REQUIRED}
 

@@ -23,7 +23,7 @@ from .waiting import RestartEveryone
 
 class Deadline(RestartEveryone):
     name = "deadline"
-    color = "#637939"  # not one of analysis.style.SPARE_COLORS
+    color = "#252525"  # not one of analysis.style.SPARE_COLORS
     summary = "step D seconds after the last step with what arrived (n/m each), restart all"
     params: ClassVar[dict[str, Any]] = {"D": REQUIRED}
     reuses_gradients = False  # a worker never computes twice at one version
