@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.reading import user_path
 from ..config.validate import (
     AT_LEAST_ONE,
     HINT_AFTER_LIST,
@@ -233,9 +234,7 @@ def _empirical(spec: Mapping[str, Any], base_dir: Path | None) -> EmpiricalLaten
         raise ScenarioError("column", column, "a 0-based column index >= 0, or a column name")
     scale = _param(spec, _EMPIRICAL_SCALE)
 
-    path = Path(file).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
+    path = user_path(file, base_dir, "file")
     times = read_trace(path, column, file)
 
     samples = spec.get("samples", _MISSING)
