@@ -331,3 +331,21 @@ def test_usage_errors_are_one_line(
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and said in lines[0]
+
+
+@pytest.mark.parametrize("dt", [1e3, 1e10, 1e15, 1e19, 1e24])
+def test_markov_transition_without_overflow(dt: float) -> None:
+    """A chain that is not reversible (a 3-cycle) with the shortest sojourns allowed, advanced over
+    a long gap between task starts: scipy's expm of Q dt overflowed (rows of NaN from lam dt ~
+    1e17: the state drawn was garbage, silently). By then the chain has mixed: the row is pi."""
+    from lwpdsim.latency import from_spec
+    from lwpdsim.latency.markov import MarkovLatency
+
+    states = [{"sojourn": 1e-9}, {"sojourn": 2e-9, "factor": 2.0}, {"sojourn": 3e-9, "factor": 3.0}]
+    model = from_spec(
+        {"dist": "markov", "states": states, "jumps": [[0, 1, 0], [0, 0, 1], [1, 0, 0]]}
+    )
+    assert isinstance(model, MarkovLatency) and model.vecs is None  # the expm path
+    with np.errstate(all="raise"):
+        row = model.transition(0, dt)
+    np.testing.assert_allclose(row, [1 / 6, 1 / 3, 1 / 2], rtol=1e-9)

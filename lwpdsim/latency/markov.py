@@ -60,6 +60,8 @@ STATIONARY = "stationary"
 _UNIFORMIZE = 16.0
 #: exp(-gap dt) below exp(-40) ~ 4e-18: P(dt) equals pi to double precision.
 _MIXED = 40.0
+#: Largest lam dt whose exp(Q dt) is taken by scipy's expm directly (see MarkovLatency._expm).
+_EXPM_NORM = 2.0**20
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class MarkovLatency(LatencyModel):
     def transition(self, state: int, dt: float) -> np.ndarray:
         """Row ``state`` of P(dt) = exp(Q dt): the law of the state ``dt`` later."""
         if self.vecs is None or self.eig is None:
-            row = scipy.linalg.expm(self.q * dt)[state]
+            row = self._expm(dt)[state]
         elif self.gap * dt > _MIXED:
             return self.pi
         else:
@@ -132,6 +134,18 @@ class MarkovLatency(LatencyModel):
         row = np.clip(row, 0.0, None)
         out: np.ndarray = row / row.sum()
         return out
+
+    def _expm(self, dt: float) -> np.ndarray:
+        """exp(Q dt). Beyond lam dt = :data:`_EXPM_NORM` scipy's expm overflows (rows of 0, inf
+        or NaN from lam dt ~ 1e17 on): then exp(Q dt / 2^k), squared k times, each square kept
+        stochastic (clipped at 0, rows normalized)."""
+        x = self.lam * dt
+        k = math.ceil(math.log2(x / _EXPM_NORM)) if x > _EXPM_NORM else 0
+        p: np.ndarray = scipy.linalg.expm(self.q * (dt / 2.0**k))
+        for _ in range(k):
+            p = np.clip(p @ p, 0.0, None)
+            p /= p.sum(axis=1, keepdims=True)
+        return p
 
     @property
     def factors(self) -> np.ndarray:
