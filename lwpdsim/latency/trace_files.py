@@ -69,19 +69,23 @@ def _read_csv(path: Path, given: str) -> np.ndarray:
             cells = [c.strip() for c in record]
             if not any(cells) or cells[0].startswith("#"):
                 continue
-            if not all(map(is_number_text, cells)):
+            try:
+                numbers = list(map(float, cells))  # what is_number_text accepts, read once
+            except ValueError:
                 if rows == 0 and width == 0:  # the header
                     width = -1
                     continue
                 cell = next(c for c in cells if not is_number_text(c))
-                raise bad(f"numbers only; line {reader.line_num} of {path} has {excerpt(cell)}")
+                raise bad(
+                    f"numbers only; line {reader.line_num} of {path} has {excerpt(cell)}"
+                ) from None
             if width <= 0:
                 width = len(cells)
             elif len(cells) != width:
                 raise bad(
                     f"rows of {width} times; line {reader.line_num} of {path} has {len(cells)}"
                 )
-            values.extend(float(c) for c in cells)
+            values.extend(numbers)
             rows += 1
     except csv.Error as err:
         raise bad(f"a well-formed CSV file ({path}, line {reader.line_num}: {err})") from None
