@@ -349,3 +349,23 @@ def test_markov_transition_without_overflow(dt: float) -> None:
     with np.errstate(all="raise"):
         row = model.transition(0, dt)
     np.testing.assert_allclose(row, [1 / 6, 1 / 3, 1 / 2], rtol=1e-9)
+
+
+def test_groups_share_one_trace_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to 256 groups may each replay a file of up to 64 MiB (the same one, too: it is read once
+    per group): 64 such groups of an 8 MiB file took over two minutes and 2.5 GB. The groups
+    together get the budget of one trace, checked before a group's file is read (the limit is
+    lowered here so that the case stays small)."""
+    import lwpdsim.latency.spec as spec_module
+
+    monkeypatch.setattr(spec_module, "MAX_CSV_BYTES", 100)
+    (tmp_path / "one.csv").write_text("0.5\n" * 15)  # 60 bytes
+    group = '{ workers = 1, dist = "replay", file = "one.csv" }'
+    path = tmp_path / "s.toml"
+    path.write_text(scenario(f"latency = [{group}, {group}]", n=2))
+    line = one_line(capsys, main(["validate", str(path)]), "cluster.latency[1].file")
+    assert "in all groups together" in line
+    path.write_text(scenario(f'latency = [{group}, {{ workers = 1, dist = "constant" }}]', n=2))
+    assert main(["validate", str(path)]) == 0
