@@ -120,6 +120,18 @@ SCENARIO_CASES: list[tuple[str, Callable[[], Files], str, str]] = [
         "cluster.latency.file",
     ),
     (
+        "empirical file with a NUL byte",
+        dict,
+        scenario('latency = { dist = "empirical", file = "a\\u0000.csv" }'),
+        "cluster.latency.file",
+    ),
+    (
+        "dataset file with a NUL byte",
+        dict,
+        scenario(dataset='"d\\u0000.npz"'),
+        "model.dataset",
+    ),
+    (
         "replay file under ~ of no user",
         dict,
         scenario('latency = { dist = "replay", file = "~no_such_user_adv/t.csv" }'),
@@ -223,6 +235,7 @@ def one_line(capsys: pytest.CaptureFixture[str], code: int, field: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert field in lines[0], lines[0]
+    assert "\x00" not in lines[0]  # a NUL byte is shown escaped, never printed
     return lines[0]
 
 

@@ -96,6 +96,8 @@ def _stat_regular(path: Path, field: str, limit: int, value: Any, what: str) -> 
 def user_path(text: str, base_dir: Path | str | None, field: str, *, value: Any = None) -> Path:
     """The path a scenario names: ``~`` expanded, relative paths taken from ``base_dir``; a ``~user``
     that names no user is refused (``field = value``, ``text`` by default)."""
+    if "\0" in text:  # the OS cannot open it; say so rather than print the byte
+        raise file_error(field, text, "a path without NUL bytes", value)
     try:
         path = Path(text).expanduser()
     except RuntimeError:  # "~nosuchuser/..." (or no home directory at all)
