@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_parser import OneLineParser
 from .errors import LwpdsimError, ScenarioError
 
 
@@ -433,7 +434,7 @@ def _add_results_dir(p: argparse.ArgumentParser, default: str, *, resume: bool =
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="lwpdsim",
         description="Simulate stragglers in distributed gradient descent.",
     )

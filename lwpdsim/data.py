@@ -20,6 +20,7 @@ from typing import Any, TypedDict, Unpack
 import numpy as np
 from numpy.typing import ArrayLike
 
+from lwpdsim.config.reading import user_path
 from lwpdsim.config.validate import is_number, suggest
 from lwpdsim.datafiles import read_csv, read_npz
 from lwpdsim.errors import ScenarioError
@@ -433,10 +434,7 @@ def dataset_file(name: str, base_dir: Path | None = None) -> Path | None:
 
 
 def _file_path(name: str, base_dir: Path | None) -> Path:
-    path = Path(name).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
-    return path
+    return user_path(name, base_dir, "model.dataset")
 
 
 def _read_file(name: str, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray, bool]:

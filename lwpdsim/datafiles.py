@@ -15,7 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import tokenize
 import zipfile
+import zlib
 from array import array
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -69,24 +71,33 @@ def read_npz(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
             ValueError,
             RuntimeError,  # an encrypted member
             NotImplementedError,  # an unknown compression method
+            zlib.error,  # a damaged compressed member
         ) as exc:
+            if isinstance(exc, ScenarioError):  # already says what is wrong
+                raise
             raise file_error(name, f"a readable .npz file ({path}: {exc})") from None
 
 
 def _check_directory(name: str, path: Path, handle: BinaryIO) -> None:
     """Refuse an archive whose directory lists more than :data:`MAX_NPZ_MEMBERS` entries before
     the directory is read (its end record says how many)."""
-    # zipfile's own reader of the end record (private: where it is missing, infolist's count in
-    # _members still bounds the archive, after its directory is read)
+    listed = listed_members(handle)
+    if listed is not None and listed > MAX_NPZ_MEMBERS:
+        raise file_error(
+            name, f"a .npz file of at most {MAX_NPZ_MEMBERS} arrays; {path} lists {listed}"
+        )
+
+
+def listed_members(handle: BinaryIO) -> int | None:
+    """How many entries a zip archive's end record says its directory lists (``None`` when it
+    cannot tell), read before the directory is; ``handle`` is left at its start."""
+    # zipfile's own reader of the end record (private: where it is missing, the count of the
+    # directory read afterwards still bounds the archive)
     end_record = getattr(zipfile, "_EndRecData", None)
     entries = getattr(zipfile, "_ECD_ENTRIES_TOTAL", None)
     record = end_record(handle) if end_record is not None else None
     handle.seek(0)
-    if record is not None and entries is not None and record[entries] > MAX_NPZ_MEMBERS:
-        raise file_error(
-            name,
-            f"a .npz file of at most {MAX_NPZ_MEMBERS} arrays; {path} lists {record[entries]}",
-        )
+    return None if record is None or entries is None else int(record[entries])
 
 
 def _members(name: str, path: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -144,12 +155,16 @@ def npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, int]:
     an unknown version or a header that is not one."""
     fmt = np.lib.format
     version = fmt.read_magic(member)
-    if version == (1, 0):
-        shape, _, dtype = fmt.read_array_header_1_0(member, max_header_size=MAX_NPY_HEADER)
-    elif version in ((2, 0), (3, 0)):
-        shape, _, dtype = fmt.read_array_header_2_0(member, max_header_size=MAX_NPY_HEADER)
-    else:
-        raise ValueError(f"unknown .npy version {version}")
+    try:
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(member, max_header_size=MAX_NPY_HEADER)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = fmt.read_array_header_2_0(member, max_header_size=MAX_NPY_HEADER)
+        else:
+            raise ValueError(f"unknown .npy version {version}")
+    except (SyntaxError, tokenize.TokenError, TypeError, RecursionError, MemoryError) as exc:
+        # numpy's header parser lets these through on some malformed headers
+        raise ValueError(f"an unreadable .npy header ({type(exc).__name__})") from None
     return tuple(int(d) for d in shape), np.dtype(dtype), member.tell()
 
 

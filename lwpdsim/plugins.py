@@ -100,7 +100,9 @@ def module_rules(module: str, field: str) -> dict[str, type[Scheme]]:
     check_module_name(module, field)
     try:
         mod = importlib.import_module(module)
-    except Exception as err:  # a module's own code may raise anything: say what, in one line
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # a module's own code may raise (or sys.exit) anything: one line
         raise ScenarioError(
             field, module, f"an importable module (importing it raised {_one_line(err)})"
         ) from None
@@ -233,7 +235,9 @@ def entry_point_rule(name: str) -> type[Scheme] | None:
         raise ScenarioError(field, ep.value, f"one entry point per rule name (also {others})")
     try:
         obj = ep.load()
-    except Exception as err:  # a plugin's own code may raise anything: say what, in one line
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # a plugin's own code may raise (or sys.exit) anything: one line
         raise ScenarioError(
             field, ep.value, f"an importable object (loading it raised {_one_line(err)})"
         ) from None

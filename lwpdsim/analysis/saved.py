@@ -31,6 +31,7 @@ def check_manifest(sub: Path) -> None:
         if not isinstance(manifest.get(key), kind):
             raise ValueError(f"{manifest_path} lacks {key!r} (a {kind.__name__})")
     _check_config(manifest_path, manifest["config"])
+    _check_outages(manifest_path, manifest.get("outages"))
     timing_path = sub / "timing.json"
     if timing_path.exists():
         try:
@@ -57,6 +58,25 @@ def check_tables(result: RunResult, sub: Path) -> RunResult:
     if result.updates.empty:
         raise ValueError(f"{sub / 'updates.csv'} has no rows")
     return result
+
+
+def _check_outages(path: Path, outages: object) -> None:
+    """Raise ValueError unless ``outages`` (when recorded) is what the timelines draw: lists
+    ``worker`` (integers >= 0), ``start`` and ``end`` (numbers) of one length."""
+    if outages is None:
+        return
+    columns = ("worker", "start", "end")
+    if not isinstance(outages, dict) or not all(isinstance(outages.get(c), list) for c in columns):
+        raise ValueError(f"{path}: outages is not an object of lists {', '.join(columns)}")
+    if len({len(outages[c]) for c in columns}) > 1:
+        raise ValueError(f"{path}: outages' lists {', '.join(columns)} differ in length")
+    for column in columns:
+        for value in outages[column]:
+            whole = column == "worker"
+            kind = int if whole else int | float
+            if isinstance(value, bool) or not isinstance(value, kind) or (whole and value < 0):
+                what = "a worker (an integer >= 0)" if whole else "a number"
+                raise ValueError(f"{path}: outages.{column} holds {value!r}, not {what}")
 
 
 def _check_config(path: Path, config: dict[str, object]) -> None:

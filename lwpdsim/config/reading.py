@@ -89,8 +89,26 @@ def _stat_regular(path: Path, field: str, limit: int, value: Any, what: str) -> 
         raise file_error(
             field, path, f"a readable {what} ({path}: {err.strerror})", value
         ) from None
+    except ValueError:  # a NUL byte in the path
+        raise file_error(field, path, f"the path of a {what}, without NUL bytes", value) from None
     _check_regular(info, path, field, limit, value, what)
     return info
+
+
+def user_path(text: str, base_dir: Path | str | None, field: str, *, value: Any = None) -> Path:
+    """The path a scenario names: ``~`` expanded, relative paths taken from ``base_dir``; a ``~user``
+    that names no user is refused (``field = value``, ``text`` by default)."""
+    if "\0" in text:  # the OS cannot open it; say so rather than print the byte
+        raise file_error(field, text, "a path without NUL bytes", value)
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~nosuchuser/..." (or no home directory at all)
+        raise file_error(
+            field, text, "a path whose '~' names a user of this machine", value
+        ) from None
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.sizes import MAX_WORKERS
 from ..config.validate import as_int
 from ..errors import ScenarioError
 from .models import LatencyModel, _as_output, _check_factor
@@ -186,6 +187,12 @@ def parse_groups(
         if is_count:
             count = as_int(value, f"{where}.workers", lo=1)
             start = sum(len(m) for m in members)
+            if start + count > MAX_WORKERS:  # before the range is built
+                raise ScenarioError(
+                    f"{where}.workers",
+                    value,
+                    f"a count within cluster.workers (at most {MAX_WORKERS} in all groups)",
+                )
             ws = tuple(range(start, start + count))
         else:
             ws = tuple(as_int(w, f"{where}.workers[{i}]", lo=0) for i, w in enumerate(value))

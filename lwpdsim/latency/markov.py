@@ -61,8 +61,10 @@ _UNIFORMIZE = 16.0
 #: exp(-gap dt) below exp(-40) ~ 4e-18: P(dt) equals pi to double precision.
 _MIXED = 40.0
 #: The largest condition number of Q's eigenvectors for which P(dt) is taken from them (their
-#: rounding error grows with it); beyond, scipy's expm at every step.
+#: rounding error grows with it); beyond, expm at every step (:meth:`MarkovLatency._expm`).
 _WELL_CONDITIONED = 1e4
+#: Largest lam dt whose exp(Q dt) is taken by scipy's expm directly (see MarkovLatency._expm).
+_EXPM_NORM = 2.0**20
 
 
 @dataclass(frozen=True)
@@ -140,18 +142,30 @@ class MarkovLatency(LatencyModel):
 
     def transition(self, state: int, dt: float) -> np.ndarray:
         """Row ``state`` of P(dt) = exp(Q dt): the law of the state ``dt`` later."""
-        if self.gap * dt > _MIXED:
+        if self.gap * dt > _MIXED:  # (NaN when neither form applies: never true)
             return self.pi
         if self.wvecs is not None and self.lams is not None and self.winv is not None:
             row = ((self.wvecs[state] * np.exp(self.lams * dt)) @ self.winv).real
         elif self.vecs is None or self.eig is None:
-            row = scipy.linalg.expm(self.q * dt)[state]
+            row = self._expm(dt)[state]
         else:
             root = np.sqrt(self.pi)
             row = (self.vecs[state] * np.exp(self.eig * dt)) @ self.vecs.T * root / root[state]
         row = np.clip(row, 0.0, None)
         out: np.ndarray = row / row.sum()
         return out
+
+    def _expm(self, dt: float) -> np.ndarray:
+        """exp(Q dt). Beyond lam dt = :data:`_EXPM_NORM` scipy's expm overflows (rows of 0, inf
+        or NaN from lam dt ~ 1e17 on): then exp(Q dt / 2^k), squared k times, each square kept
+        stochastic (clipped at 0, rows normalized)."""
+        x = self.lam * dt
+        k = math.ceil(math.log2(x / _EXPM_NORM)) if x > _EXPM_NORM else 0
+        p: np.ndarray = scipy.linalg.expm(self.q * (dt / 2.0**k))
+        for _ in range(k):
+            p = np.clip(p @ p, 0.0, None)
+            p /= p.sum(axis=1, keepdims=True)
+        return p
 
     @property
     def factors(self) -> np.ndarray:

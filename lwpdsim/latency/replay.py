@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.reading import user_path
 from ..config.validate import POSITIVE, as_choice, as_number
 from ..errors import ScenarioError
 from .families import fmt
@@ -170,13 +171,10 @@ def parse_replay(spec: Mapping[str, Any], base_dir: Path | None) -> ReplayLatenc
     layout = as_choice(spec.get("layout", "columns"), "layout", LAYOUTS)
     on_end = as_choice(spec.get("on_end", "wrap"), "on_end", ON_END)
     scale = as_number(spec.get("scale", 1.0), "scale", POSITIVE)
-    path = Path(file).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
+    path = user_path(file, base_dir, "file")
     matrix = read_matrix(path, file)
     times = matrix if layout == "columns" else matrix.T
-    model = ReplayLatency(file, layout, on_end, float(scale), times)
-    if not np.all(times.max(axis=0) > 0):
+    if not np.all(times.max(axis=0) > 0):  # before the model copies and sorts the times
         w = int(np.argmin(times.max(axis=0)))
         raise ScenarioError("file", file, f"at least one time > 0 for every worker ({w} has none)")
-    return model
+    return ReplayLatency(file, layout, on_end, float(scale), times)

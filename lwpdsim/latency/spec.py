@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.reading import MAX_CSV_BYTES, MAX_NPZ_BYTES, size_text, user_path
 from ..config.validate import (
     AT_LEAST_ONE,
     HINT_AFTER_LIST,
@@ -102,7 +103,7 @@ def from_spec(spec: Mapping[str, Any] | list[Any], *, base_dir: Path | None = No
     against it by :meth:`~lwpdsim.latency.models.LatencyModel.check_workers`.
     """
     if isinstance(spec, list | tuple):
-        return parse_groups(spec, lambda s: _group_model(s, base_dir))
+        return parse_groups(spec, _GroupBuilder(base_dir))
     if not isinstance(spec, Mapping):
         raise ScenarioError("", spec, 'a table such as {dist = "exponential", rate = 1.0}')
     name = _dist_name(spec.get("dist", _MISSING))
@@ -119,9 +120,7 @@ def from_spec(spec: Mapping[str, Any] | list[Any], *, base_dir: Path | None = No
         return ConstantLatency(_param(spec, _CONSTANT_VALUE))
     if name == "groups":
         try:
-            return parse_groups(
-                spec.get("groups"), lambda s: _group_model(s, base_dir), prefix="groups"
-            )
+            return parse_groups(spec.get("groups"), _GroupBuilder(base_dir), prefix="groups")
         except ScenarioError as err:
             raise err.with_prefix("groups") from None
     if name == "markov":
@@ -215,9 +214,47 @@ def _base_model(base_spec: Any, base_dir: Path | None) -> LatencyModel:
         raise err.with_prefix("base") from None
 
 
-def _group_model(spec: Mapping[str, Any], base_dir: Path | None) -> LatencyModel:
-    """The model of one group (its table without ``workers``)."""
-    return from_spec(spec, base_dir=base_dir)
+class _GroupBuilder:
+    """Builds the model of each group (its table without ``workers``) in turn, refusing, before a
+    group's trace files are read, traces that would take the groups together past what one trace
+    may hold (:data:`~lwpdsim.config.reading.MAX_CSV_BYTES` of CSV files,
+    :data:`~lwpdsim.config.reading.MAX_NPZ_BYTES` of ``.npz``): 256 groups may each name a file,
+    and a file named twice is read twice."""
+
+    def __init__(self, base_dir: Path | None) -> None:
+        self.base_dir = base_dir
+        self.used = {".csv": 0, ".npz": 0}
+
+    def __call__(self, spec: Mapping[str, Any]) -> LatencyModel:
+        for file in _files(spec):
+            try:
+                path = user_path(file, self.base_dir, "file")
+                size = os.stat(path).st_size if path.is_file() else 0
+            except (ScenarioError, OSError, ValueError):
+                continue  # the reader says what is wrong with it
+            suffix = path.suffix.lower()
+            if suffix not in self.used:
+                continue
+            self.used[suffix] += size
+            limit = MAX_CSV_BYTES if suffix == ".csv" else MAX_NPZ_BYTES
+            if self.used[suffix] > limit:
+                raise ScenarioError(
+                    "file",
+                    file,
+                    f"{suffix} traces of at most {size_text(limit)} in all groups together "
+                    f"(with this one: {size_text(self.used[suffix])})",
+                )
+        return from_spec(spec, base_dir=self.base_dir)
+
+
+def _files(spec: Any) -> list[str]:
+    """The ``file`` of a latency table and of its ``base`` tables."""
+    out: list[str] = []
+    while isinstance(spec, Mapping):
+        if isinstance(spec.get("file"), str):
+            out.append(spec["file"])
+        spec = spec.get("base")
+    return out
 
 
 def _empirical(spec: Mapping[str, Any], base_dir: Path | None) -> EmpiricalLatency:
@@ -233,9 +270,7 @@ def _empirical(spec: Mapping[str, Any], base_dir: Path | None) -> EmpiricalLaten
         raise ScenarioError("column", column, "a 0-based column index >= 0, or a column name")
     scale = _param(spec, _EMPIRICAL_SCALE)
 
-    path = Path(file).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
+    path = user_path(file, base_dir, "file")
     times = read_trace(path, column, file)
 
     samples = spec.get("samples", _MISSING)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import zipfile
+import zlib
 from array import array
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from ..config.reading import (
     open_regular,
     size_text,
 )
-from ..datafiles import MAX_NPY_HEADER, MAX_NPZ_MEMBERS, npy_header
+from ..datafiles import MAX_NPY_HEADER, MAX_NPZ_MEMBERS, listed_members, npy_header
 from ..errors import ScenarioError
 
 #: The array of an ``.npz`` trace: the one it holds, or the one of this name.
@@ -88,6 +89,9 @@ def _read_npz(path: Path, given: str) -> np.ndarray:
             raise bad(f"a .npz file (a zip archive of .npy arrays); {path} is not one")
         handle.seek(0)
         try:
+            listed = listed_members(handle)  # refused before the directory is read
+            if listed is not None and listed > MAX_NPZ_MEMBERS:
+                raise bad(f"a .npz file of at most {MAX_NPZ_MEMBERS} arrays; {path} lists {listed}")
             with zipfile.ZipFile(handle) as archive:
                 infos = archive.infolist()
                 if len(infos) > MAX_NPZ_MEMBERS:
@@ -119,7 +123,16 @@ def _read_npz(path: Path, given: str) -> np.ndarray:
                     data = np.lib.format.read_array(
                         member, allow_pickle=False, max_header_size=MAX_NPY_HEADER
                     )
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            OSError,
+            EOFError,
+            ValueError,
+            RuntimeError,  # an encrypted member
+            NotImplementedError,  # an unknown compression method
+            zlib.error,  # a damaged compressed member
+        ) as exc:
             if isinstance(exc, ScenarioError):
                 raise
             raise bad(f"a readable .npz file ({path}: {exc})") from None

@@ -89,6 +89,14 @@ class ApproxGC(WaitForFastest):
                 f"at most {int((MAX_MEMORY / 32) ** 0.5)} workers for {cls.name}: its n x n "
                 f"assignment would need {size_text(nbytes)}",
             )
+        chain = approx.switch_bytes(code, n, d)
+        if chain > MAX_MEMORY / 4:
+            raise ScenarioError(
+                f"{prefix}.d",
+                d,
+                f"a smaller d or fewer workers: drawing the {code!r} design for n = {n}, d = {d} "
+                f"would need about {size_text(chain)}",
+            )
         work = approx.EXPANDER_TRIES * 10.0 * float(n) ** 3 if code == "expander" else 0.0
         if decoder == "optimal":
             work = max(work, flops.lstsq(n, n, 1))
