@@ -37,6 +37,20 @@ from lwpdsim.config.reading import (
 from lwpdsim.errors import ScenarioError
 
 FIELD = "model.dataset"
+#: What reading a damaged or hostile .npz archive may raise (besides ScenarioError): a bad zip,
+#: an unreadable file, a bad .npy header, an encrypted member (RuntimeError), an unknown
+#: compression method (NotImplementedError) or a damaged compressed member (zlib.error).
+ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    zlib.error,
+)
+
 #: Most members a ``.npz`` archive may list (only ``X`` and ``y`` are read).
 MAX_NPZ_MEMBERS = 64
 #: Largest ``.npy`` header read from a member (of a dataset, or of a run's ``tables.npz``).
@@ -63,16 +77,7 @@ def read_npz(name: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
             with zipfile.ZipFile(handle) as archive:
                 members = _members(name, path, archive)
                 return tuple(_read_member(name, path, archive, members, key) for key in ("X", "y"))  # type: ignore[return-value]
-        except (
-            zipfile.BadZipFile,
-            zipfile.LargeZipFile,
-            OSError,
-            EOFError,
-            ValueError,
-            RuntimeError,  # an encrypted member
-            NotImplementedError,  # an unknown compression method
-            zlib.error,  # a damaged compressed member
-        ) as exc:
+        except ZIP_ERRORS as exc:
             if isinstance(exc, ScenarioError):  # already says what is wrong
                 raise
             raise file_error(name, f"a readable .npz file ({path}: {exc})") from None

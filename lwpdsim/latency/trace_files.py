@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import zipfile
-import zlib
 from array import array
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from ..config.reading import (
     open_regular,
     size_text,
 )
-from ..datafiles import MAX_NPY_HEADER, MAX_NPZ_MEMBERS, listed_members, npy_header
+from ..datafiles import MAX_NPY_HEADER, MAX_NPZ_MEMBERS, ZIP_ERRORS, listed_members, npy_header
 from ..errors import ScenarioError
 
 #: The array of an ``.npz`` trace: the one it holds, or the one of this name.
@@ -123,16 +122,7 @@ def _read_npz(path: Path, given: str) -> np.ndarray:
                     data = np.lib.format.read_array(
                         member, allow_pickle=False, max_header_size=MAX_NPY_HEADER
                     )
-        except (
-            zipfile.BadZipFile,
-            zipfile.LargeZipFile,
-            OSError,
-            EOFError,
-            ValueError,
-            RuntimeError,  # an encrypted member
-            NotImplementedError,  # an unknown compression method
-            zlib.error,  # a damaged compressed member
-        ) as exc:
+        except ZIP_ERRORS as exc:
             if isinstance(exc, ScenarioError):
                 raise
             raise bad(f"a readable .npz file ({path}: {exc})") from None
