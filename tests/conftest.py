@@ -1,14 +1,17 @@
 """Fixtures shared by the tests: factories of small scenarios that run fast (as data, and as the
-text of a scenario file), of small least-squares problems, and the six rules."""
+text of a scenario file), of small least-squares problems, the six rules, bit-for-bit comparisons
+of tables and summaries, and the one-line error of a scenario whose rule entry is bad."""
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lwpdsim.data import load_dataset
@@ -154,3 +157,75 @@ def six_rules() -> list[dict[str, Any]]:
     """The six rules with parameters that suit tiny()'s 8 workers; a fresh copy for each module
     (module scope, so that module-scoped fixtures can use it too)."""
     return copy.deepcopy(_SIX_RULES)
+
+
+def _same_bits(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Equal column names, dtypes, lengths and bytes of every column (NaN and -0.0 included;
+    categoricals: codes and categories)."""
+    if list(a.columns) != list(b.columns) or not a.dtypes.equals(b.dtypes) or len(a) != len(b):
+        return False
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if isinstance(x.dtype, pd.CategoricalDtype):
+            if not (
+                x.cat.codes.equals(y.cat.codes) and list(x.cat.categories) == list(y.cat.categories)
+            ):
+                return False
+        elif x.to_numpy().tobytes() != y.to_numpy().tobytes():
+            return False
+    return True
+
+
+def _same_values(a: Any, b: Any, *, ordered: bool = True) -> bool:
+    """Equal, with NaN equal to NaN and ints told apart from floats; dicts' keys in the same order
+    too unless ``ordered`` is false."""
+    if isinstance(a, dict):
+        keys = list(a) == list(b) if ordered else set(a) == set(b)
+        return (
+            isinstance(b, dict)
+            and keys
+            and all(_same_values(a[k], b[k], ordered=ordered) for k in a)
+        )
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return type(a) is type(b) and a == b
+
+
+@pytest.fixture(scope="session")
+def same_bits() -> Callable[[pd.DataFrame, pd.DataFrame], bool]:
+    """``same_bits(a, b)``: two tables equal bit for bit (see ``_same_bits``)."""
+    return _same_bits
+
+
+@pytest.fixture(scope="session")
+def same_values() -> Callable[..., bool]:
+    """``same_values(a, b, ordered=True)``: two summaries equal value for value, NaN included
+    (see ``_same_values``)."""
+    return _same_values
+
+
+#: The scenario file of ``entry_error`` around its bad rule entry.
+_BAD_ENTRY_FILE = (
+    'name = "bad"\nseed = 1\n[cluster]\nworkers = 4\n'
+    '[model]\nkind = "least_squares"\ndataset = "synthetic_regression"\n'
+    "[train]\nlr = 0.1\nmax_updates = 5\n[[schemes]]\n"
+)
+
+
+@pytest.fixture
+def entry_error(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> Callable[[str], str]:
+    """``entry_error(entry)``: write a small scenario whose one rule entry is the TOML text
+    ``entry``, check that ``lwpdsim validate`` refuses it with exit 2 and one line, and return
+    that line."""
+
+    from lwpdsim.cli import main
+
+    def check(entry: str) -> str:
+        path = tmp_path / "bad.toml"
+        path.write_text(f"{_BAD_ENTRY_FILE}{entry}\n")
+        assert main(["validate", str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        return err[0]
+
+    return check

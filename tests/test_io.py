@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,34 +46,9 @@ def results(tiny, six_rules) -> dict[str, RunResult]:
     return out
 
 
-def same_bits(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    """Equal column names, dtypes and bytes of every numeric column (NaN and -0.0 included)."""
-    if list(a.columns) != list(b.columns) or not a.dtypes.equals(b.dtypes):
-        return False
-    for col in a.columns:
-        x, y = a[col], b[col]
-        if isinstance(x.dtype, pd.CategoricalDtype):
-            if not (
-                x.cat.codes.equals(y.cat.codes) and list(x.cat.categories) == list(y.cat.categories)
-            ):
-                return False
-        elif x.to_numpy().tobytes() != y.to_numpy().tobytes():
-            return False
-    return True
-
-
-def same_values(a: Any, b: Any) -> bool:
-    """Equal, with NaN equal to NaN and ints told apart from floats."""
-    if isinstance(a, dict):
-        return (
-            isinstance(b, dict) and list(a) == list(b) and all(same_values(a[k], b[k]) for k in a)
-        )
-    if isinstance(a, float) and math.isnan(a):
-        return isinstance(b, float) and math.isnan(b)
-    return type(a) is type(b) and a == b
-
-
-def test_a_result_round_trips_bit_for_bit(tmp_path: Path, results: dict[str, RunResult]) -> None:
+def test_a_result_round_trips_bit_for_bit(
+    tmp_path: Path, results: dict[str, RunResult], same_bits, same_values
+) -> None:
     res = results["diverged"]
     assert res.status == "diverged" and res.summary["final_loss"] == math.inf
     assert any(r.summary["tasks_lost"] > 0 for r in results.values())
@@ -119,7 +93,7 @@ def test_the_saved_manifest_keeps_its_format(tmp_path: Path, results: dict[str, 
 
 
 def test_results_of_a_run_are_saved_as_lwpdsim_run_writes_them(
-    tmp_path: Path, results: dict[str, RunResult]
+    tmp_path: Path, results: dict[str, RunResult], same_bits
 ) -> None:
     chosen = {k: results[k] for k in ("sync", "lwpd(k=4,t=2)")}
     table = save_results(chosen, tmp_path / "out")
