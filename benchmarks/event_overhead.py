@@ -30,8 +30,8 @@ import simpy
 
 import lwpdsim
 from lwpdsim.latency import from_spec
+from lwpdsim.latency.sources import DRAW_BLOCK
 from lwpdsim.rng import Streams
-from lwpdsim.sim.cluster import DRAW_BLOCK
 
 N = 256
 SEED = 1

@@ -17,8 +17,8 @@ import pytest
 
 import lwpdsim
 from lwpdsim.latency import from_spec
+from lwpdsim.latency.sources import DRAW_BLOCK
 from lwpdsim.rng import Streams
-from lwpdsim.sim.cluster import DRAW_BLOCK
 
 N = 8
 LATENCY = {"dist": "lognormal", "mu": 0.0, "sigma": 0.8}

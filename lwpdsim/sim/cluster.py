@@ -43,7 +43,6 @@ import simpy
 from ..compress.bits import to_bytes
 from ..config.scenario import task_share
 from ..errors import LwpdsimError
-from ..latency.sources import DRAW_BLOCK as DRAW_BLOCK  # where benchmarks and tests find it
 from ..latency.sources import TraceEnded, make_sources
 from ..schemes.base import Decision, Result, Scheme
 from .busy import MasterWork
