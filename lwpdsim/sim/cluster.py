@@ -113,7 +113,6 @@ class Cluster:
         self.tasks = TaskTable()
         self.updates = UpdateLog(master.measures_decode_error)
         self.thetas: dict[int, np.ndarray] = {}  # task -> parameters it was started with
-        self.down: set[int] = set()  # failed, for now or for good
         self.gone: set[int] = set()  # will never compute again (failed for good, or lost)
         self.outages = Outages(  # failures of workers and racks (.failures)
             self.env, spec, failure_rngs or [], self._went_down, self._came_up, self.gone.add
@@ -158,7 +157,7 @@ class Cluster:
     def start_task(self, worker: int) -> None:
         """Send ``worker`` the current parameters and start a task (cancelling a running one).
         A worker that is down starts nothing."""
-        if worker in self.down:
+        if self.outages.holds[worker]:  # a failure holds it down
             return
         if worker in self.running:
             self.cancel(worker, "cancelled")
@@ -318,11 +317,9 @@ class Cluster:
     # ----------------------------------------------------------------- failures
 
     def _went_down(self, worker: int) -> None:
-        self.down.add(worker)
         self.cancel(worker, "failed")
 
     def _came_up(self, worker: int) -> None:
-        self.down.discard(worker)
         if self.master_work is None:
             self._apply(self.scheme.on_recover(worker))
         else:
