@@ -43,11 +43,9 @@ __all__ = [
     "bernoulli_one_step_mean",
     "coefficient_error",
     "coefficients",
-    "erasurehead_ops",
     "erasurehead_weights",
     "expander_one_step_bound",
     "frc_missing_mean",
-    "one_step_ops",
     "one_step_weights",
     "optimal_ops",
     "optimal_weights",
@@ -231,16 +229,6 @@ def expander_one_step_bound(lam: float, n: int, m: int) -> float:
 
 
 # ----------------------------------------------------------------- the master's operations
-
-
-def one_step_ops(m: int, length: int, scaled: bool) -> float:
-    """Adding ``m`` messages of ``length`` numbers, and scaling the sum when ``scaled``."""
-    return ops.vector_sum(m, length) + (ops.elementwise(length) if scaled else 0.0)
-
-
-def erasurehead_ops(groups: int, length: int) -> float:
-    """Adding one message from each of ``groups`` finished groups (finding them is comparisons)."""
-    return ops.vector_sum(groups, length)
 
 
 def optimal_ops(n: int, m: int, length: int, solve: bool = True) -> float:

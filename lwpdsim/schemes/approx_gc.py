@@ -31,7 +31,7 @@ from ..config.validate import REQUIRED, as_choice, as_int
 from ..errors import ScenarioError
 from ..latency import LatencyModel
 from . import theory
-from .base import Result
+from .base import Result, scaled_sum
 from .waiting import WaitForFastest
 
 DECODERS: tuple[str, ...] = ("one_step", "erasurehead", "optimal")
@@ -165,22 +165,13 @@ class ApproxGC(WaitForFastest):
     def combine(self, results: list[Result]) -> tuple[np.ndarray, float]:
         """The decoded step from the arrived ``results`` and the operations it took."""
         if self.decoder == "one_step":  # in arrival order, like sgc and sync
-            total = results[0].message.copy()
-            for r in results[1:]:
-                total += r.message
-            scale = self.n / (len(results) * self.reps)
-            if scale != 1.0:
-                total *= scale
-            return total, approx.one_step_ops(len(results), self.d, scale != 1.0)
+            return scaled_sum(results, self.n / (len(results) * self.reps))
         ordered = sorted(results, key=lambda r: r.worker)
         alive = tuple(r.worker for r in ordered)
         if self.decoder == "erasurehead":
             first = approx.erasurehead_weights(self.B, alive)
             kept = [r for r, wi in zip(ordered, first.tolist(), strict=True) if wi]
-            total = kept[0].message.copy()
-            for r in kept[1:]:
-                total += r.message
-            return total, approx.erasurehead_ops(len(kept), self.d)
+            return scaled_sum(kept)
         known = self._solved.get(alive)
         solve = known is None
         w = approx.optimal_weights(self.B, alive) if known is None else known

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import flops
 from ..config.validate import REQUIRED, as_int, check_keys, get
 from ..data import partition
 from ..latency import LatencyModel
@@ -69,6 +70,20 @@ class Decision:
     cancel: Sequence[int] = ()  # workers whose running task is cancelled
     restart: Sequence[int] = ()  # workers sent the (new) current parameters
     ops: float = 0.0  # floating-point operations the master spent reaching this decision
+
+
+def scaled_sum(results: Sequence[Result], scale: float = 1.0) -> tuple[np.ndarray, float]:
+    """``scale`` times the sum of the ``results``' messages, added in their order into a fresh
+    array (the messages themselves are never changed; a scale of 1 is not applied), and the
+    floating-point operations it took (:mod:`lwpdsim.flops`: the additions, and the scaling)."""
+    total = results[0].message.copy()
+    for r in results[1:]:
+        total += r.message
+    ops = flops.vector_sum(len(results), total.size)
+    if scale != 1.0:
+        total *= scale
+        ops += flops.elementwise(total.size)
+    return total, ops
 
 
 class Scheme:
@@ -287,7 +302,7 @@ class PartitionScheme(Scheme):
         self.parts = partition(problem.n_rows, n)
         self.part_rows = [p.stop - p.start for p in self.parts]
         self.d = problem.n_params
-        self.estimate_ops = 0  # operations of the last estimate
+        self.estimate_ops = 0.0  # operations of the last estimate
 
     def compute(self, worker: int, version: int, theta: np.ndarray) -> np.ndarray:
         return self.problem.gradient(
@@ -299,18 +314,9 @@ class PartitionScheme(Scheme):
         (n/K times the sum when partitions are equal; exactly the full gradient when all are in).
         The floating-point operations it took (the additions and the rescaling) are left in
         :attr:`estimate_ops`."""
-        rows = 0
-        total = results[0].message.copy()
-        for r in results[1:]:
-            total += r.message
-        for r in results:
-            rows += self.part_rows[r.worker]
-        ops = (len(results) - 1) * self.d
-        scale = self.problem.n_rows / rows
-        if scale != 1.0:  # every partition in: the sum is the full gradient already
-            total *= scale
-            ops += self.d
-        self.estimate_ops = ops
+        rows = sum(self.part_rows[r.worker] for r in results)
+        # every partition in: the sum is the full gradient already (a scale of 1)
+        total, self.estimate_ops = scaled_sum(results, self.problem.n_rows / rows)
         return total
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config.validate import REQUIRED, as_int
 from ..data import partition
-from .base import Decision, Result
+from .base import Decision, Result, scaled_sum
 from .waiting import RestartEveryone
 
 
@@ -86,14 +86,12 @@ class BatchedCouponCollector(RestartEveryone):
         extra = [r for r in self.inbox.values() if id(r) not in taken]
         arrived = set(self.inbox)
         self.inbox, self.first = {}, {}
-        step = used[0].message.copy()
-        for r in used[1:]:
-            step += r.message
+        step, ops = scaled_sum(used)
         return Decision(
             step=step,
             used=used,
             discarded=extra,
             cancel=[w for w in self.everyone if w not in arrived],
             restart=self.everyone,
-            ops=float((self.B - 1) * self.d),
+            ops=ops,
         )

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..config.validate import REQUIRED, as_float
-from .base import Decision, Result
+from .base import Decision, Result, scaled_sum
 from .waiting import RestartEveryone
 
 
@@ -51,14 +51,7 @@ class Deadline(RestartEveryone):
     def combine(self, results: list[Result]) -> tuple[np.ndarray, float]:
         """The sum of the arrived partition gradients times n / m (m of them), in arrival order,
         and the floating-point operations it took."""
-        total = results[0].message.copy()
-        for r in results[1:]:
-            total += r.message
-        ops = (len(results) - 1) * self.d
-        if len(results) != self.n:  # all n in: the sum is the full gradient already
-            total *= self.n / len(results)
-            ops += self.d
-        return total, float(ops)
+        return scaled_sum(results, self.n / len(results))  # all n in: the full gradient
 
     def _step(self) -> Decision:
         self._arm()  # the next deadline, D after this step

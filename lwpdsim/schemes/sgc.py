@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..config.validate import REQUIRED, as_int
-from .base import Result
+from .base import Result, scaled_sum
 from .waiting import WaitForFastest
 
 
@@ -80,12 +80,5 @@ class SGC(WaitForFastest):
     def combine(self, results: list[Result]) -> tuple[np.ndarray, float]:
         """The sum of the arrived messages times n / (m d) (m of them), in arrival order, and the
         floating-point operations it took."""
-        total = results[0].message.copy()
-        for r in results[1:]:
-            total += r.message
-        ops = (len(results) - 1) * self.d
-        scale = self.n / (len(results) * self.reps)
-        if scale != 1.0:  # d = 1, all n in: the sum is the full gradient already
-            total *= scale
-            ops += self.d
-        return total, float(ops)
+        # d = 1, all n in: a scale of 1, the sum is the full gradient already
+        return scaled_sum(results, self.n / (len(results) * self.reps))
